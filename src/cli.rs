@@ -1,0 +1,337 @@
+//! The command line: flags (clap derive; each field's doc comment is its help)
+//! and [`run`], the whole program behind the thin `main`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use futures::{FutureExt, StreamExt};
+use http::header::{HeaderName, HeaderValue};
+use http::Method;
+use tokio_util::sync::CancellationToken;
+
+use crate::exit::Exit;
+use crate::fetch::{fetch_stream, Config};
+use crate::input::read_inputs;
+use crate::output::{self, RecordWriter};
+use crate::result::{round_ms, Summary};
+use crate::target::DefaultScheme;
+
+/// Fetch many URLs concurrently; print one JSON line per URL as each completes.
+///
+/// Reads URLs, one a line, from the FILEs in order, or from standard input when
+/// no FILE is given or FILE is `-`. Blank lines and lines starting with `#` are
+/// skipped; every other line gives exactly one record on stdout. A line without
+/// `scheme://` is taken as `host[:port][/path]` and fetched as https:// + line.
+/// A summary record goes to stderr last.
+///
+/// Exit status: 0 every record is a success, 1 at least one failure, 2 usage
+/// error or unreadable input file, 130 interrupted, 141 stdout closed.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "fetcher-stream", version, max_term_width = 100)]
+pub struct Opts {
+    /// Files of URLs, one a line; `-` or none means standard input.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Most requests in flight at once.
+    #[arg(
+        short = 'c',
+        long,
+        value_name = "N",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_concurrency: u32,
+
+    /// Deadline per URL, in seconds (fractions allowed).
+    ///
+    /// Covers DNS, connect, TLS, the request, the response headers, every
+    /// redirect hop and the whole body. Expiry gives a `timeout` failure.
+    #[arg(short = 't', long, value_name = "SECONDS", default_value = "5", value_parser = parse_timeout)]
+    pub timeout: Duration,
+
+    /// Most redirects to follow per URL; 0 returns the 3xx response itself.
+    ///
+    /// Follows 301, 302, 303, 307 and 308 with a Location field. Going past the
+    /// limit (a loop, too) gives a `too_many_redirects` failure.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub max_redirects: u32,
+
+    /// Print records in input order instead of completion order.
+    ///
+    /// The concurrency is unchanged; a slow URL holds back the records after it.
+    #[arg(long)]
+    pub keep_order: bool,
+
+    /// Request method.
+    #[arg(short = 'X', long, value_name = "METHOD", default_value = "GET", value_parser = parse_method)]
+    pub method: Method,
+
+    /// Extra request header field, as 'Name: value' (repeatable).
+    ///
+    /// Replaces a default field of the same name (User-Agent, Accept).
+    /// Authorization, Cookie and Proxy-Authorization are not sent to another
+    /// origin after a redirect. A value containing CR or LF is rejected.
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+
+    /// User-Agent field to send [default: fetcher-stream/VERSION].
+    #[arg(short = 'A', long, value_name = "STRING", value_parser = parse_user_agent)]
+    pub user_agent: Option<String>,
+
+    /// Scheme for lines that have none (`host[:port][/path]`).
+    #[arg(long, value_name = "SCHEME", value_enum, default_value_t = DefaultScheme::Https)]
+    pub default_scheme: DefaultScheme,
+
+    /// Do not write the summary record to stderr.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if !secs.is_finite() || secs <= 0.0 {
+        return Err(format!("must be greater than 0, got '{s}'"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("'{s}' is too large"))
+}
+
+fn parse_method(s: &str) -> Result<Method, String> {
+    match s.to_ascii_uppercase().as_str() {
+        "GET" => Ok(Method::GET),
+        "HEAD" => Ok(Method::HEAD),
+        _ => Err(format!("'{s}' is not supported; use GET or HEAD")),
+    }
+}
+
+fn parse_header(s: &str) -> Result<(HeaderName, HeaderValue), String> {
+    if s.contains(['\r', '\n']) {
+        return Err("header must not contain CR or LF".into());
+    }
+    let (name, value) = s
+        .split_once(':')
+        .ok_or_else(|| format!("'{s}' is not 'Name: value'"))?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("'{}' is not a valid header name", name.trim()))?;
+    let value = HeaderValue::from_str(value.trim())
+        .map_err(|_| format!("invalid value for header '{name}'"))?;
+    Ok((name, value))
+}
+
+fn parse_user_agent(s: &str) -> Result<String, String> {
+    HeaderValue::from_str(s)
+        .map_err(|_| "User-Agent must not contain control characters".to_string())?;
+    Ok(s.to_owned())
+}
+
+impl Opts {
+    /// The library configuration these flags describe, with `cancel` as the
+    /// cancellation token.
+    pub fn config(&self, cancel: CancellationToken) -> Config {
+        let defaults = Config::default();
+        Config {
+            max_concurrency: self.max_concurrency as usize,
+            timeout: self.timeout,
+            max_redirects: self.max_redirects,
+            keep_order: self.keep_order,
+            method: self.method.clone(),
+            headers: self.headers.clone(),
+            user_agent: self.user_agent.clone().unwrap_or(defaults.user_agent),
+            default_scheme: self.default_scheme,
+            cancel,
+        }
+    }
+}
+
+/// Fires `cancel` on the first SIGINT or SIGTERM; a second one ends the
+/// process at once with status 130.
+fn watch_signals(cancel: CancellationToken) -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = int.recv() => {},
+            _ = term.recv() => {},
+        }
+        cancel.cancel();
+        tokio::select! {
+            _ = int.recv() => {},
+            _ = term.recv() => {},
+        }
+        std::process::exit(Exit::Interrupted.code());
+    });
+    Ok(())
+}
+
+/// Runs the filter: reads the inputs, fetches, writes records and the summary.
+///
+/// Returns the exit status (see [`Exit`]). A closed stdout ends the process
+/// directly with status 141.
+///
+/// # Errors
+/// Setting up the signal handlers failed.
+pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
+    let started = Instant::now();
+    let cancel = CancellationToken::new();
+    watch_signals(cancel.clone())?;
+    output::watch_stdout_reader();
+
+    let (lines, input_failed) = read_inputs(opts.files.clone());
+    let mut results = std::pin::pin!(fetch_stream(lines, opts.config(cancel.clone())));
+    let mut out = RecordWriter::stdout();
+    let mut summary = Summary::default();
+    loop {
+        // Flush only when no record is ready at once: prompt for a trickle,
+        // block writes for a fast stream.
+        let next = match results.next().now_or_never() {
+            Some(next) => next,
+            None => {
+                flush_or_exit(&mut out);
+                results.next().await
+            }
+        };
+        let Some(record) = next else { break };
+        summary.add(&record);
+        if let Err(e) = out.write(&record) {
+            write_failed(e);
+        }
+    }
+    flush_or_exit(&mut out);
+    summary.elapsed_ms = round_ms(started.elapsed().as_secs_f64() * 1000.0);
+    summary.interrupted = cancel.is_cancelled();
+    if !opts.quiet {
+        output::write_summary(&summary);
+    }
+    Ok(if summary.interrupted {
+        Exit::Interrupted
+    } else if input_failed.load(Ordering::Relaxed) {
+        Exit::Usage
+    } else if summary.failed > 0 {
+        Exit::SomeFailed
+    } else {
+        Exit::Success
+    })
+}
+
+fn flush_or_exit<W: std::io::Write>(out: &mut RecordWriter<W>) {
+    if let Err(e) = out.flush() {
+        write_failed(e);
+    }
+}
+
+fn write_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        output::exit_broken_pipe();
+    }
+    output::report_error(&format!("writing to stdout: {e}"));
+    std::process::exit(Exit::Usage.code());
+}
+
+/// The whole program: parse flags (usage errors exit 2), build the runtime,
+/// run, and return the exit status. `main` only calls this.
+pub fn main() -> ExitCode {
+    let opts = Opts::parse();
+    // Multi-threaded: fetch tasks keep running on the worker threads while the
+    // main thread blocks writing to a slow stdout. Two workers match the target
+    // machines' cores; more only adds contention for a loopback-bound workload.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get().min(4)))
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            output::report_error(&format!("cannot start the runtime: {e}"));
+            return Exit::Usage.into();
+        }
+    };
+    let result = runtime.block_on(run(opts));
+    // A blocking stdin read may still be pending: do not wait for it.
+    runtime.shutdown_background();
+    match result {
+        Ok(exit) => exit.into(),
+        Err(e) => {
+            output::report_error(&format!("{e:#}"));
+            Exit::Usage.into()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_valid() {
+        Opts::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults() {
+        let o = Opts::try_parse_from(["fetcher-stream"]).unwrap();
+        assert_eq!(o.max_concurrency, 5);
+        assert_eq!(o.timeout, Duration::from_secs(5));
+        assert_eq!(o.max_redirects, 10);
+        assert_eq!(o.method, Method::GET);
+        assert_eq!(o.default_scheme, DefaultScheme::Https);
+        assert!(o.files.is_empty());
+    }
+
+    #[test]
+    fn concurrency_must_be_positive() {
+        assert!(Opts::try_parse_from(["f", "-c", "0"]).is_err());
+        assert_eq!(
+            Opts::try_parse_from(["f", "-c", "64"])
+                .unwrap()
+                .max_concurrency,
+            64
+        );
+    }
+
+    #[test]
+    fn timeout_must_be_positive_seconds() {
+        assert_eq!(
+            Opts::try_parse_from(["f", "-t", "0.25"]).unwrap().timeout,
+            Duration::from_millis(250)
+        );
+        for bad in ["0", "-1", "abc", "inf", "NaN"] {
+            assert!(Opts::try_parse_from(["f", "-t", bad]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn method_is_get_or_head() {
+        assert_eq!(
+            Opts::try_parse_from(["f", "-X", "head"]).unwrap().method,
+            Method::HEAD
+        );
+        assert!(Opts::try_parse_from(["f", "-X", "POST"]).is_err());
+    }
+
+    #[test]
+    fn headers_parse_and_reject_cr_lf() {
+        let o =
+            Opts::try_parse_from(["f", "-H", "X-A: 1", "-H", "Authorization:Bearer t"]).unwrap();
+        assert_eq!(o.headers.len(), 2);
+        assert_eq!(o.headers[1].1, "Bearer t");
+        assert!(Opts::try_parse_from(["f", "-H", "X-A: 1\r\nX-B: 2"]).is_err());
+        assert!(Opts::try_parse_from(["f", "-H", "no colon"]).is_err());
+        assert!(Opts::try_parse_from(["f", "-H", "bad name: 1"]).is_err());
+    }
+
+    #[test]
+    fn user_agent_and_scheme() {
+        let o = Opts::try_parse_from(["f", "-A", "x/1", "--default-scheme", "http"]).unwrap();
+        assert_eq!(o.user_agent.as_deref(), Some("x/1"));
+        assert_eq!(o.default_scheme, DefaultScheme::Http);
+        assert!(Opts::try_parse_from(["f", "--default-scheme", "ftp"]).is_err());
+    }
+}

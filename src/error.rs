@@ -1,0 +1,283 @@
+//! Error types: [`ErrorKind`], the closed set of reasons a URL can fail, and
+//! [`FetchError`], the typed error behind each `failure` record.
+//!
+//! hyper-util's client error prints little ("client error (Connect)") and its
+//! connect error type is private, so the kind is found by walking the error's
+//! `source()` chain for marker types that our own resolver and connector put
+//! there ([`DnsError`], [`ConnectError`], see `client.rs`), for `rustls::Error`,
+//! and for the `std::io::ErrorKind` underneath. Message text is never matched.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Why a URL failed. Serialised in snake case (`"invalid_url"`, `"timeout"`, …).
+///
+/// The set is closed: scripts can match on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The line is not a URL: unparsable, not UTF-8, or longer than 64 KiB.
+    InvalidUrl,
+    /// A URL whose scheme is not `http` or `https` (e.g. `ftp://`, `mailto:`).
+    UnsupportedScheme,
+    /// The host name could not be resolved (including the RFC 6761 `.invalid` TLD).
+    Dns,
+    /// The TCP connection could not be made (refused, unreachable, reset during connect).
+    Connect,
+    /// The TLS handshake failed (bad certificate, protocol mismatch, …).
+    Tls,
+    /// The per-request deadline (`--timeout`) expired.
+    Timeout,
+    /// More redirects than `--max-redirects` (a redirect loop ends here too).
+    TooManyRedirects,
+    /// The server broke HTTP: a malformed response, a body that ended before its
+    /// `Content-Length`, a bad chunk, or a connection closed before any response.
+    Protocol,
+    /// An I/O error (such as a connection reset) while reading the response body.
+    Body,
+    /// An I/O error while sending the request or reading the response head.
+    Io,
+    /// The run was interrupted (SIGINT/SIGTERM) before this URL finished.
+    Cancelled,
+}
+
+impl ErrorKind {
+    /// The snake-case name used in JSON (`"timeout"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidUrl => "invalid_url",
+            ErrorKind::UnsupportedScheme => "unsupported_scheme",
+            ErrorKind::Dns => "dns",
+            ErrorKind::Connect => "connect",
+            ErrorKind::Tls => "tls",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::TooManyRedirects => "too_many_redirects",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Body => "body",
+            ErrorKind::Io => "io",
+            ErrorKind::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed fetch: its [`ErrorKind`] and a message for people.
+///
+/// `Display` gives the message that goes into the record's `error` field.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The line is not a usable URL; the string says why.
+    #[error("invalid URL: {0}")]
+    InvalidUrl(String),
+    /// The scheme (given) is not http or https.
+    #[error("unsupported scheme: {0}")]
+    UnsupportedScheme(String),
+    /// The deadline expired; holds the configured timeout.
+    #[error("timeout after {}s", .0.as_secs_f64())]
+    Timeout(Duration),
+    /// The redirect limit was exceeded; holds the limit.
+    #[error("too many redirects (limit {0})")]
+    TooManyRedirects(u32),
+    /// The run was interrupted.
+    #[error("cancelled")]
+    Cancelled,
+    /// A transport error, already classified, with its full message.
+    #[error("{message}")]
+    Transport {
+        /// The class found by walking the source chain.
+        kind: ErrorKind,
+        /// Every distinct message in the source chain, joined with `: `.
+        message: String,
+    },
+}
+
+impl FetchError {
+    /// The kind this error is reported as.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            FetchError::InvalidUrl(_) => ErrorKind::InvalidUrl,
+            FetchError::UnsupportedScheme(_) => ErrorKind::UnsupportedScheme,
+            FetchError::Timeout(_) => ErrorKind::Timeout,
+            FetchError::TooManyRedirects(_) => ErrorKind::TooManyRedirects,
+            FetchError::Cancelled => ErrorKind::Cancelled,
+            FetchError::Transport { kind, .. } => *kind,
+        }
+    }
+
+    /// Classifies an error from `Client::request` (connect, request, response head).
+    pub(crate) fn from_request(err: &(dyn StdError + 'static)) -> FetchError {
+        let kind = classify(err, Phase::Head);
+        FetchError::Transport {
+            kind,
+            message: chain_message(err),
+        }
+    }
+
+    /// Classifies an error raised while reading the response body.
+    pub(crate) fn from_body(err: &(dyn StdError + 'static)) -> FetchError {
+        let kind = classify(err, Phase::Body);
+        FetchError::Transport {
+            kind,
+            message: chain_message(err),
+        }
+    }
+}
+
+/// Marker put in the source chain by our resolver: the name did not resolve.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DnsError(#[source] pub(crate) Box<dyn StdError + Send + Sync>);
+
+/// Marker put in the source chain by our TCP connector wrapper: the TCP
+/// connection (after name resolution) failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConnectError(#[source] pub(crate) Box<dyn StdError + Send + Sync>);
+
+#[derive(Clone, Copy, PartialEq)]
+enum Phase {
+    Head,
+    Body,
+}
+
+/// Iterates over an error and its sources, looking inside `io::Error`s too
+/// (`io::Error::source()` skips the error it wraps; `get_ref()` does not).
+fn chain<'a>(
+    err: &'a (dyn StdError + 'static),
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    let mut next: Option<&'a (dyn StdError + 'static)> = Some(err);
+    std::iter::from_fn(move || {
+        let cur = next?;
+        next = match cur.downcast_ref::<io::Error>().and_then(|e| e.get_ref()) {
+            Some(inner) => Some(inner as &(dyn StdError + 'static)),
+            None => cur.source(),
+        };
+        Some(cur)
+    })
+}
+
+fn classify(err: &(dyn StdError + 'static), phase: Phase) -> ErrorKind {
+    let mut is_connect = false;
+    let mut io_kind = None;
+    let mut incomplete = false;
+    let mut parse = false;
+    for e in chain(err) {
+        if e.is::<DnsError>() {
+            return ErrorKind::Dns;
+        }
+        if e.is::<rustls::Error>() {
+            return ErrorKind::Tls;
+        }
+        if e.is::<ConnectError>() {
+            return ErrorKind::Connect;
+        }
+        if let Some(c) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
+            is_connect |= c.is_connect();
+        }
+        if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            incomplete |= h.is_incomplete_message();
+            parse |= h.is_parse() || h.is_parse_status();
+            if h.is_timeout() && io_kind.is_none() {
+                io_kind = Some(io::ErrorKind::TimedOut);
+            }
+        }
+        if let Some(i) = e.downcast_ref::<io::Error>() {
+            io_kind = Some(i.kind());
+        }
+    }
+    if is_connect {
+        // A connect-phase error that is neither DNS nor TCP came from the TLS
+        // layer of the https connector (handshake I/O, bad server name).
+        return ErrorKind::Tls;
+    }
+    if parse || incomplete {
+        return ErrorKind::Protocol;
+    }
+    match io_kind {
+        // A body that ends early (`Content-Length` not reached, chunked body cut
+        // off) or a malformed chunk header.
+        Some(
+            io::ErrorKind::UnexpectedEof | io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput,
+        ) => ErrorKind::Protocol,
+        Some(_) if phase == Phase::Body => ErrorKind::Body,
+        Some(_) => ErrorKind::Io,
+        // hyper body errors without an io::Error underneath (e.g. h2 stream reset).
+        None if phase == Phase::Body => ErrorKind::Body,
+        None => ErrorKind::Protocol,
+    }
+}
+
+/// Joins the distinct messages of an error chain with `: ` so that the record
+/// says more than hyper-util's top-level "client error (Connect)".
+fn chain_message(err: &(dyn StdError + 'static)) -> String {
+    let mut out = String::new();
+    let mut last = String::new();
+    for e in chain(err) {
+        // hyper-util's "client error (Connect)" says nothing its sources don't.
+        if e.is::<hyper_util::client::legacy::Error>() && e.source().is_some() {
+            continue;
+        }
+        let msg = e.to_string();
+        if msg.is_empty() || last.contains(&msg) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&msg);
+        last = msg;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeout_message_uses_seconds() {
+        assert_eq!(
+            FetchError::Timeout(Duration::from_secs(5)).to_string(),
+            "timeout after 5s"
+        );
+        assert_eq!(
+            FetchError::Timeout(Duration::from_millis(1500)).to_string(),
+            "timeout after 1.5s"
+        );
+    }
+
+    #[test]
+    fn markers_found_inside_io_errors() {
+        let dns = io::Error::other(DnsError("no such host".into()));
+        assert_eq!(classify(&dns, Phase::Head), ErrorKind::Dns);
+        let conn = ConnectError(Box::new(io::Error::from(io::ErrorKind::ConnectionRefused)));
+        assert_eq!(classify(&conn, Phase::Head), ErrorKind::Connect);
+        let tls = io::Error::new(io::ErrorKind::InvalidData, rustls::Error::DecryptError);
+        assert_eq!(classify(&tls, Phase::Head), ErrorKind::Tls);
+    }
+
+    #[test]
+    fn io_kinds_by_phase() {
+        let reset = io::Error::from(io::ErrorKind::ConnectionReset);
+        assert_eq!(classify(&reset, Phase::Body), ErrorKind::Body);
+        assert_eq!(classify(&reset, Phase::Head), ErrorKind::Io);
+        let eof = io::Error::from(io::ErrorKind::UnexpectedEof);
+        assert_eq!(classify(&eof, Phase::Body), ErrorKind::Protocol);
+    }
+
+    #[test]
+    fn chain_message_skips_repeats() {
+        let inner = io::Error::other("connection refused");
+        let outer = ConnectError(Box::new(inner));
+        assert_eq!(chain_message(&outer), "connection refused");
+    }
+}

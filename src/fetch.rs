@@ -1,0 +1,470 @@
+//! The pipeline: a `Stream` of input lines in, a `Stream` of [`FetchResult`]s out.
+//!
+//! Each line gets a concurrency slot from `buffer_unordered(max_concurrency)`
+//! (or `buffered` for [`Config::keep_order`]); the fetch then runs as its own
+//! spawned tokio task, so requests keep progressing while the consumer (stdout)
+//! is slow. Every task shares one pooled hyper-util client and runs under one
+//! `tokio::time::timeout` that covers resolution, connect, TLS, every redirect
+//! hop and the whole body.
+//!
+//! One line in gives exactly one record out: unusable lines become failure
+//! records without a request, and when [`Config::cancel`] fires the pipeline
+//! stops pulling new lines (lines already buffered in memory are still
+//! answered), and every unfinished request ends as a `cancelled` failure.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures::future::{self, Either};
+use futures::stream::{Stream, StreamExt};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use tokio::task::JoinHandle;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use url::Url;
+
+use crate::client::{build_client, HttpClient};
+use crate::error::FetchError;
+use crate::input::InputLine;
+use crate::result::{round_ms, FetchResult};
+use crate::target::{check_scheme, parse_url, request_uri, same_origin, DefaultScheme};
+
+/// Settings for a run. `Config::default()` gives the documented defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Most requests in flight at once (>= 1). Default 5. Values below 1 are
+    /// treated as 1.
+    pub max_concurrency: usize,
+    /// Deadline for each URL, covering DNS, connect, TLS, the request, the
+    /// response head, every redirect hop and the whole body. Default 5 s.
+    pub timeout: Duration,
+    /// Most redirects followed per URL (301, 302, 303, 307, 308; RFC 9110
+    /// sec. 15.4). 0 means none: the 3xx response is the result. Default 10.
+    pub max_redirects: u32,
+    /// Emit records in input order (futures' `buffered`) instead of completion
+    /// order; the concurrency is the same. Default `false`.
+    pub keep_order: bool,
+    /// The request method: `GET` (default) or `HEAD`.
+    pub method: Method,
+    /// Extra request header fields, sent in order after the defaults (they
+    /// replace a default of the same name). `Authorization`, `Cookie` and
+    /// `Proxy-Authorization` are not sent to another origin after a redirect
+    /// (curl's rule, CVE-2018-1000007). Default: none.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The `User-Agent` field. Default `fetcher-stream/<version>`.
+    pub user_agent: String,
+    /// Scheme for lines without one (`host[:port][/path]`). Default `https`.
+    pub default_scheme: DefaultScheme,
+    /// Fires to interrupt the run: no new lines are taken, and unfinished
+    /// requests end as `cancelled` failures. Default: a fresh token nobody fires.
+    pub cancel: CancellationToken,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_concurrency: 5,
+            timeout: Duration::from_secs(5),
+            max_redirects: 10,
+            keep_order: false,
+            method: Method::GET,
+            headers: Vec::new(),
+            user_agent: concat!("fetcher-stream/", env!("CARGO_PKG_VERSION")).to_owned(),
+            default_scheme: DefaultScheme::Https,
+            cancel: CancellationToken::new(),
+        }
+    }
+}
+
+/// What every fetch task shares (behind one `Arc`).
+struct Shared {
+    client: HttpClient,
+    config: Config,
+    /// Default header fields plus the user's, built once.
+    headers: HeaderMap,
+}
+
+/// Fetches each URL of `urls`, at most `config.max_concurrency` at a time, and
+/// yields one [`FetchResult`] per item as each completes (in input order with
+/// `config.keep_order`).
+///
+/// Items are URLs as `String`s (or [`InputLine`]s from [`crate::read_inputs`]);
+/// each item gives exactly one record, including empty or unparsable ones
+/// (`invalid_url`). The stream ends after the last record. Must be polled
+/// inside a tokio runtime; dropping it aborts the requests in flight.
+///
+/// # Example
+/// ```no_run
+/// use futures::StreamExt;
+/// # #[tokio::main] async fn main() {
+/// let urls = futures::stream::iter(vec!["https://example.com/".to_string()]);
+/// let mut results = fetcher_stream::fetch_stream(urls, fetcher_stream::Config::default());
+/// while let Some(r) = results.next().await {
+///     println!("{}", serde_json::to_string(&r).unwrap());
+/// }
+/// # }
+/// ```
+pub fn fetch_stream<S, T>(urls: S, config: Config) -> impl Stream<Item = FetchResult> + Send
+where
+    S: Stream<Item = T> + Send + 'static,
+    T: Into<InputLine> + Send + 'static,
+{
+    let concurrency = config.max_concurrency.max(1);
+    let keep_order = config.keep_order;
+    let headers = default_headers(&config);
+    let shared = Arc::new(Shared {
+        client: build_client(concurrency),
+        headers,
+        config,
+    });
+    let cancel = shared.config.cancel.clone();
+    let jobs = StopOnCancel {
+        inner: urls.boxed(),
+        fired: Box::pin(cancel.clone().cancelled_owned()),
+        cancel,
+        done: false,
+    }
+    .map(move |item| start(shared.clone(), item.into()));
+    if keep_order {
+        Either::Left(jobs.buffered(concurrency))
+    } else {
+        Either::Right(jobs.buffer_unordered(concurrency))
+    }
+}
+
+/// Like [`fetch_stream`], but collects the records in input order.
+///
+/// # Example
+/// ```no_run
+/// # #[tokio::main] async fn main() {
+/// let urls = futures::stream::iter(vec!["https://example.com/".to_string()]);
+/// let results = fetcher_stream::fetch_all(urls, fetcher_stream::Config::default()).await;
+/// assert_eq!(results.len(), 1);
+/// # }
+/// ```
+pub async fn fetch_all<S, T>(urls: S, config: Config) -> Vec<FetchResult>
+where
+    S: Stream<Item = T> + Send + 'static,
+    T: Into<InputLine> + Send + 'static,
+{
+    let config = Config {
+        keep_order: true,
+        ..config
+    };
+    fetch_stream(urls, config).collect().await
+}
+
+fn default_headers(config: &Config) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    if let Ok(ua) = HeaderValue::from_str(&config.user_agent) {
+        h.insert(header::USER_AGENT, ua);
+    }
+    h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+    for (name, _) in &config.headers {
+        h.remove(name);
+    }
+    for (name, value) in &config.headers {
+        h.append(name.clone(), value.clone());
+    }
+    h
+}
+
+/// Input adapter: after cancellation, yields only items that are ready at once
+/// (already read into memory), then ends; never waits for more input.
+struct StopOnCancel<S> {
+    inner: S,
+    /// The run's token, checked before each pull.
+    cancel: CancellationToken,
+    /// Resolves when the token fires; polled while the input is pending so that
+    /// a blocked read wakes the pipeline.
+    fired: Pin<Box<WaitForCancellationFutureOwned>>,
+    done: bool,
+}
+
+impl<S: Stream + Unpin> Stream for StopOnCancel<S> {
+    type Item = S::Item;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        if self.cancel.is_cancelled() {
+            return match self.inner.poll_next_unpin(cx) {
+                Poll::Ready(Some(item)) => Poll::Ready(Some(item)),
+                _ => {
+                    self.done = true;
+                    Poll::Ready(None)
+                }
+            };
+        }
+        match self.inner.poll_next_unpin(cx) {
+            Poll::Ready(None) => {
+                self.done = true;
+                Poll::Ready(None)
+            }
+            Poll::Ready(item) => Poll::Ready(item),
+            Poll::Pending => {
+                // Wake when the token fires, so a blocked read is abandoned.
+                if self.fired.as_mut().poll(cx).is_ready() {
+                    self.done = true;
+                    return Poll::Ready(None);
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// Aborts the task when dropped (dropping a `JoinHandle` alone does not).
+struct AbortOnDrop(JoinHandle<FetchResult>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Called when a line gets its concurrency slot: the clock starts here.
+fn start(
+    shared: Arc<Shared>,
+    line: InputLine,
+) -> impl std::future::Future<Output = FetchResult> + Send {
+    let started = Instant::now();
+    let InputLine { text, problem } = line;
+    let url = match problem {
+        Some(e) => Err(e),
+        None => parse_url(&text, shared.config.default_scheme),
+    };
+    let url = match url {
+        Ok(u) => u,
+        Err(e) => return Either::Left(future::ready(failure(text, e, started))),
+    };
+    if shared.config.cancel.is_cancelled() {
+        return Either::Left(future::ready(failure(text, FetchError::Cancelled, started)));
+    }
+    let echo = text.clone();
+    let task = AbortOnDrop(tokio::spawn(run_one(shared, text, url, started)));
+    Either::Right(async move {
+        let mut task = task;
+        match (&mut task.0).await {
+            Ok(r) => r,
+            Err(e) if e.is_cancelled() => failure(echo, FetchError::Cancelled, started),
+            Err(e) => failure(
+                echo,
+                FetchError::Transport {
+                    kind: crate::ErrorKind::Io,
+                    message: format!("fetch task failed: {e}"),
+                },
+                started,
+            ),
+        }
+    })
+}
+
+fn failure(url: String, err: FetchError, started: Instant) -> FetchResult {
+    FetchResult::Failure {
+        url,
+        error: err.to_string(),
+        error_kind: err.kind(),
+        elapsed_ms: elapsed_ms(started),
+    }
+}
+
+fn elapsed_ms(started: Instant) -> f64 {
+    round_ms(started.elapsed().as_secs_f64() * 1000.0)
+}
+
+/// One URL, start to finish, as a spawned task.
+async fn run_one(shared: Arc<Shared>, text: String, url: Url, started: Instant) -> FetchResult {
+    let limit = shared.config.timeout;
+    let cancel = shared.config.cancel.clone();
+    let outcome = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Err(FetchError::Cancelled),
+        r = tokio::time::timeout(limit, fetch_url(&shared, url)) => match r {
+            Ok(r) => r,
+            Err(_) => Err(FetchError::Timeout(limit)),
+        },
+    };
+    match outcome {
+        Ok(done) => FetchResult::Success {
+            url: text,
+            status: done.status,
+            size: done.size,
+            elapsed_ms: elapsed_ms(started),
+            final_url: done.final_url,
+        },
+        Err(e) => failure(text, e, started),
+    }
+}
+
+struct Done {
+    status: u16,
+    size: u64,
+    final_url: Option<String>,
+}
+
+fn is_redirect(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
+}
+
+/// Credentials never forwarded to another origin after a redirect.
+fn is_credential(name: &HeaderName) -> bool {
+    name == header::AUTHORIZATION || name == header::COOKIE || name == header::PROXY_AUTHORIZATION
+}
+
+/// Largest redirect body read (and dropped) so the connection can be reused.
+const MAX_DRAINED_REDIRECT_BODY: u64 = 64 * 1024;
+
+/// Longest wait for a small redirect body before giving up on reusing the
+/// connection.
+const REDIRECT_DRAIN_WAIT: Duration = Duration::from_millis(100);
+
+/// Requests `url`, follows redirects, and counts the final body's bytes.
+async fn fetch_url(shared: &Shared, url: Url) -> Result<Done, FetchError> {
+    let config = &shared.config;
+    let origin = url.clone();
+    let mut current = url;
+    let mut method = config.method.clone();
+    let mut redirects = 0u32;
+    loop {
+        let mut req = Request::builder()
+            .method(method.clone())
+            .uri(request_uri(&current)?)
+            .body(crate::client::RequestBody::new())
+            .map_err(|e| FetchError::InvalidUrl(e.to_string()))?;
+        let cross_origin = redirects > 0 && !same_origin(&origin, &current);
+        let headers = req.headers_mut();
+        for (name, value) in &shared.headers {
+            if cross_origin && is_credential(name) {
+                continue;
+            }
+            headers.append(name.clone(), value.clone());
+        }
+        let resp = shared
+            .client
+            .request(req)
+            .await
+            .map_err(|e| FetchError::from_request(&e))?;
+        let status = resp.status();
+        if is_redirect(status) && config.max_redirects > 0 {
+            if let Some(next) = redirect_target(&current, resp.headers()) {
+                if redirects >= config.max_redirects {
+                    return Err(FetchError::TooManyRedirects(config.max_redirects));
+                }
+                check_scheme(&next)?;
+                drain_small(resp).await;
+                // RFC 9110 sec. 15.4.4: 303 turns the next request into GET (HEAD
+                // stays HEAD). 301/302 after POST become GET too, as curl and
+                // browsers do (sec. 15.4.2, 15.4.3).
+                if method != Method::HEAD
+                    && (status == StatusCode::SEE_OTHER
+                        || (method == Method::POST && matches!(status.as_u16(), 301 | 302)))
+                {
+                    method = Method::GET;
+                }
+                redirects += 1;
+                current = next;
+                continue;
+            }
+        }
+        let mut body = resp.into_body();
+        let mut size = 0u64;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| FetchError::from_body(&e))?;
+            if let Some(data) = frame.data_ref() {
+                size += data.len() as u64;
+            }
+        }
+        return Ok(Done {
+            status: status.as_u16(),
+            size,
+            final_url: (redirects > 0).then(|| current.to_string()),
+        });
+    }
+}
+
+/// Resolves `Location` against the current URL (RFC 3986 sec. 5). Bytes that
+/// are not visible ASCII are decoded lossily and percent-encoded by the URL
+/// parser. `None` when there is no usable `Location`.
+fn redirect_target(current: &Url, headers: &HeaderMap) -> Option<Url> {
+    let raw = headers.get(header::LOCATION)?;
+    let text = String::from_utf8_lossy(raw.as_bytes());
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    current.join(text).ok()
+}
+
+/// Reads a small redirect body to its end so the connection returns to the
+/// pool; a large or unknown-length one is dropped (the connection is closed).
+async fn drain_small(resp: http::Response<hyper::body::Incoming>) {
+    use hyper::body::Body as _;
+    let body = resp.into_body();
+    let small = body
+        .size_hint()
+        .upper()
+        .is_some_and(|n| n <= MAX_DRAINED_REDIRECT_BODY);
+    if small {
+        let _ = tokio::time::timeout(REDIRECT_DRAIN_WAIT, body.collect()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documentation() {
+        let c = Config::default();
+        assert_eq!(c.max_concurrency, 5);
+        assert_eq!(c.timeout, Duration::from_secs(5));
+        assert_eq!(c.max_redirects, 10);
+        assert_eq!(c.method, Method::GET);
+        assert!(c.user_agent.starts_with("fetcher-stream/"));
+    }
+
+    #[test]
+    fn user_headers_replace_defaults() {
+        let c = Config {
+            headers: vec![
+                (header::USER_AGENT, HeaderValue::from_static("mine")),
+                (
+                    HeaderName::from_static("x-a"),
+                    HeaderValue::from_static("1"),
+                ),
+            ],
+            ..Config::default()
+        };
+        let h = default_headers(&c);
+        assert_eq!(h.get_all(header::USER_AGENT).iter().count(), 1);
+        assert_eq!(h[header::USER_AGENT], "mine");
+        assert_eq!(h["x-a"], "1");
+    }
+
+    #[test]
+    fn location_resolution() {
+        let base = Url::parse("http://h:1/a/b?q").unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(header::LOCATION, HeaderValue::from_static("../c"));
+        assert_eq!(redirect_target(&base, &h).unwrap().as_str(), "http://h:1/c");
+        h.insert(header::LOCATION, HeaderValue::from_static("//other:2/x"));
+        assert_eq!(
+            redirect_target(&base, &h).unwrap().as_str(),
+            "http://other:2/x"
+        );
+        h.insert(
+            header::LOCATION,
+            HeaderValue::from_bytes(b"/caf\xc3\xa9").unwrap(),
+        );
+        assert_eq!(
+            redirect_target(&base, &h).unwrap().as_str(),
+            "http://h:1/caf%C3%A9"
+        );
+    }
+}

@@ -1,0 +1,329 @@
+//! Reading input: files or stdin, one URL a line, lazily and in bounded memory.
+//!
+//! [`LineDecoder`] is a `tokio_util::codec::Decoder` that never fails on
+//! content: tokio-util's `FramedRead` ends the stream after the first decoder
+//! error, so an overlong or non-UTF-8 line is turned into an item (and later into
+//! one `invalid_url` record), never into an error. Only I/O errors end a source.
+//!
+//! [`read_inputs`] chains the sources in order (like `cat`) and applies the line
+//! rules: surrounding whitespace trimmed (so CRLF is fine), a UTF-8 BOM dropped
+//! from the first line of each source, blank lines and lines starting with `#`
+//! skipped. Every other line becomes exactly one [`InputLine`].
+
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use futures::stream::{self, Stream, StreamExt};
+use tokio::io::AsyncRead;
+use tokio_util::codec::{Decoder, FramedRead};
+
+use crate::error::FetchError;
+
+/// Longest accepted line, in bytes (64 KiB), not counting the line terminator.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// How many bytes of an overlong line are kept to show in its record.
+const SHOWN_PREFIX_BYTES: usize = 256;
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// One raw line from a source, before trimming.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawLine {
+    /// A line of at most [`MAX_LINE_BYTES`] bytes, without its `\n`.
+    Line(Bytes),
+    /// A line longer than the limit: only its first bytes are kept; the rest was
+    /// read and discarded without being held in memory.
+    TooLong(Bytes),
+}
+
+/// A `\n`-delimited line decoder with a length limit that turns overlong lines
+/// into [`RawLine::TooLong`] items instead of errors.
+///
+/// Memory is bounded by the limit plus one read buffer, whatever the input.
+#[derive(Debug)]
+pub struct LineDecoder {
+    /// Longest line accepted, in bytes.
+    max_len: usize,
+    /// Set after an overlong line was reported, until its `\n` is seen.
+    discarding: bool,
+    /// How far the buffer has been searched for `\n` (avoids rescanning).
+    scanned: usize,
+}
+
+impl LineDecoder {
+    /// A decoder for lines of at most `max_len` bytes.
+    pub fn new(max_len: usize) -> Self {
+        LineDecoder {
+            max_len,
+            discarding: false,
+            scanned: 0,
+        }
+    }
+}
+
+impl Default for LineDecoder {
+    /// A decoder with the [`MAX_LINE_BYTES`] limit.
+    fn default() -> Self {
+        LineDecoder::new(MAX_LINE_BYTES)
+    }
+}
+
+impl Decoder for LineDecoder {
+    type Item = RawLine;
+    type Error = std::io::Error;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<RawLine>, std::io::Error> {
+        loop {
+            if let Some(pos) = buf[self.scanned..].iter().position(|&b| b == b'\n') {
+                let end = self.scanned + pos;
+                let mut line = buf.split_to(end + 1);
+                self.scanned = 0;
+                if self.discarding {
+                    self.discarding = false;
+                    continue;
+                }
+                line.truncate(end);
+                if line.len() > self.max_len {
+                    line.truncate(SHOWN_PREFIX_BYTES);
+                    return Ok(Some(RawLine::TooLong(line.freeze())));
+                }
+                return Ok(Some(RawLine::Line(line.freeze())));
+            }
+            if self.discarding {
+                buf.clear();
+                self.scanned = 0;
+                return Ok(None);
+            }
+            if buf.len() > self.max_len {
+                let prefix = buf.split_to(SHOWN_PREFIX_BYTES).freeze();
+                buf.clear();
+                self.scanned = 0;
+                self.discarding = true;
+                return Ok(Some(RawLine::TooLong(prefix)));
+            }
+            self.scanned = buf.len();
+            return Ok(None);
+        }
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<RawLine>, std::io::Error> {
+        if let Some(line) = self.decode(buf)? {
+            return Ok(Some(line));
+        }
+        self.scanned = 0;
+        if self.discarding || buf.is_empty() {
+            self.discarding = false;
+            buf.clear();
+            return Ok(None);
+        }
+        let line = buf.split().freeze();
+        Ok(Some(RawLine::Line(line)))
+    }
+}
+
+/// One counted input line: the text to echo as `url`, and, when the line cannot
+/// be a URL at all, the reason.
+#[derive(Debug)]
+pub struct InputLine {
+    /// The trimmed line (lossily decoded if it was not UTF-8; shortened with `…`
+    /// if it was over the limit).
+    pub text: String,
+    /// Set when the line was rejected while reading (not UTF-8, too long).
+    pub problem: Option<FetchError>,
+}
+
+impl From<String> for InputLine {
+    fn from(text: String) -> Self {
+        InputLine {
+            text,
+            problem: None,
+        }
+    }
+}
+
+impl From<&str> for InputLine {
+    fn from(text: &str) -> Self {
+        InputLine::from(text.to_owned())
+    }
+}
+
+/// Applies the line rules to one raw line. `first` is true for the first line of
+/// a source (where a UTF-8 BOM is dropped). Returns `None` for blank and comment
+/// lines.
+pub fn classify_line(raw: RawLine, first: bool) -> Option<InputLine> {
+    let (bytes, too_long) = match raw {
+        RawLine::Line(b) => (b, false),
+        RawLine::TooLong(b) => (b, true),
+    };
+    let mut bytes: &[u8] = &bytes;
+    if first {
+        bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
+    }
+    if too_long {
+        let shown = String::from_utf8_lossy(bytes.trim_ascii_start());
+        return Some(InputLine {
+            text: format!("{shown}…"),
+            problem: Some(FetchError::InvalidUrl(format!(
+                "line longer than {} bytes",
+                MAX_LINE_BYTES
+            ))),
+        });
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(s) => {
+            let t = s.trim();
+            if t.is_empty() || t.starts_with('#') {
+                None
+            } else {
+                Some(InputLine::from(t))
+            }
+        }
+        Err(_) => {
+            let t = bytes.trim_ascii();
+            if t.is_empty() || t.starts_with(b"#") {
+                return None;
+            }
+            Some(InputLine {
+                text: String::from_utf8_lossy(t).into_owned(),
+                problem: Some(FetchError::InvalidUrl("line is not valid UTF-8".into())),
+            })
+        }
+    }
+}
+
+/// Lines of one reader, with the line rules applied. An I/O error ends the
+/// source after printing `fetcher-stream: NAME: ERROR` and setting `failed`.
+pub fn read_lines<R>(
+    reader: R,
+    name: String,
+    failed: Arc<AtomicBool>,
+) -> impl Stream<Item = InputLine> + Send + 'static
+where
+    R: AsyncRead + Send + 'static,
+{
+    let mut first = true;
+    FramedRead::with_capacity(reader, LineDecoder::default(), 16 * 1024)
+        .scan((), move |_, r| {
+            futures::future::ready(match r {
+                Ok(line) => Some(line),
+                Err(e) => {
+                    crate::output::report_error(&format!("{name}: {e}"));
+                    failed.store(true, Ordering::Relaxed);
+                    None
+                }
+            })
+        })
+        .filter_map(move |raw| {
+            let is_first = std::mem::replace(&mut first, false);
+            futures::future::ready(classify_line(raw, is_first))
+        })
+}
+
+/// Reads the given files in order (`-` is stdin; no files means stdin), lazily.
+///
+/// A file that cannot be opened or read is reported on stderr with its name
+/// (`fetcher-stream: FILE: No such file or directory (os error 2)`), the
+/// returned flag is set, and the other files are still read, as `cat` does.
+pub fn read_inputs(
+    paths: Vec<PathBuf>,
+) -> (
+    Pin<Box<dyn Stream<Item = InputLine> + Send + 'static>>,
+    Arc<AtomicBool>,
+) {
+    let failed = Arc::new(AtomicBool::new(false));
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        paths
+    };
+    let flag = failed.clone();
+    let stream = stream::iter(paths)
+        .then(move |path| {
+            let failed = flag.clone();
+            async move {
+                if path.as_os_str() == "-" {
+                    return read_lines(tokio::io::stdin(), "-".into(), failed).boxed();
+                }
+                let name = path.display().to_string();
+                match tokio::fs::File::open(&path).await {
+                    Ok(f) => read_lines(f, name, failed).boxed(),
+                    Err(e) => {
+                        crate::output::report_error(&format!("{name}: {e}"));
+                        failed.store(true, Ordering::Relaxed);
+                        stream::empty().boxed()
+                    }
+                }
+            }
+        })
+        .flatten();
+    (Box::pin(stream), failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(input: &[u8], max: usize) -> Vec<RawLine> {
+        let mut d = LineDecoder::new(max);
+        let mut out = Vec::new();
+        // Feed in small chunks to exercise partial lines.
+        let mut buf = BytesMut::new();
+        for chunk in input.chunks(3) {
+            buf.extend_from_slice(chunk);
+            while let Some(l) = d.decode(&mut buf).unwrap() {
+                out.push(l);
+            }
+        }
+        while let Some(l) = d.decode_eof(&mut buf).unwrap() {
+            out.push(l);
+        }
+        out
+    }
+
+    fn line(s: &str) -> RawLine {
+        RawLine::Line(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    #[test]
+    fn splits_lines_and_keeps_last_unterminated() {
+        assert_eq!(
+            decode_all(b"a\nbb\r\nccc", 100),
+            vec![line("a"), line("bb\r"), line("ccc")]
+        );
+    }
+
+    #[test]
+    fn overlong_line_is_one_item_and_next_line_survives() {
+        let mut input = vec![b'x'; 50];
+        input.extend_from_slice(b"\nok\n");
+        let lines = decode_all(&input, 10);
+        assert_eq!(lines.len(), 2);
+        assert!(matches!(lines[0], RawLine::TooLong(_)));
+        assert_eq!(lines[1], line("ok"));
+    }
+
+    #[test]
+    fn overlong_unterminated_last_line_is_one_item() {
+        let lines = decode_all(&[b'y'; 40], 10);
+        assert_eq!(lines.len(), 1);
+        assert!(matches!(lines[0], RawLine::TooLong(_)));
+    }
+
+    #[test]
+    fn line_rules() {
+        assert!(classify_line(line("   "), false).is_none());
+        assert!(classify_line(line("# comment"), false).is_none());
+        assert!(classify_line(line("  #x"), false).is_none());
+        let l = classify_line(line("\u{feff}http://a/\r"), true).unwrap();
+        assert_eq!(l.text, "http://a/");
+        assert!(l.problem.is_none());
+        let bad =
+            classify_line(RawLine::Line(Bytes::from_static(b"http://a/\xff")), false).unwrap();
+        assert_eq!(bad.text, "http://a/\u{fffd}");
+        assert_eq!(bad.problem.unwrap().kind(), crate::ErrorKind::InvalidUrl);
+    }
+}

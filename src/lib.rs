@@ -1,0 +1,49 @@
+//! fetcher-stream: fetch many URLs concurrently and get one typed result per URL
+//! as each completes.
+//!
+//! The binary is a thin shell around [`fetch_stream`]: input lines become a
+//! `Stream`, fetched with `buffer_unordered(max_concurrency)` over one pooled
+//! hyper-util client, each request under a `tokio::time::timeout` deadline.
+//!
+//! # Layout
+//! - [`input`]: reading files/stdin lazily, one line at a time, bounded memory.
+//! - [`target`]: the URL rules (default scheme, IDNA, percent-encoding).
+//! - [`client`]: the hyper-util client over hyper-rustls, with typed DNS/TCP markers.
+//! - [`fetch`]: [`fetch_stream`] / [`fetch_all`], the concurrent pipeline and redirects.
+//! - [`result`]: [`FetchResult`] and [`Summary`], the JSON records.
+//! - [`error`]: [`ErrorKind`] and [`FetchError`].
+//! - [`output`]: the JSON Lines writer and broken-pipe handling.
+//! - [`cli`]: the flags and [`cli::run`]; [`exit`]: exit statuses.
+//!
+//! # Example
+//! ```no_run
+//! use futures::StreamExt;
+//! use fetcher_stream::{fetch_stream, Config, FetchResult};
+//!
+//! # #[tokio::main] async fn main() {
+//! let urls = futures::stream::iter(["https://example.com/", "nope://x"].map(String::from));
+//! let mut results = fetch_stream(urls, Config::default());
+//! while let Some(r) = results.next().await {
+//!     match r {
+//!         FetchResult::Success { url, status, size, .. } => println!("{url}: {status}, {size} bytes"),
+//!         FetchResult::Failure { url, error_kind, .. } => println!("{url}: {error_kind}"),
+//!     }
+//! }
+//! # }
+//! ```
+
+pub mod cli;
+pub mod client;
+pub mod error;
+pub mod exit;
+pub mod fetch;
+pub mod input;
+pub mod output;
+pub mod result;
+pub mod target;
+
+pub use error::{ErrorKind, FetchError};
+pub use fetch::{fetch_all, fetch_stream, Config};
+pub use input::{read_inputs, InputLine};
+pub use result::{FetchResult, Summary};
+pub use target::DefaultScheme;

@@ -1,0 +1,200 @@
+//! The records fetcher-stream writes: one [`FetchResult`] per input line and one
+//! [`Summary`] at the end.
+//!
+//! Both serialise to a single JSON object (one line of JSON Lines) with a `type`
+//! tag, in the style of ripgrep's `--json` messages. Fields that do not apply
+//! to a record (for example `final_url` when no redirect was followed) are
+//! left out rather than written as `null`.
+
+use serde::Serialize;
+
+use crate::error::ErrorKind;
+
+/// The outcome of fetching one input line.
+///
+/// JSON shape (one object per line on stdout, field order as shown):
+///
+/// ```text
+/// {"type":"success","url":"https://example.com/","status":200,"size":1256,"elapsed_ms":12.3}
+/// {"type":"success","url":"http://a/old","status":200,"size":5,"elapsed_ms":3.1,"final_url":"http://a/new"}
+/// {"type":"failure","url":"http://slow/","error":"timeout after 5s","error_kind":"timeout","elapsed_ms":5001.7}
+/// ```
+///
+/// An HTTP error status (404, 500, …) is a `Success`: the exchange completed and
+/// a status was received (RFC 9110 sec. 15). Only transport-level problems,
+/// unusable input and cancellation are `Failure`s.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum FetchResult {
+    /// A response was received and its whole body was read.
+    Success {
+        /// The input line as given (trimmed), not the normalised URL.
+        url: String,
+        /// The final response's status code (RFC 9110 sec. 15). After redirects this
+        /// is the status of the last hop; with `max_redirects = 0` it can be a 3xx.
+        status: u16,
+        /// Body bytes received for the final response, as sent on the wire (no
+        /// `Accept-Encoding` is sent, so this is the identity size). 0 for `HEAD`.
+        size: u64,
+        /// Milliseconds from the moment the request got its concurrency slot until
+        /// the last body byte (queue wait is not counted).
+        elapsed_ms: f64,
+        /// The URL that produced the final response, present only when at least one
+        /// redirect was followed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        final_url: Option<String>,
+    },
+    /// The URL could not be fetched; `error_kind` says why in a closed set.
+    Failure {
+        /// The input line as given (trimmed; shown lossily when it was not UTF-8,
+        /// shortened when it was over the line-length limit).
+        url: String,
+        /// A human-readable message, e.g. `timeout after 5s` or
+        /// `dns: failed to lookup address information: …`.
+        error: String,
+        /// The machine-readable class of the error; see [`ErrorKind`].
+        error_kind: ErrorKind,
+        /// Milliseconds from the moment the request got its concurrency slot until
+        /// the failure (0 for lines rejected before any request was made).
+        elapsed_ms: f64,
+    },
+}
+
+impl FetchResult {
+    /// The input line this record answers.
+    pub fn url(&self) -> &str {
+        match self {
+            FetchResult::Success { url, .. } | FetchResult::Failure { url, .. } => url,
+        }
+    }
+
+    /// `true` for [`FetchResult::Success`].
+    pub fn is_success(&self) -> bool {
+        matches!(self, FetchResult::Success { .. })
+    }
+
+    /// The error kind of a failure, `None` for a success.
+    pub fn error_kind(&self) -> Option<ErrorKind> {
+        match self {
+            FetchResult::Success { .. } => None,
+            FetchResult::Failure { error_kind, .. } => Some(*error_kind),
+        }
+    }
+
+    /// Milliseconds spent on this record (see the variants' `elapsed_ms`).
+    pub fn elapsed_ms(&self) -> f64 {
+        match self {
+            FetchResult::Success { elapsed_ms, .. } | FetchResult::Failure { elapsed_ms, .. } => {
+                *elapsed_ms
+            }
+        }
+    }
+}
+
+/// The last record of a run, written to stderr.
+///
+/// ```text
+/// {"type":"summary","total":8,"succeeded":6,"failed":2,"elapsed_ms":5180.4}
+/// ```
+///
+/// `interrupted` is present (and `true`) only when the run was stopped by SIGINT or
+/// SIGTERM; the URLs that were cancelled are counted in `failed`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(tag = "type", rename = "summary")]
+pub struct Summary {
+    /// Records written: always equal to the number of input lines that were read
+    /// and were neither blank nor comments.
+    pub total: u64,
+    /// Records of type `success`.
+    pub succeeded: u64,
+    /// Records of type `failure` (cancelled ones included).
+    pub failed: u64,
+    /// Wall-clock milliseconds from start to the last record.
+    pub elapsed_ms: f64,
+    /// `true` when a signal stopped the run early; omitted otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
+}
+
+impl Summary {
+    /// Counts one record.
+    pub fn add(&mut self, result: &FetchResult) {
+        self.total += 1;
+        if result.is_success() {
+            self.succeeded += 1;
+        } else {
+            self.failed += 1;
+        }
+    }
+}
+
+/// Rounds milliseconds to 0.1 ms, the precision written in records.
+pub(crate) fn round_ms(ms: f64) -> f64 {
+    (ms * 10.0).round() / 10.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn success_json_shape_omits_absent_final_url() {
+        let r = FetchResult::Success {
+            url: "http://a/".into(),
+            status: 200,
+            size: 5,
+            elapsed_ms: 1.5,
+            final_url: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"type":"success","url":"http://a/","status":200,"size":5,"elapsed_ms":1.5}"#
+        );
+    }
+
+    #[test]
+    fn failure_json_shape() {
+        let r = FetchResult::Failure {
+            url: "x".into(),
+            error: "timeout after 5s".into(),
+            error_kind: ErrorKind::Timeout,
+            elapsed_ms: 5001.7,
+        };
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"type":"failure","url":"x","error":"timeout after 5s","error_kind":"timeout","elapsed_ms":5001.7}"#
+        );
+    }
+
+    #[test]
+    fn summary_shape_and_interrupted_flag() {
+        let mut s = Summary::default();
+        s.add(&FetchResult::Failure {
+            url: "x".into(),
+            error: "e".into(),
+            error_kind: ErrorKind::Io,
+            elapsed_ms: 0.0,
+        });
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            r#"{"type":"summary","total":1,"succeeded":0,"failed":1,"elapsed_ms":0.0}"#
+        );
+        s.interrupted = true;
+        assert!(serde_json::to_string(&s)
+            .unwrap()
+            .ends_with(r#","interrupted":true}"#));
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        let r = FetchResult::Failure {
+            url: "a\u{1b}[31m\n".into(),
+            error: "e".into(),
+            error_kind: ErrorKind::InvalidUrl,
+            elapsed_ms: 0.0,
+        };
+        let line = serde_json::to_string(&r).unwrap();
+        assert!(line.contains(r"a\u001b[31m\n"));
+        assert!(!line.contains('\u{1b}'));
+    }
+}

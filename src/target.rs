@@ -1,0 +1,190 @@
+//! Turning an input line into a request target: the URL rules.
+//!
+//! - A line that starts with a scheme (`http://…`, `https://…`, `ftp://…`,
+//!   `mailto:…`) is parsed as it is; only `http` and `https` are fetched, any
+//!   other scheme is an `unsupported_scheme` failure.
+//! - A line without one is taken as `host[:port][/path]` and fetched as
+//!   `<default scheme>://` + line; the default scheme is `https`
+//!   (`--default-scheme http` changes it), as browsers' address bars do.
+//! - Parsing follows the WHATWG URL Standard (the `url` crate): non-ASCII hosts
+//!   are converted to A-labels with IDNA (UTS #46), spaces and other bytes not
+//!   allowed in a path or query are percent-encoded, and a `#fragment` is kept in
+//!   the URL but never sent (RFC 9110 sec. 4.2.4 / RFC 3986 sec. 3.5).
+
+use http::Uri;
+use url::Url;
+
+use crate::error::FetchError;
+
+/// The scheme used for lines that have none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DefaultScheme {
+    /// `http://`
+    Http,
+    /// `https://` (the default)
+    #[default]
+    Https,
+}
+
+impl DefaultScheme {
+    /// `"http"` or `"https"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DefaultScheme::Http => "http",
+            DefaultScheme::Https => "https",
+        }
+    }
+}
+
+/// Returns the scheme a line starts with, if it starts with one.
+///
+/// `localhost:8080/x` and `example.com:443` are host:port forms, not schemes:
+/// a "scheme" followed by a digit, or containing a dot without `://` after it,
+/// is taken as a host.
+fn leading_scheme(line: &str) -> Option<&str> {
+    let colon = line.find(':')?;
+    let scheme = &line[..colon];
+    let mut chars = scheme.chars();
+    if !chars.next()?.is_ascii_alphabetic()
+        || !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    {
+        return None;
+    }
+    let rest = &line[colon + 1..];
+    if rest.starts_with("//") {
+        return Some(scheme);
+    }
+    if rest.starts_with(|c: char| c.is_ascii_digit()) || scheme.contains('.') {
+        return None;
+    }
+    Some(scheme)
+}
+
+/// Parses one trimmed input line into an absolute `http`/`https` URL.
+///
+/// # Errors
+/// - [`FetchError::InvalidUrl`] for an empty line, a line the URL parser rejects
+///   (bad host, bad port, …) or a URL without a host.
+/// - [`FetchError::UnsupportedScheme`] for any scheme but `http` and `https`.
+pub fn parse_url(line: &str, default_scheme: DefaultScheme) -> Result<Url, FetchError> {
+    let line = line.trim();
+    if line.is_empty() {
+        return Err(FetchError::InvalidUrl("empty line".into()));
+    }
+    let url = match leading_scheme(line) {
+        Some(_) => Url::parse(line),
+        None => Url::parse(&format!("{}://{line}", default_scheme.as_str())),
+    };
+    let url = url.map_err(|e| FetchError::InvalidUrl(e.to_string()))?;
+    check_scheme(&url)?;
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(FetchError::InvalidUrl("missing host".into()));
+    }
+    Ok(url)
+}
+
+/// Accepts `http` and `https` only.
+///
+/// # Errors
+/// [`FetchError::UnsupportedScheme`] naming the scheme.
+pub(crate) fn check_scheme(url: &Url) -> Result<(), FetchError> {
+    match url.scheme() {
+        "http" | "https" => Ok(()),
+        other => Err(FetchError::UnsupportedScheme(other.to_owned())),
+    }
+}
+
+/// The request target for hyper: scheme, host, port, path and query, with no
+/// userinfo and no fragment (neither is ever sent).
+///
+/// # Errors
+/// [`FetchError::InvalidUrl`] if `http::Uri` refuses what the URL parser accepted.
+pub(crate) fn request_uri(url: &Url) -> Result<Uri, FetchError> {
+    let host = url.host_str().unwrap_or_default();
+    let mut s = String::with_capacity(url.as_str().len());
+    s.push_str(url.scheme());
+    s.push_str("://");
+    s.push_str(host);
+    if let Some(port) = url.port() {
+        s.push(':');
+        s.push_str(itoa::Buffer::new().format(port));
+    }
+    s.push_str(url.path());
+    if let Some(q) = url.query() {
+        s.push('?');
+        s.push_str(q);
+    }
+    s.parse::<Uri>()
+        .map_err(|e| FetchError::InvalidUrl(format!("{e}")))
+}
+
+/// Whether two URLs share an origin (scheme, host, port; RFC 6454), the test
+/// for forwarding credentials after a redirect.
+pub(crate) fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(line: &str) -> String {
+        parse_url(line, DefaultScheme::Https).unwrap().to_string()
+    }
+
+    fn kind(line: &str) -> crate::ErrorKind {
+        parse_url(line, DefaultScheme::Https).unwrap_err().kind()
+    }
+
+    #[test]
+    fn bare_hosts_get_the_default_scheme() {
+        assert_eq!(ok("example.com"), "https://example.com/");
+        assert_eq!(ok("localhost:8080/x"), "https://localhost:8080/x");
+        assert_eq!(ok("[::1]:81/p"), "https://[::1]:81/p");
+        assert_eq!(
+            parse_url("example.com:80", DefaultScheme::Http)
+                .unwrap()
+                .as_str(),
+            "http://example.com/"
+        );
+    }
+
+    #[test]
+    fn idna_and_spaces() {
+        assert_eq!(
+            ok("http://bücher.example/a b"),
+            "http://xn--bcher-kva.example/a%20b"
+        );
+    }
+
+    #[test]
+    fn schemes() {
+        assert_eq!(
+            kind("ftp://example.com/"),
+            crate::ErrorKind::UnsupportedScheme
+        );
+        assert_eq!(kind("mailto:a@b.c"), crate::ErrorKind::UnsupportedScheme);
+        assert_eq!(kind("http://exa mple.com/"), crate::ErrorKind::InvalidUrl);
+        assert_eq!(kind("http://a:99999/"), crate::ErrorKind::InvalidUrl);
+        assert_eq!(kind("http://"), crate::ErrorKind::InvalidUrl);
+        assert_eq!(kind("   "), crate::ErrorKind::InvalidUrl);
+    }
+
+    #[test]
+    fn request_uri_drops_userinfo_and_fragment() {
+        let u = Url::parse("http://u:p@h:8080/a?b=1#frag").unwrap();
+        assert_eq!(request_uri(&u).unwrap().to_string(), "http://h:8080/a?b=1");
+        let v6 = Url::parse("https://[::1]/").unwrap();
+        assert_eq!(request_uri(&v6).unwrap().to_string(), "https://[::1]/");
+    }
+
+    #[test]
+    fn origins() {
+        let a = Url::parse("http://a/x").unwrap();
+        assert!(same_origin(&a, &Url::parse("http://a:80/y").unwrap()));
+        assert!(!same_origin(&a, &Url::parse("https://a/x").unwrap()));
+        assert!(!same_origin(&a, &Url::parse("http://b/x").unwrap()));
+    }
+}
