@@ -12,6 +12,9 @@ use http::header::{HeaderName, HeaderValue};
 use http::Method;
 use tokio_util::sync::CancellationToken;
 
+use rustls::pki_types::CertificateDer;
+
+use crate::client::{load_pem_certs, ClientOptions, ResolveOverride};
 use crate::exit::Exit;
 use crate::fetch::{fetch_stream, Config};
 use crate::input::read_inputs;
@@ -86,9 +89,38 @@ pub struct Opts {
     #[arg(long, value_name = "SCHEME", value_enum, default_value_t = DefaultScheme::Https)]
     pub default_scheme: DefaultScheme,
 
+    /// Trust the CA certificates in this PEM file too (repeatable).
+    ///
+    /// Added to the built-in Mozilla roots, as curl's --cacert is used for
+    /// private or test CAs. A file that cannot be read is a usage error.
+    #[arg(long, value_name = "FILE", value_parser = parse_cacert)]
+    pub cacert: Vec<CaBundle>,
+
+    /// Do not verify server certificates. DANGEROUS.
+    ///
+    /// Anyone between you and the server can then read and change the traffic.
+    /// For testing only, like curl's --insecure.
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+
+    /// Connect to ADDR for HOST:PORT, with no DNS lookup (repeatable).
+    ///
+    /// As curl's --resolve: the URL, Host field and TLS server name keep HOST.
+    /// ADDR is an IPv4 or IPv6 address (brackets optional).
+    #[arg(long, value_name = "HOST:PORT:ADDR")]
+    pub resolve: Vec<ResolveOverride>,
+
     /// Do not write the summary record to stderr.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+/// The certificates of one `--cacert` file, loaded while parsing flags.
+#[derive(Debug, Clone)]
+pub struct CaBundle(pub Vec<CertificateDer<'static>>);
+
+fn parse_cacert(s: &str) -> Result<CaBundle, String> {
+    load_pem_certs(std::path::Path::new(s)).map(CaBundle)
 }
 
 fn parse_timeout(s: &str) -> Result<Duration, String> {
@@ -144,6 +176,15 @@ impl Opts {
             headers: self.headers.clone(),
             user_agent: self.user_agent.clone().unwrap_or(defaults.user_agent),
             default_scheme: self.default_scheme,
+            client: ClientOptions {
+                extra_roots: self
+                    .cacert
+                    .iter()
+                    .flat_map(|b| b.0.iter().cloned())
+                    .collect(),
+                insecure: self.insecure,
+                resolve: self.resolve.clone(),
+            },
             cancel,
         }
     }
@@ -325,6 +366,15 @@ mod tests {
         assert!(Opts::try_parse_from(["f", "-H", "X-A: 1\r\nX-B: 2"]).is_err());
         assert!(Opts::try_parse_from(["f", "-H", "no colon"]).is_err());
         assert!(Opts::try_parse_from(["f", "-H", "bad name: 1"]).is_err());
+    }
+
+    #[test]
+    fn tls_and_resolve_flags() {
+        let o = Opts::try_parse_from(["f", "-k", "--resolve", "a.test:443:127.0.0.1"]).unwrap();
+        assert!(o.insecure);
+        assert_eq!(o.resolve[0].port, 443);
+        assert!(Opts::try_parse_from(["f", "--resolve", "a.test:443"]).is_err());
+        assert!(Opts::try_parse_from(["f", "--cacert", "/nonexistent/ca.pem"]).is_err());
     }
 
     #[test]

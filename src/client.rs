@@ -15,10 +15,14 @@
 //!
 //! The markers let `error.rs` tell `dns` from `connect` from `tls` by type,
 //! since hyper-util's own connect error type is private.
+//!
+//! [`ClientOptions`] adds curl's `--cacert`, `--insecure` and `--resolve`.
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::Path;
 use std::pin::Pin;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -30,6 +34,11 @@ use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio::net::TcpStream;
 use tower_service::Service;
 
@@ -103,8 +112,14 @@ impl Service<Name> for Resolver {
 
 /// `HttpConnector` whose TCP errors are wrapped in [`ConnectError`]
 /// (resolution errors keep their [`DnsError`] marker and are not wrapped).
+///
+/// It also applies `--resolve` overrides: a request to a listed `host:port`
+/// connects to the given address instead, while TLS still uses the host name.
 #[derive(Clone, Debug)]
-pub struct MarkConnect(HttpConnector<Resolver>);
+pub struct MarkConnect {
+    inner: HttpConnector<Resolver>,
+    resolve: Arc<[ResolveOverride]>,
+}
 
 fn has_dns_marker(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur = Some(err);
@@ -131,43 +146,205 @@ impl Service<Uri> for MarkConnect {
     type Future = BoxFuture<Result<Self::Response, BoxError>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.0.poll_ready(cx).map_err(|e| mark(e.into()))
+        self.inner.poll_ready(cx).map_err(|e| mark(e.into()))
     }
 
     fn call(&mut self, uri: Uri) -> Self::Future {
-        let connect = self.0.call(uri);
+        let uri = apply_resolve(&self.resolve, uri);
+        let connect = self.inner.call(uri);
         Box::pin(async move { connect.await.map_err(|e| mark(e.into())) })
     }
 }
 
+/// Rewrites the connect target of a request whose `host:port` has a
+/// `--resolve` override. The https connector has already taken the server name
+/// for TLS from the original URI.
+fn apply_resolve(resolve: &[ResolveOverride], uri: Uri) -> Uri {
+    if resolve.is_empty() {
+        return uri;
+    }
+    let host = uri
+        .host()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        });
+    let Some(o) = resolve
+        .iter()
+        .find(|o| o.port == port && o.host.eq_ignore_ascii_case(host))
+    else {
+        return uri;
+    };
+    let addr = SocketAddr::new(o.addr, port);
+    let scheme = uri.scheme_str().unwrap_or("http");
+    format!("{scheme}://{addr}/").parse().unwrap_or(uri)
+}
+
+/// One `--resolve HOST:PORT:ADDR` entry (curl's option): connections to
+/// `HOST:PORT` go to `ADDR` without a DNS lookup. `ADDR` may be an IPv4
+/// address or an IPv6 address with or without brackets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolveOverride {
+    /// The host name as it appears in URLs (compared case-insensitively).
+    pub host: String,
+    /// The port as it appears in URLs (80/443 when the URL has none).
+    pub port: u16,
+    /// The address to connect to.
+    pub addr: IpAddr,
+}
+
+impl FromStr for ResolveOverride {
+    type Err = String;
+
+    /// Parses `HOST:PORT:ADDR`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut parts = s.splitn(3, ':');
+        let (Some(host), Some(port), Some(addr)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(format!("'{s}' is not HOST:PORT:ADDR"));
+        };
+        if host.is_empty() {
+            return Err(format!("'{s}': empty host"));
+        }
+        let port = port
+            .parse()
+            .map_err(|_| format!("'{s}': '{port}' is not a port"))?;
+        let addr = addr
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .map_err(|_| format!("'{s}': '{addr}' is not an IP address"))?;
+        Ok(ResolveOverride {
+            host: host.to_owned(),
+            port,
+            addr,
+        })
+    }
+}
+
+/// Reads every certificate from a PEM file (curl's `--cacert`).
+///
+/// # Errors
+/// A message naming the file when it cannot be read or holds no certificate.
+pub fn load_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let name = path.display();
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("{name}: {e}"))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{name}: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!("{name}: no PEM certificate found"));
+    }
+    Ok(certs)
+}
+
+/// Connection options beyond the defaults. `ClientOptions::default()` verifies
+/// against Mozilla's roots only and resolves every name with the system resolver.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// Extra trusted root certificates (`--cacert`), added to the built-in ones.
+    /// Default: none.
+    pub extra_roots: Vec<CertificateDer<'static>>,
+    /// Skip server certificate verification (`--insecure`). Dangerous: anyone on
+    /// the path can impersonate the server. Default `false`.
+    pub insecure: bool,
+    /// `--resolve` overrides. Default: none.
+    pub resolve: Vec<ResolveOverride>,
+}
+
+/// Accepts any server certificate, but still checks handshake signatures so
+/// the connection is at least internally consistent. Only for `--insecure`.
+#[derive(Debug)]
+struct NoCertificateVerification(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for NoCertificateVerification {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
 /// Builds the TLS configuration: *ring* provider, safe protocol versions,
-/// Mozilla's root certificates.
-fn tls_config() -> rustls::ClientConfig {
+/// Mozilla's root certificates plus `extra_roots` (or no verification).
+fn tls_config(options: &ClientOptions) -> rustls::ClientConfig {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let roots = rustls::RootCertStore {
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("the ring provider supports the default protocol versions");
+    if options.insecure {
+        return builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoCertificateVerification(provider)))
+            .with_no_client_auth();
+    }
+    let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
-    rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("the ring provider supports the default protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth()
+    roots.add_parsable_certificates(options.extra_roots.iter().cloned());
+    builder.with_root_certificates(roots).with_no_client_auth()
 }
 
 /// Builds the shared client. `pool_max_idle_per_host` is the number of idle
 /// keep-alive connections kept per origin (set it to the concurrency).
 ///
 /// Must be called inside a tokio runtime (the pool spawns its idle reaper there).
-pub fn build_client(pool_max_idle_per_host: usize) -> HttpClient {
+pub fn build_client(pool_max_idle_per_host: usize, options: &ClientOptions) -> HttpClient {
     let mut http = HttpConnector::new_with_resolver(Resolver::new());
     http.enforce_http(false);
     http.set_nodelay(true);
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls_config())
+        .with_tls_config(tls_config(options))
         .https_or_http()
         .enable_http1()
         .enable_http2()
-        .wrap_connector(MarkConnect(http));
+        .wrap_connector(MarkConnect {
+            inner: http,
+            resolve: options.resolve.clone().into(),
+        });
     Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(pool_max_idle_per_host)
         .http1_max_headers(MAX_RESPONSE_HEADERS)
@@ -187,5 +364,22 @@ mod tests {
         assert!(matches!(special_name("INVALID."), Some(Err(_))));
         assert_eq!(special_name("a.localhost").unwrap().unwrap().len(), 2);
         assert!(special_name("example.com").is_none());
+    }
+
+    #[test]
+    fn resolve_overrides() {
+        let o: ResolveOverride = "example.test:8443:127.0.0.1".parse().unwrap();
+        assert_eq!(o.port, 8443);
+        let v6: ResolveOverride = "h:443:[::1]".parse().unwrap();
+        assert_eq!(v6.addr, IpAddr::V6(Ipv6Addr::LOCALHOST));
+        assert!("h:x:127.0.0.1".parse::<ResolveOverride>().is_err());
+        assert!("h:80".parse::<ResolveOverride>().is_err());
+        let list = [o, v6];
+        let uri = apply_resolve(&list, "https://EXAMPLE.test:8443/p?q".parse().unwrap());
+        assert_eq!(uri.to_string(), "https://127.0.0.1:8443/");
+        let uri = apply_resolve(&list, "https://h/".parse().unwrap());
+        assert_eq!(uri.to_string(), "https://[::1]:443/");
+        let untouched = apply_resolve(&list, "http://h/".parse().unwrap());
+        assert_eq!(untouched.to_string(), "http://h/");
     }
 }

@@ -27,7 +27,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use url::Url;
 
-use crate::client::{build_client, HttpClient};
+use crate::client::{build_client, ClientOptions, HttpClient};
 use crate::error::FetchError;
 use crate::input::InputLine;
 use crate::result::{round_ms, FetchResult};
@@ -59,6 +59,9 @@ pub struct Config {
     pub user_agent: String,
     /// Scheme for lines without one (`host[:port][/path]`). Default `https`.
     pub default_scheme: DefaultScheme,
+    /// TLS roots, `--insecure` and `--resolve`. Default: Mozilla's roots,
+    /// verification on, system resolver.
+    pub client: ClientOptions,
     /// Fires to interrupt the run: no new lines are taken, and unfinished
     /// requests end as `cancelled` failures. Default: a fresh token nobody fires.
     pub cancel: CancellationToken,
@@ -75,6 +78,7 @@ impl Default for Config {
             headers: Vec::new(),
             user_agent: concat!("fetcher-stream/", env!("CARGO_PKG_VERSION")).to_owned(),
             default_scheme: DefaultScheme::Https,
+            client: ClientOptions::default(),
             cancel: CancellationToken::new(),
         }
     }
@@ -117,7 +121,7 @@ where
     let keep_order = config.keep_order;
     let headers = default_headers(&config);
     let shared = Arc::new(Shared {
-        client: build_client(concurrency),
+        client: build_client(concurrency, &config.client),
         headers,
         config,
     });
@@ -317,6 +321,28 @@ fn is_credential(name: &HeaderName) -> bool {
     name == header::AUTHORIZATION || name == header::COOKIE || name == header::PROXY_AUTHORIZATION
 }
 
+fn has_userinfo(url: &Url) -> bool {
+    !url.username().is_empty() || url.password().is_some()
+}
+
+/// `Authorization: Basic` from a URL's userinfo (RFC 7617), as curl does for
+/// `http://user:pass@host/`: percent-decoded, then `user:pass` in base64.
+/// The userinfo itself is never sent in the request target or `Host`.
+fn basic_auth(url: &Url) -> Option<HeaderValue> {
+    use base64::Engine as _;
+    use percent_encoding::percent_decode_str;
+    if !has_userinfo(url) {
+        return None;
+    }
+    let mut plain = percent_decode_str(url.username()).collect::<Vec<u8>>();
+    plain.push(b':');
+    plain.extend(percent_decode_str(url.password().unwrap_or("")));
+    let token = base64::engine::general_purpose::STANDARD.encode(plain);
+    let mut value = HeaderValue::from_str(&format!("Basic {token}")).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
 /// Largest redirect body read (and dropped) so the connection can be reused.
 const MAX_DRAINED_REDIRECT_BODY: u64 = 64 * 1024;
 
@@ -344,6 +370,18 @@ async fn fetch_url(shared: &Shared, url: Url) -> Result<Done, FetchError> {
                 continue;
             }
             headers.append(name.clone(), value.clone());
+        }
+        if !headers.contains_key(header::AUTHORIZATION) {
+            let creds = if has_userinfo(&current) {
+                Some(&current)
+            } else if !cross_origin {
+                Some(&origin)
+            } else {
+                None
+            };
+            if let Some(value) = creds.and_then(basic_auth) {
+                headers.insert(header::AUTHORIZATION, value);
+            }
         }
         let resp = shared
             .client
@@ -445,6 +483,13 @@ mod tests {
         assert_eq!(h.get_all(header::USER_AGENT).iter().count(), 1);
         assert_eq!(h[header::USER_AGENT], "mine");
         assert_eq!(h["x-a"], "1");
+    }
+
+    #[test]
+    fn userinfo_becomes_basic_auth() {
+        let u = Url::parse("http://us%65r:p%40ss@h/").unwrap();
+        assert_eq!(basic_auth(&u).unwrap(), "Basic dXNlcjpwQHNz");
+        assert!(basic_auth(&Url::parse("http://h/").unwrap()).is_none());
     }
 
     #[test]
