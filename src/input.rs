@@ -99,7 +99,7 @@ impl Decoder for LineDecoder {
                 return Ok(None);
             }
             if buf.len() > self.max_len {
-                let prefix = buf.split_to(SHOWN_PREFIX_BYTES).freeze();
+                let prefix = buf.split_to(SHOWN_PREFIX_BYTES.min(buf.len())).freeze();
                 buf.clear();
                 self.scanned = 0;
                 self.discarding = true;
