@@ -122,6 +122,32 @@ impl FetchError {
         }
     }
 
+    /// Whether a request error looks like a kept-alive connection that the
+    /// server closed just as the request went out: not a connect error, and the
+    /// connection ended (closed or reset) before any response byte.
+    pub(crate) fn is_stale_connection(err: &(dyn StdError + 'static)) -> bool {
+        let mut stale = false;
+        for e in chain(err) {
+            if let Some(c) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
+                if c.is_connect() {
+                    return false;
+                }
+            }
+            if let Some(h) = e.downcast_ref::<hyper::Error>() {
+                stale |= h.is_incomplete_message();
+            }
+            if let Some(i) = e.downcast_ref::<io::Error>() {
+                stale |= matches!(
+                    i.kind(),
+                    io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::BrokenPipe
+                        | io::ErrorKind::ConnectionAborted
+                );
+            }
+        }
+        stale
+    }
+
     /// Classifies an error raised while reading the response body.
     pub(crate) fn from_body(err: &(dyn StdError + 'static)) -> FetchError {
         let kind = classify(err, Phase::Body);

@@ -87,6 +87,9 @@ impl Default for Config {
 /// What every fetch task shares (behind one `Arc`).
 struct Shared {
     client: HttpClient,
+    /// A client with no idle pool, so its requests always use a new connection:
+    /// for the one retry after a stale kept-alive connection.
+    fresh_client: HttpClient,
     config: Config,
     /// Default header fields plus the user's, built once.
     headers: HeaderMap,
@@ -122,6 +125,7 @@ where
     let headers = default_headers(&config);
     let shared = Arc::new(Shared {
         client: build_client(concurrency, &config.client),
+        fresh_client: build_client(0, &config.client),
         headers,
         config,
     });
@@ -321,6 +325,46 @@ fn is_credential(name: &HeaderName) -> bool {
     name == header::AUTHORIZATION || name == header::COOKIE || name == header::PROXY_AUTHORIZATION
 }
 
+fn is_idempotent(method: &Method) -> bool {
+    *method == Method::GET || *method == Method::HEAD
+}
+
+/// One hop's request: method, target, default and user header fields, and
+/// credentials where they may go (`cross_origin` drops them, curl's rule).
+fn build_request(
+    shared: &Shared,
+    method: &Method,
+    current: &Url,
+    origin: &Url,
+    cross_origin: bool,
+) -> Result<Request<crate::client::RequestBody>, FetchError> {
+    let mut req = Request::builder()
+        .method(method.clone())
+        .uri(request_uri(current)?)
+        .body(crate::client::RequestBody::new())
+        .map_err(|e| FetchError::InvalidUrl(e.to_string()))?;
+    let headers = req.headers_mut();
+    for (name, value) in &shared.headers {
+        if cross_origin && is_credential(name) {
+            continue;
+        }
+        headers.append(name.clone(), value.clone());
+    }
+    if !headers.contains_key(header::AUTHORIZATION) {
+        let creds = if has_userinfo(current) {
+            Some(current)
+        } else if !cross_origin {
+            Some(origin)
+        } else {
+            None
+        };
+        if let Some(value) = creds.and_then(basic_auth) {
+            headers.insert(header::AUTHORIZATION, value);
+        }
+    }
+    Ok(req)
+}
+
 fn has_userinfo(url: &Url) -> bool {
     !url.username().is_empty() || url.password().is_some()
 }
@@ -358,36 +402,24 @@ async fn fetch_url(shared: &Shared, url: Url) -> Result<Done, FetchError> {
     let mut method = config.method.clone();
     let mut redirects = 0u32;
     loop {
-        let mut req = Request::builder()
-            .method(method.clone())
-            .uri(request_uri(&current)?)
-            .body(crate::client::RequestBody::new())
-            .map_err(|e| FetchError::InvalidUrl(e.to_string()))?;
         let cross_origin = redirects > 0 && !same_origin(&origin, &current);
-        let headers = req.headers_mut();
-        for (name, value) in &shared.headers {
-            if cross_origin && is_credential(name) {
-                continue;
+        let req = build_request(shared, &method, &current, &origin, cross_origin)?;
+        let resp = match shared.client.request(req).await {
+            Ok(resp) => resp,
+            // A request that dies on a kept-alive connection the server had just
+            // closed, before any response byte, is sent once more on a new
+            // connection, as curl does. hyper-util retries only requests that
+            // were not yet written. Only for methods safe to repeat.
+            Err(e) if is_idempotent(&method) && FetchError::is_stale_connection(&e) => {
+                let req = build_request(shared, &method, &current, &origin, cross_origin)?;
+                shared
+                    .fresh_client
+                    .request(req)
+                    .await
+                    .map_err(|e| FetchError::from_request(&e))?
             }
-            headers.append(name.clone(), value.clone());
-        }
-        if !headers.contains_key(header::AUTHORIZATION) {
-            let creds = if has_userinfo(&current) {
-                Some(&current)
-            } else if !cross_origin {
-                Some(&origin)
-            } else {
-                None
-            };
-            if let Some(value) = creds.and_then(basic_auth) {
-                headers.insert(header::AUTHORIZATION, value);
-            }
-        }
-        let resp = shared
-            .client
-            .request(req)
-            .await
-            .map_err(|e| FetchError::from_request(&e))?;
+            Err(e) => return Err(FetchError::from_request(&e)),
+        };
         let status = resp.status();
         if is_redirect(status) && config.max_redirects > 0 {
             if let Some(next) = redirect_target(&current, resp.headers()) {
