@@ -224,8 +224,19 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
     watch_signals(cancel.clone())?;
     output::watch_stdout_reader();
 
+    let mut config = opts.config(cancel.clone());
+    if let Some(limit) = crate::fdlimit::raise_nofile_limit() {
+        let fitted = crate::fdlimit::fit_concurrency(config.max_concurrency, limit);
+        if fitted < config.max_concurrency {
+            output::report_error(&format!(
+                "warning: --max-concurrency {} does not fit the open-file limit ({limit}); using {fitted}",
+                config.max_concurrency
+            ));
+            config.max_concurrency = fitted;
+        }
+    }
     let (lines, input_failed) = read_inputs(opts.files.clone());
-    let mut results = std::pin::pin!(fetch_stream(lines, opts.config(cancel.clone())));
+    let mut results = std::pin::pin!(fetch_stream(lines, config));
     let mut out = RecordWriter::stdout();
     let mut summary = Summary::default();
     loop {

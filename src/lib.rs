@@ -14,6 +14,7 @@
 //! - [`error`]: [`ErrorKind`] and [`FetchError`].
 //! - [`output`]: the JSON Lines writer and broken-pipe handling.
 //! - [`cli`]: the flags and [`cli::run`]; [`exit`]: exit statuses.
+//! - [`fdlimit`]: raising `RLIMIT_NOFILE` and fitting the concurrency to it.
 //!
 //! # Example
 //! ```no_run
@@ -36,6 +37,7 @@ pub mod cli;
 pub mod client;
 pub mod error;
 pub mod exit;
+pub mod fdlimit;
 pub mod fetch;
 pub mod input;
 pub mod output;

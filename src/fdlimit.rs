@@ -1,0 +1,61 @@
+//! File-descriptor budget: every request in flight holds a socket, so a high
+//! `--max-concurrency` can run into `RLIMIT_NOFILE` (often a soft limit of 1024,
+//! or 64 under `ulimit -n 64`).
+//!
+//! At start the soft limit is raised to the hard limit (as many servers and
+//! tools do; it only affects this process). If the concurrency still does not
+//! fit, it is capped, and the caller says so once on stderr, rather than letting
+//! connections fail with "Too many open files".
+
+/// Descriptors kept back for stdin/stdout/stderr, input files, the runtime's
+/// own descriptors and the retry connection.
+pub const RESERVED_FDS: u64 = 16;
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit and returns the soft limit
+/// now in force, or `None` when it cannot be read.
+pub fn raise_nofile_limit() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid, initialised struct.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return None;
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            lim.rlim_cur = lim.rlim_max;
+        }
+    }
+    Some(lim.rlim_cur as u64)
+}
+
+/// The concurrency that fits in `soft_limit` descriptors: `requested`, or
+/// fewer (at least 1) when requests plus [`RESERVED_FDS`] would not fit.
+pub fn fit_concurrency(requested: usize, soft_limit: u64) -> usize {
+    let available = soft_limit.saturating_sub(RESERVED_FDS).max(1);
+    (requested as u64).min(available) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_only_when_needed() {
+        assert_eq!(fit_concurrency(500, 64), 48);
+        assert_eq!(fit_concurrency(5, 64), 5);
+        assert_eq!(fit_concurrency(5, 3), 1);
+        assert_eq!(fit_concurrency(100_000, 1_048_576), 100_000);
+    }
+
+    #[test]
+    fn limit_is_readable() {
+        assert!(raise_nofile_limit().unwrap() > RESERVED_FDS);
+    }
+}
