@@ -32,7 +32,7 @@ pub fn raise_nofile_limit() -> Option<u64> {
             lim.rlim_cur = lim.rlim_max;
         }
     }
-    Some(lim.rlim_cur as u64)
+    Some(lim.rlim_cur)
 }
 
 /// The concurrency that fits in `soft_limit` descriptors: `requested`, or

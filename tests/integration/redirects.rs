@@ -1,0 +1,137 @@
+//! Redirects (issue 2, item 8).
+
+use serde_json::json;
+
+use crate::util::{exact, run, without, Server};
+
+#[test]
+fn relative_redirect_chain_is_followed_to_the_final_url() {
+    let server = Server::start();
+    let url = server.url("/redirect/3");
+    let run = run(&[], format!("{url}\n"));
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    assert_eq!(
+        exact(&run.records),
+        [json!({
+            "type": "success", "url": url, "status": 200, "size": 4,
+            "final_url": server.url("/redirect/0"),
+        })]
+    );
+    let targets: Vec<String> = server.seen().into_iter().map(|s| s.target).collect();
+    assert_eq!(
+        targets,
+        ["/redirect/3", "/redirect/2", "/redirect/1", "/redirect/0"]
+    );
+}
+
+#[test]
+fn redirect_limit_is_inclusive() {
+    let server = Server::start();
+    let (two, three) = (server.url("/redirect/2"), server.url("/redirect/3"));
+    let run = run(&["--max-redirects", "2"], format!("{two}\n{three}\n"));
+    assert_eq!(run.code(), 1);
+    assert_eq!(
+        exact(&run.sorted()),
+        [
+            json!({
+                "type": "success", "url": two, "status": 200, "size": 4,
+                "final_url": server.url("/redirect/0"),
+            }),
+            json!({
+                "type": "failure", "url": three,
+                "error": "too many redirects (limit 2)", "error_kind": "too_many_redirects",
+            }),
+        ]
+    );
+    run.checked_summary();
+}
+
+#[test]
+fn redirect_loop_is_too_many_redirects() {
+    let server = Server::start();
+    let url = server.url("/loop");
+    let run = run(&[], format!("{url}\n"));
+    assert_eq!(run.code(), 1);
+    assert_eq!(
+        exact(&run.records),
+        [json!({
+            "type": "failure", "url": url,
+            "error": "too many redirects (limit 10)", "error_kind": "too_many_redirects",
+        })]
+    );
+    // The first request and the 10 redirects followed, then it stops.
+    assert_eq!(server.hits(), 11);
+}
+
+#[test]
+fn max_redirects_zero_returns_the_3xx() {
+    let server = Server::start();
+    let url = server.url("/redirect/3");
+    let run = run(&["--max-redirects", "0"], format!("{url}\n"));
+    assert_eq!(run.code(), 0);
+    // "moved" is the redirect's own body; no final_url, nothing followed.
+    assert_eq!(
+        exact(&run.records),
+        [json!({"type": "success", "url": url, "status": 302, "size": 5})]
+    );
+    assert_eq!(server.hits(), 1);
+}
+
+const CREDENTIALS: [&str; 8] = [
+    "-H",
+    "Authorization: Bearer secret",
+    "-H",
+    "Cookie: session=1",
+    "-H",
+    "Proxy-Authorization: Basic eA==",
+    "-H",
+    "X-Other: kept",
+];
+
+/// curl's rule (CVE-2018-1000007): credentials stay with the origin they were
+/// given for. A different port is a different origin.
+#[test]
+fn credentials_are_not_sent_to_another_origin() {
+    let (a, b) = (Server::start(), Server::start());
+    let target = b.url("/landing");
+    let url = a.url(&format!("/to?{target}"));
+    let run = run(&CREDENTIALS, format!("{url}\n"));
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    assert_eq!(
+        without(&run.records[0], &[]),
+        json!({"type": "success", "url": url, "status": 200, "size": 2, "final_url": target})
+    );
+    let (first, second) = (a.seen(), b.seen());
+    assert_eq!((first.len(), second.len()), (1, 1));
+    let h = &first[0].headers;
+    assert_eq!(h["authorization"], "Bearer secret");
+    assert_eq!(h["cookie"], "session=1");
+    assert_eq!(h["proxy-authorization"], "Basic eA==");
+    let h = &second[0].headers;
+    assert!(h.get("authorization").is_none(), "{h:?}");
+    assert!(h.get("cookie").is_none(), "{h:?}");
+    assert!(h.get("proxy-authorization").is_none(), "{h:?}");
+    assert_eq!(h["x-other"], "kept");
+}
+
+#[test]
+fn credentials_are_kept_on_a_same_origin_redirect() {
+    let a = Server::start();
+    let target = a.url("/landing");
+    let url = a.url(&format!("/to?{target}"));
+    let run = run(&CREDENTIALS, format!("{url}\n"));
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    assert_eq!(run.records[0]["final_url"], target);
+    let seen = a.seen();
+    assert_eq!(seen.len(), 2);
+    for s in &seen {
+        assert_eq!(s.headers["authorization"], "Bearer secret", "{}", s.target);
+        assert_eq!(s.headers["cookie"], "session=1", "{}", s.target);
+        assert_eq!(
+            s.headers["proxy-authorization"], "Basic eA==",
+            "{}",
+            s.target
+        );
+        assert_eq!(s.headers["x-other"], "kept", "{}", s.target);
+    }
+}
