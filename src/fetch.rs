@@ -304,6 +304,7 @@ async fn run_one(shared: Arc<Shared>, text: String, url: Url, started: Instant) 
             status: done.status,
             size: done.size,
             elapsed_ms: elapsed_ms(started),
+            http_version: done.http_version,
             final_url: done.final_url,
         },
         Err(e) => failure(text, e, started),
@@ -313,7 +314,20 @@ async fn run_one(shared: Arc<Shared>, text: String, url: Url, started: Instant) 
 struct Done {
     status: u16,
     size: u64,
+    http_version: &'static str,
     final_url: Option<String>,
+}
+
+/// The name of an HTTP version as written in records.
+fn version_name(v: http::Version) -> &'static str {
+    match v {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_11 => "HTTP/1.1",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_3 => "HTTP/3.0",
+        _ => "unknown",
+    }
 }
 
 fn is_redirect(status: StatusCode) -> bool {
@@ -421,6 +435,7 @@ async fn fetch_url(shared: &Shared, url: Url) -> Result<Done, FetchError> {
             Err(e) => return Err(FetchError::from_request(&e)),
         };
         let status = resp.status();
+        let http_version = version_name(resp.version());
         if is_redirect(status) && config.max_redirects > 0 {
             if let Some(next) = redirect_target(&current, resp.headers()) {
                 if redirects >= config.max_redirects {
@@ -453,6 +468,7 @@ async fn fetch_url(shared: &Shared, url: Url) -> Result<Done, FetchError> {
         return Ok(Done {
             status: status.as_u16(),
             size,
+            http_version,
             final_url: (redirects > 0).then(|| current.to_string()),
         });
     }

@@ -15,8 +15,8 @@ use crate::error::ErrorKind;
 /// JSON shape (one object per line on stdout, field order as shown):
 ///
 /// ```text
-/// {"type":"success","url":"https://example.com/","status":200,"size":1256,"elapsed_ms":12.3}
-/// {"type":"success","url":"http://a/old","status":200,"size":5,"elapsed_ms":3.1,"final_url":"http://a/new"}
+/// {"type":"success","url":"https://example.com/","status":200,"size":1256,"elapsed_ms":12.3,"http_version":"HTTP/2.0"}
+/// {"type":"success","url":"http://a/old","status":200,"size":5,"elapsed_ms":3.1,"http_version":"HTTP/1.1","final_url":"http://a/new"}
 /// {"type":"failure","url":"http://slow/","error":"timeout after 5s","error_kind":"timeout","elapsed_ms":5001.7}
 /// ```
 ///
@@ -39,6 +39,9 @@ pub enum FetchResult {
         /// Milliseconds from the moment the request got its concurrency slot until
         /// the last body byte (queue wait is not counted).
         elapsed_ms: f64,
+        /// The HTTP version of the final response: `"HTTP/1.1"`, `"HTTP/2.0"`
+        /// (negotiated by ALPN on https) or `"HTTP/1.0"`.
+        http_version: &'static str,
         /// The URL that produced the final response, present only when at least one
         /// redirect was followed.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -144,11 +147,12 @@ mod tests {
             status: 200,
             size: 5,
             elapsed_ms: 1.5,
+            http_version: "HTTP/1.1",
             final_url: None,
         };
         assert_eq!(
             serde_json::to_string(&r).unwrap(),
-            r#"{"type":"success","url":"http://a/","status":200,"size":5,"elapsed_ms":1.5}"#
+            r#"{"type":"success","url":"http://a/","status":200,"size":5,"elapsed_ms":1.5,"http_version":"HTTP/1.1"}"#
         );
     }
 

@@ -14,9 +14,16 @@ fn success_record_has_exactly_the_documented_fields() {
     let r = &run.records[0];
     assert_eq!(
         keys(r),
-        ["elapsed_ms", "size", "status", "type", "url"]
-            .map(String::from)
-            .into()
+        [
+            "elapsed_ms",
+            "http_version",
+            "size",
+            "status",
+            "type",
+            "url"
+        ]
+        .map(String::from)
+        .into()
     );
     assert_eq!(
         exact(&run.records),

@@ -570,6 +570,11 @@ pub fn without(record: &Value, drop: &[&str]) -> Value {
             .is_some_and(|ms| ms >= 0.0),
         "elapsed_ms missing or negative in {record}"
     );
+    if record["type"] == "success" {
+        // Every in-process server speaks plain-text HTTP/1.1.
+        let v = obj.remove("http_version");
+        assert_eq!(v, Some(Value::from("HTTP/1.1")), "http_version in {record}");
+    }
     for key in drop {
         let v = obj.remove(*key);
         if *key == "error" && record["type"] == "failure" {
@@ -584,7 +589,8 @@ pub fn without(record: &Value, drop: &[&str]) -> Value {
     r
 }
 
-/// `records` (already in the wanted order) with `elapsed_ms` removed.
+/// `records` (already in the wanted order) with `elapsed_ms` (and, after
+/// checking it is `HTTP/1.1`, `http_version`) removed.
 pub fn exact(records: &[Value]) -> Vec<Value> {
     records.iter().map(|r| without(r, &[])).collect()
 }
