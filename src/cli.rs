@@ -19,7 +19,7 @@ use crate::exit::Exit;
 use crate::fetch::{fetch_stream, Config};
 use crate::input::read_inputs;
 use crate::output::{self, RecordWriter};
-use crate::result::{round_ms, Summary};
+use crate::result::Summary;
 use crate::target::DefaultScheme;
 
 /// Fetch many URLs concurrently; print one JSON line per URL as each completes.
@@ -69,8 +69,8 @@ pub struct Opts {
     #[arg(long)]
     pub keep_order: bool,
 
-    /// Request method.
-    #[arg(short = 'X', long, value_name = "METHOD", default_value = "GET", value_parser = parse_method)]
+    /// Request method: GET or HEAD (HEAD gives size 0).
+    #[arg(short = 'X', long, value_name = "GET|HEAD", default_value = "GET", value_parser = parse_method)]
     pub method: Method,
 
     /// Extra request header field, as 'Name: value' (repeatable).
@@ -256,7 +256,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
         }
     }
     flush_or_exit(&mut out);
-    summary.elapsed_ms = round_ms(started.elapsed().as_secs_f64() * 1000.0);
+    summary.set_elapsed(started.elapsed());
     summary.interrupted = cancel.is_cancelled();
     if !opts.quiet {
         output::write_summary(&summary);

@@ -120,6 +120,11 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Sets `elapsed_ms` from a duration, rounded to 0.1 ms as in records.
+    pub fn set_elapsed(&mut self, elapsed: std::time::Duration) {
+        self.elapsed_ms = round_ms(elapsed.as_secs_f64() * 1000.0);
+    }
+
     /// Counts one record.
     pub fn add(&mut self, result: &FetchResult) {
         self.total += 1;

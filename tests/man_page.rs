@@ -1,0 +1,365 @@
+//! The hand-written man page (`man/fetcher-stream.1`) keeps up with the CLI.
+//!
+//! The flags are defined once, in `src/cli.rs`; the man page is written by hand
+//! (as fd's is), so these tests compare it with what the built binary's `--help`
+//! prints: every long flag, every short flag paired with its long one, every
+//! `[default: …]`, the sections, the exit statuses and the error kinds.
+//!
+//! roff writes a hyphen as `\-` and switches fonts with `\fB`…`\fR`, so the page
+//! is normalised before comparing (see [`plain`]).
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use fetcher_stream::exit::Exit;
+use fetcher_stream::ErrorKind;
+
+const MAN_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/man/fetcher-stream.1");
+
+/// The sections the page must have, in this order.
+const SECTIONS: [&str; 8] = [
+    "NAME",
+    "SYNOPSIS",
+    "DESCRIPTION",
+    "OPTIONS",
+    "OUTPUT FORMAT",
+    "EXIT STATUS",
+    "EXAMPLES",
+    "SEE ALSO",
+];
+
+fn man_page() -> String {
+    std::fs::read_to_string(MAN_PATH).unwrap_or_else(|e| panic!("reading {MAN_PATH}: {e}"))
+}
+
+/// The binary's `--help` (long help), in a cleaned environment.
+fn long_help() -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_fetcher-stream"))
+        .arg("--help")
+        .env_clear()
+        .output()
+        .expect("running fetcher-stream --help");
+    assert!(out.status.success(), "--help failed: {out:?}");
+    String::from_utf8(out.stdout).expect("--help is UTF-8")
+}
+
+/// roff source to plain text, line for line (see [`plain_line`]).
+fn plain(roff: &str) -> String {
+    roff.lines().map(plain_line).collect::<Vec<_>>().join("\n")
+}
+
+/// One roff line as plain text: `\-` becomes `-`, font and spacing escapes
+/// go, a request line loses its macro name and quotes (`.BR "a b" c` → `a b c`),
+/// and a comment becomes empty.
+fn plain_line(line: &str) -> String {
+    if line.starts_with(".\\\"") {
+        return String::new();
+    }
+    let mut s = line.replace("\\-", "-").replace("\\(aq", "'");
+    for esc in ["\\fB", "\\fI", "\\fR", "\\fP", "\\c", "\\&", "\\|"] {
+        s = s.replace(esc, "");
+    }
+    match s.strip_prefix('.') {
+        Some(request) => request
+            .split_once(' ')
+            .map_or("", |(_, args)| args)
+            .replace('"', ""),
+        None => s,
+    }
+}
+
+/// Every `--long-flag` in `text` (a `--` followed by a lowercase letter, up to
+/// the first character that cannot be in a flag name).
+fn long_flags(text: &str) -> BTreeSet<String> {
+    let mut flags = BTreeSet::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("--") {
+        let after = &rest[i + 2..];
+        let name: String = after
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        let before_ok = rest[..i]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_ascii_alphanumeric() && c != '-');
+        if before_ok && name.starts_with(|c: char| c.is_ascii_lowercase()) {
+            flags.insert(format!("--{}", name.trim_end_matches('-')));
+        }
+        rest = &after[name.len()..];
+    }
+    flags
+}
+
+/// The text of roff section `name` (from its `.SH` line to the next one).
+fn section<'a>(man: &'a str, name: &str) -> &'a str {
+    let mut start = None;
+    for (at, line) in line_offsets(man) {
+        let Some(title) = line.strip_prefix(".SH ") else {
+            continue;
+        };
+        if let Some(start) = start {
+            return &man[start..at];
+        }
+        if title.trim().trim_matches('"') == name {
+            start = Some(at);
+        }
+    }
+    match start {
+        Some(start) => &man[start..],
+        None => panic!("the man page has no section {name}"),
+    }
+}
+
+/// Each line of `text` with the byte offset where it starts.
+fn line_offsets(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.split_inclusive('\n').scan(0, |at, line| {
+        let here = *at;
+        *at += line.len();
+        Some((here, line.trim_end_matches('\n')))
+    })
+}
+
+/// One documented option: the flags in its heading and the text under it.
+#[derive(Debug)]
+struct Item {
+    short: Option<char>,
+    long: String,
+    body: String,
+}
+
+/// The options of `--help`: heading lines (indented by 2 spaces, or 6 when
+/// there is no short flag) followed by their description lines (indented more).
+fn help_options(help: &str) -> Vec<Item> {
+    let mut items: Vec<Item> = Vec::new();
+    let mut in_options = false;
+    for line in help.lines() {
+        if line == "Options:" {
+            in_options = true;
+            continue;
+        }
+        if !in_options {
+            continue;
+        }
+        let text = line.trim_start();
+        let indent = line.len() - text.len();
+        if indent <= 6 && text.starts_with('-') && !text.starts_with("- ") {
+            items.push(parse_heading(text));
+        } else if let Some(item) = items.last_mut() {
+            item.body.push_str(line);
+            item.body.push('\n');
+        }
+    }
+    items
+}
+
+/// The `.TP` items of the man page's OPTIONS section: the line after `.TP` is
+/// the heading, the lines up to the next `.TP` the description.
+fn man_options(man: &str) -> Vec<Item> {
+    let mut items: Vec<Item> = Vec::new();
+    let mut heading_next = false;
+    for line in section(man, "OPTIONS").lines() {
+        if line.starts_with(".TP") {
+            heading_next = true;
+        } else if heading_next {
+            heading_next = false;
+            items.push(parse_heading(plain_line(line).trim()));
+        } else if let Some(item) = items.last_mut() {
+            item.body.push_str(&plain_line(line));
+            item.body.push('\n');
+        }
+    }
+    items
+}
+
+/// Reads `-c, --max-concurrency <N>` (or `-c , --max-concurrency N`): the
+/// optional short flag and the long flag.
+fn parse_heading(h: &str) -> Item {
+    let long = long_flags(h)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no long flag in option heading {h:?}"));
+    let short = h
+        .strip_prefix('-')
+        .and_then(|s| s.chars().next())
+        .filter(|c| c.is_ascii_alphabetic() && !h.starts_with("--"));
+    Item {
+        short,
+        long,
+        body: String::new(),
+    }
+}
+
+/// `[default: X]` in clap's help, or `Default: X` in the man page, as `x`
+/// without spaces (lowercase; roff and clap wrap lines differently).
+fn default_value(body: &str) -> Option<String> {
+    let squashed: String = body
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_lowercase();
+    let at = squashed.find("default:")? + "default:".len();
+    let value: String = squashed[at..]
+        .chars()
+        .take_while(|c| !matches!(c, ']' | ';' | ')'))
+        .collect();
+    Some(value.trim_end_matches('.').to_owned())
+}
+
+/// Long flags that `--help` prints and `man` does not have.
+fn missing_flags(help: &str, man: &str) -> Vec<String> {
+    let documented = long_flags(&plain(man));
+    long_flags(help)
+        .into_iter()
+        .filter(|f| !documented.contains(f))
+        .collect()
+}
+
+#[test]
+fn every_long_flag_in_help_is_in_the_man_page() {
+    let help = long_help();
+    let flags = long_flags(&help);
+    // Guard against a parser that finds nothing and so checks nothing.
+    for expected in ["--max-concurrency", "--timeout", "--help", "--version"] {
+        assert!(flags.contains(expected), "{expected} not found in --help");
+    }
+    let missing = missing_flags(&help, &man_page());
+    assert!(
+        missing.is_empty(),
+        "flags in --help but not in {MAN_PATH}: {missing:?}"
+    );
+}
+
+#[test]
+fn options_section_matches_help_flag_for_flag() {
+    let help = help_options(&long_help());
+    let man = man_options(&man_page());
+    let help_set: BTreeSet<_> = help.iter().map(|i| (i.short, i.long.clone())).collect();
+    let man_set: BTreeSet<_> = man.iter().map(|i| (i.short, i.long.clone())).collect();
+    assert!(help_set.len() >= 10, "too few options parsed: {help_set:?}");
+    let only_help: Vec<_> = help_set.difference(&man_set).collect();
+    let only_man: Vec<_> = man_set.difference(&help_set).collect();
+    assert!(
+        only_help.is_empty() && only_man.is_empty(),
+        "(short, long) pairs differ.\n  in --help only: {only_help:?}\n  in OPTIONS only: {only_man:?}"
+    );
+}
+
+#[test]
+fn defaults_in_the_man_page_match_help() {
+    let man = man_options(&man_page());
+    for item in help_options(&long_help()) {
+        let Some(want) = default_value(&item.body) else {
+            continue;
+        };
+        let doc = man
+            .iter()
+            .find(|m| m.long == item.long)
+            .unwrap_or_else(|| panic!("{} is not in OPTIONS", item.long));
+        assert_eq!(
+            default_value(&doc.body).as_deref(),
+            Some(want.as_str()),
+            "default of {} in the man page",
+            item.long
+        );
+    }
+}
+
+#[test]
+fn sections_are_all_there_in_order() {
+    let man = man_page();
+    let found: Vec<String> = man
+        .lines()
+        .filter_map(|l| l.strip_prefix(".SH "))
+        .map(|t| t.trim().trim_matches('"').to_owned())
+        .collect();
+    assert_eq!(found, SECTIONS, "the .SH sections of {MAN_PATH}");
+}
+
+#[test]
+fn title_line_names_this_version() {
+    let man = man_page();
+    let th = man
+        .lines()
+        .find(|l| l.starts_with(".TH "))
+        .expect(".TH line");
+    let want = format!("fetcher-stream {}", env!("CARGO_PKG_VERSION"));
+    assert!(th.contains(&want), "{th:?} should name {want:?}");
+}
+
+#[test]
+fn every_exit_status_is_listed() {
+    let all = [
+        Exit::Success,
+        Exit::SomeFailed,
+        Exit::Usage,
+        Exit::Interrupted,
+        Exit::BrokenPipe,
+    ];
+    // Adding a variant stops this match compiling: add it to `all` too.
+    for e in all {
+        match e {
+            Exit::Success
+            | Exit::SomeFailed
+            | Exit::Usage
+            | Exit::Interrupted
+            | Exit::BrokenPipe => {}
+        }
+    }
+    let text = section(&man_page(), "EXIT STATUS").to_owned();
+    for e in all {
+        let heading = format!(".TP\n.B {}\n", e.code());
+        assert!(
+            text.contains(&heading),
+            "exit status {} not listed",
+            e.code()
+        );
+    }
+}
+
+#[test]
+fn every_error_kind_is_explained() {
+    use ErrorKind::*;
+    let all = [
+        InvalidUrl,
+        UnsupportedScheme,
+        Dns,
+        Connect,
+        Tls,
+        Timeout,
+        TooManyRedirects,
+        Protocol,
+        Body,
+        Io,
+        Cancelled,
+    ];
+    // Adding a variant stops this match compiling: add it to `all` too.
+    for k in all {
+        match k {
+            InvalidUrl | UnsupportedScheme | Dns | Connect | Tls | Timeout | TooManyRedirects
+            | Protocol | Body | Io | Cancelled => {}
+        }
+    }
+    let text = section(&man_page(), "OUTPUT FORMAT").to_owned();
+    for k in all {
+        let heading = format!("\n.B {}\n", k.as_str());
+        assert!(text.contains(&heading), "error_kind {k} not explained");
+    }
+}
+
+/// The checks above can fail: a page without a flag, or with a wrong default,
+/// is caught.
+#[test]
+fn the_checks_catch_a_missing_flag_and_a_wrong_default() {
+    let help = long_help();
+    let man = man_page();
+    let without = man.replace("\\-\\-keep\\-order", "\\-\\-keep");
+    assert_eq!(missing_flags(&help, &without), ["--keep-order"]);
+
+    let wrong = man.replace("Default: 10.", "Default: 11.");
+    let doc = man_options(&wrong)
+        .into_iter()
+        .find(|m| m.long == "--max-redirects")
+        .expect("--max-redirects item");
+    assert_eq!(default_value(&doc.body).as_deref(), Some("11"));
+}
