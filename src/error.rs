@@ -122,9 +122,13 @@ impl FetchError {
         }
     }
 
-    /// Whether a request error looks like a kept-alive connection that the
-    /// server closed just as the request went out: not a connect error, and the
-    /// connection ended (closed or reset) before any response byte.
+    /// Whether a request error shows the request was not processed and may be
+    /// sent again on a new connection:
+    /// - a kept-alive HTTP/1.1 connection that the server closed just as the
+    ///   request went out (not a connect error; closed or reset before any
+    ///   response byte);
+    /// - an HTTP/2 stream refused by the server's GOAWAY or by `REFUSED_STREAM`,
+    ///   which RFC 9113 sec. 6.8 and 8.7 guarantee was not processed.
     pub(crate) fn is_stale_connection(err: &(dyn StdError + 'static)) -> bool {
         let mut stale = false;
         for e in chain(err) {
@@ -135,6 +139,11 @@ impl FetchError {
             }
             if let Some(h) = e.downcast_ref::<hyper::Error>() {
                 stale |= h.is_incomplete_message();
+            }
+            if let Some(h2) = e.downcast_ref::<h2::Error>() {
+                stale |= h2.is_remote()
+                    && (h2.reason() == Some(h2::Reason::REFUSED_STREAM)
+                        || (h2.is_go_away() && h2.reason() == Some(h2::Reason::NO_ERROR)));
             }
             if let Some(i) = e.downcast_ref::<io::Error>() {
                 stale |= matches!(
