@@ -474,17 +474,24 @@ async fn fetch_url(shared: &Shared, url: Url) -> Result<Done, FetchError> {
     }
 }
 
-/// Resolves `Location` against the current URL (RFC 3986 sec. 5). Bytes that
-/// are not visible ASCII are decoded lossily and percent-encoded by the URL
-/// parser. `None` when there is no usable `Location`.
+/// Resolves `Location` against the current URL (RFC 3986 sec. 5). Bytes
+/// outside ASCII (UTF-8 or not, e.g. a raw latin-1 byte) are percent-encoded
+/// byte by byte, as curl does, before the URL parser sees them. `None` when
+/// there is no usable `Location`.
 fn redirect_target(current: &Url, headers: &HeaderMap) -> Option<Url> {
-    let raw = headers.get(header::LOCATION)?;
-    let text = String::from_utf8_lossy(raw.as_bytes());
-    let text = text.trim();
-    if text.is_empty() {
+    let raw = headers.get(header::LOCATION)?.as_bytes().trim_ascii();
+    if raw.is_empty() {
         return None;
     }
-    current.join(text).ok()
+    let mut text = String::with_capacity(raw.len());
+    for &b in raw {
+        if b.is_ascii() {
+            text.push(b as char);
+        } else {
+            text.push_str(&format!("%{b:02X}"));
+        }
+    }
+    current.join(&text).ok()
 }
 
 /// Reads a small redirect body to its end so the connection returns to the

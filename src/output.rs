@@ -66,8 +66,43 @@ impl<W: Write> RecordWriter<W> {
 }
 
 fn write_json_line<W: Write, T: Serialize>(out: &mut W, value: &T) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, value).map_err(io::Error::from)?;
+    let mut ser = serde_json::Serializer::with_formatter(&mut *out, TerminalSafe);
+    value.serialize(&mut ser).map_err(io::Error::from)?;
     out.write_all(b"\n")
+}
+
+/// serde_json's compact format, but also escaping the control characters it
+/// leaves raw: DEL (U+007F), the C1 controls (U+0080..U+009F, e.g. U+009B, an
+/// 8-bit CSI some terminals obey) and the line/paragraph separators
+/// (U+2028/U+2029). serde_json already escapes U+0000..U+001F. A hostile
+/// URL list thus cannot drive a terminal through our output; the JSON still
+/// decodes to the exact input text.
+struct TerminalSafe;
+
+impl serde_json::ser::Formatter for TerminalSafe {
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        // Fast path: DEL is 0x7F; C1 controls are 0xC2 0x80..0x9F in UTF-8;
+        // U+2028/U+2029 start with 0xE2.
+        if !fragment
+            .bytes()
+            .any(|b| b == 0x7f || b == 0xc2 || b == 0xe2)
+        {
+            return writer.write_all(fragment.as_bytes());
+        }
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if matches!(c, '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}') {
+                writer.write_all(&fragment.as_bytes()[start..i])?;
+                write!(writer, "\\u{:04x}", c as u32)?;
+                start = i + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
 }
 
 /// Writes the summary as the last line on stderr.
@@ -131,6 +166,26 @@ pub fn watch_stdout_reader() {
 mod tests {
     use super::*;
     use crate::ErrorKind;
+
+    #[test]
+    fn del_c1_and_separators_are_escaped_and_round_trip() {
+        let url = "a\u{1b}b\u{7f}c\u{9b}d\u{2028}e\u{e9}";
+        let mut buf = Vec::new();
+        let r = FetchResult::Failure {
+            url: url.into(),
+            error: "e".into(),
+            error_kind: ErrorKind::InvalidUrl,
+            elapsed_ms: 0.0,
+        };
+        RecordWriter::new(&mut buf, false).write(&r).unwrap();
+        let text = String::from_utf8(buf.clone()).unwrap();
+        assert!(
+            text.contains("a\\u001bb\\u007fc\\u009bd\\u2028e\u{e9}"),
+            "{text}"
+        );
+        let back: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(back["url"], url);
+    }
 
     #[test]
     fn writes_one_line_per_record() {

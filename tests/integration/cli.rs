@@ -53,6 +53,10 @@ fn usage_errors_exit_two_and_fetch_nothing() {
         &["-t", "-1"],
         &["-H", "bad"],
         &["-H", "bad name: 1"],
+        // Header injection: CR or LF in a value is refused, not sent.
+        &["-H", "X-A: 1\r\nInjected: yes"],
+        &["-H", "X-A: 1\nInjected: yes"],
+        &["-A", "agent\r\nInjected: yes"],
         &["-X", "POST"],
         &["--max-redirects", "x"],
         &["--default-scheme", "ftp"],
