@@ -379,6 +379,16 @@ fn build_request(
     Ok(req)
 }
 
+/// The URL as text with any `user:password@` removed, so credentials from the
+/// input never appear in a record's `final_url`.
+fn without_userinfo(mut url: Url) -> String {
+    if has_userinfo(&url) {
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+    }
+    url.into()
+}
+
 fn has_userinfo(url: &Url) -> bool {
     !url.username().is_empty() || url.password().is_some()
 }
@@ -469,7 +479,7 @@ async fn fetch_url(shared: &Shared, url: Url) -> Result<Done, FetchError> {
             status: status.as_u16(),
             size,
             http_version,
-            final_url: (redirects > 0).then(|| current.to_string()),
+            final_url: (redirects > 0).then(|| without_userinfo(current)),
         });
     }
 }
@@ -538,6 +548,12 @@ mod tests {
         assert_eq!(h.get_all(header::USER_AGENT).iter().count(), 1);
         assert_eq!(h[header::USER_AGENT], "mine");
         assert_eq!(h["x-a"], "1");
+    }
+
+    #[test]
+    fn final_url_never_shows_credentials() {
+        let u = Url::parse("http://u:p@h/get").unwrap();
+        assert_eq!(without_userinfo(u), "http://h/get");
     }
 
     #[test]
