@@ -18,7 +18,7 @@ use crate::client::{load_pem_certs, ClientOptions, ResolveOverride};
 use crate::exit::Exit;
 use crate::fetch::{fetch_stream, Config};
 use crate::input::read_inputs;
-use crate::output::{self, RecordWriter};
+use crate::output::{self, StdoutSink};
 use crate::result::Summary;
 use crate::target::DefaultScheme;
 
@@ -237,25 +237,23 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
     }
     let (lines, input_failed) = read_inputs(opts.files.clone());
     let mut results = std::pin::pin!(fetch_stream(lines, config));
-    let mut out = RecordWriter::stdout();
+    let mut out = StdoutSink::start();
     let mut summary = Summary::default();
     loop {
-        // Flush only when no record is ready at once: prompt for a trickle,
-        // block writes for a fast stream.
+        // Hand records to the writer only when no further one is ready at
+        // once: prompt for a trickle, large blocks for a fast stream.
         let next = match results.next().now_or_never() {
             Some(next) => next,
             None => {
-                flush_or_exit(&mut out);
+                out.flush().await;
                 results.next().await
             }
         };
         let Some(record) = next else { break };
         summary.add(&record);
-        if let Err(e) = out.write(&record) {
-            write_failed(e);
-        }
+        out.push(&record).await;
     }
-    flush_or_exit(&mut out);
+    out.finish().await;
     summary.set_elapsed(started.elapsed());
     summary.interrupted = cancel.is_cancelled();
     if !opts.quiet {
@@ -272,27 +270,14 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
     })
 }
 
-fn flush_or_exit<W: std::io::Write>(out: &mut RecordWriter<W>) {
-    if let Err(e) = out.flush() {
-        write_failed(e);
-    }
-}
-
-fn write_failed(e: std::io::Error) -> ! {
-    if e.kind() == std::io::ErrorKind::BrokenPipe {
-        output::exit_broken_pipe();
-    }
-    output::report_error(&format!("writing to stdout: {e}"));
-    std::process::exit(Exit::Usage.code());
-}
-
 /// The whole program: parse flags (usage errors exit 2), build the runtime,
 /// run, and return the exit status. `main` only calls this.
 pub fn main() -> ExitCode {
     let opts = Opts::parse();
-    // Multi-threaded: fetch tasks keep running on the worker threads while the
-    // main thread blocks writing to a slow stdout. Two workers match the target
-    // machines' cores; more only adds contention for a loopback-bound workload.
+    // Multi-threaded, one worker per core available to us (at most 4): TLS and
+    // parsing can use a second core when there is one, and under `taskset` to
+    // one core it is a single worker thread. Stdout is written by its own
+    // thread (see `output`), so a slow reader never blocks the workers.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get().min(4)))
         .enable_all()
@@ -304,7 +289,13 @@ pub fn main() -> ExitCode {
             return Exit::Usage.into();
         }
     };
-    let result = runtime.block_on(run(opts));
+    // `run` itself is a task on a worker thread, beside the fetch tasks: with
+    // one core that is one thread, and a finished fetch wakes its consumer
+    // without a cross-thread wake-up (profiled: those wake-ups and context
+    // switches were the largest cost per URL when `run` was on the main thread).
+    let result = runtime
+        .block_on(async { tokio::spawn(run(opts)).await })
+        .unwrap_or_else(|e| Err(anyhow::anyhow!("internal error: {e}")));
     // A blocking stdin read may still be pending: do not wait for it.
     runtime.shutdown_background();
     match result {

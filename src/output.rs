@@ -1,9 +1,13 @@
 //! Writing records: JSON Lines on stdout, the summary and messages on stderr.
 //!
-//! As fd's receiver does, one writer owns a locked, buffered stdout. The caller
-//! flushes whenever no further record is ready, so a reader sees each line
+//! Records are serialised into a buffer on the runtime, and whole buffers are
+//! handed to one writer thread that owns a locked stdout (fd's receiver owns
+//! stdout the same way). The runtime thus never blocks on a slow reader:
+//! requests keep progressing while stdout is full, and only when two buffers
+//! are waiting does the pipeline pause (bounded memory). The caller hands the
+//! buffer over whenever no further record is ready, so a reader sees each line
 //! promptly while a fast stream is written in large blocks; on a terminal every
-//! line is flushed (line buffering, as ripgrep does).
+//! line is handed over at once (line buffering, as ripgrep does).
 //!
 //! A closed stdout (`| head -n 3`) is a normal end, not an error: the process
 //! exits at once with status 141, as if killed by SIGPIPE like the GNU tools,
@@ -11,58 +15,102 @@
 //! something to write, so [`watch_stdout_reader`] also watches the descriptor
 //! for the reader going away while slow requests are still pending.
 
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 
 use serde::Serialize;
+use tokio::sync::mpsc;
 
 use crate::result::{FetchResult, Summary};
 
 /// Exit status used when the reader of stdout goes away (128 + SIGPIPE).
 pub const EXIT_BROKEN_PIPE: i32 = 141;
 
-/// The JSON Lines writer for records.
-pub struct RecordWriter<W: Write> {
-    out: BufWriter<W>,
-    /// Flush after every line (set when stdout is a terminal).
+/// Buffer size at which records are handed to the writer even while more
+/// are ready (64 KiB).
+const HANDOFF_BYTES: usize = 64 * 1024;
+
+/// Appends one record to `buf` as one line of JSON (with [`TerminalSafe`]
+/// escaping).
+pub fn encode_record(buf: &mut Vec<u8>, record: &FetchResult) {
+    // Writing to a Vec cannot fail, and FetchResult always serialises.
+    let _ = write_json_line(buf, record);
+}
+
+/// The stdout side of the binary: a buffer filled on the runtime and a writer
+/// thread that drains it.
+pub struct StdoutSink {
+    /// Records not yet handed to the writer.
+    buf: Vec<u8>,
+    /// Hand over after every record (stdout is a terminal).
     line_buffered: bool,
+    /// To the writer thread; at most two buffers wait in it.
+    tx: mpsc::Sender<Vec<u8>>,
+    /// The writer thread; joined by [`StdoutSink::finish`].
+    writer: std::thread::JoinHandle<()>,
 }
 
-impl RecordWriter<io::StdoutLock<'static>> {
-    /// A writer on the locked stdout, line-buffered if stdout is a terminal.
-    pub fn stdout() -> Self {
-        let line_buffered = io::stdout().is_terminal();
-        RecordWriter::new(io::stdout().lock(), line_buffered)
-    }
-}
-
-impl<W: Write> RecordWriter<W> {
-    /// A writer on `out` with a 64 KiB buffer.
-    pub fn new(out: W, line_buffered: bool) -> Self {
-        RecordWriter {
-            out: BufWriter::with_capacity(64 * 1024, out),
-            line_buffered,
+impl StdoutSink {
+    /// Starts the writer thread on stdout, line-buffered if it is a terminal.
+    ///
+    /// The writer ends the process on a write error: status 141 silently for
+    /// `BrokenPipe`, status 2 with a message otherwise.
+    pub fn start() -> StdoutSink {
+        let (tx, mut rx) = mpsc::channel::<Vec<u8>>(2);
+        let writer = std::thread::Builder::new()
+            .name("stdout-writer".into())
+            .spawn(move || {
+                let mut out = io::stdout().lock();
+                while let Some(chunk) = rx.blocking_recv() {
+                    if let Err(e) = out.write_all(&chunk).and_then(|()| out.flush()) {
+                        write_failed(e);
+                    }
+                }
+            })
+            .expect("spawn the stdout writer thread");
+        StdoutSink {
+            buf: Vec::with_capacity(HANDOFF_BYTES + 4096),
+            line_buffered: io::stdout().is_terminal(),
+            tx,
+            writer,
         }
     }
 
-    /// Writes one record as one line.
-    ///
-    /// # Errors
-    /// The underlying write error (`BrokenPipe` when the reader went away).
-    pub fn write(&mut self, record: &FetchResult) -> io::Result<()> {
-        write_json_line(&mut self.out, record)?;
-        if self.line_buffered {
-            self.out.flush()?;
+    /// Adds one record; hands the buffer over if it is full or on a terminal.
+    pub async fn push(&mut self, record: &FetchResult) {
+        encode_record(&mut self.buf, record);
+        if self.line_buffered || self.buf.len() >= HANDOFF_BYTES {
+            self.flush().await;
         }
-        Ok(())
     }
 
-    /// Flushes buffered lines.
-    ///
-    /// # Errors
-    /// The underlying write error.
-    pub fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+    /// Hands whatever is buffered to the writer (waits while two buffers are
+    /// already waiting).
+    pub async fn flush(&mut self) {
+        if self.buf.is_empty() {
+            return;
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(HANDOFF_BYTES + 4096));
+        // The receiver lives until `finish`; a failed send cannot happen.
+        let _ = self.tx.send(chunk).await;
     }
+
+    /// Hands over the rest and waits until the writer has written everything.
+    pub async fn finish(mut self) {
+        self.flush().await;
+        let StdoutSink { tx, writer, .. } = self;
+        drop(tx);
+        let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    }
+}
+
+/// Ends the process after a failed write to stdout: silently with 141 for a
+/// closed pipe, else with a message and status 2.
+fn write_failed(e: io::Error) -> ! {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        exit_broken_pipe();
+    }
+    report_error(&format!("writing to stdout: {e}"));
+    std::process::exit(crate::exit::Exit::Usage.code());
 }
 
 fn write_json_line<W: Write, T: Serialize>(out: &mut W, value: &T) -> io::Result<()> {
@@ -177,7 +225,7 @@ mod tests {
             error_kind: ErrorKind::InvalidUrl,
             elapsed_ms: 0.0,
         };
-        RecordWriter::new(&mut buf, false).write(&r).unwrap();
+        encode_record(&mut buf, &r);
         let text = String::from_utf8(buf.clone()).unwrap();
         assert!(
             text.contains("a\\u001bb\\u007fc\\u009bd\\u2028e\u{e9}"),
@@ -190,18 +238,16 @@ mod tests {
     #[test]
     fn writes_one_line_per_record() {
         let mut buf = Vec::new();
-        {
-            let mut w = RecordWriter::new(&mut buf, false);
-            for i in 0..3 {
-                w.write(&FetchResult::Failure {
+        for i in 0..3 {
+            encode_record(
+                &mut buf,
+                &FetchResult::Failure {
                     url: format!("u{i}"),
                     error: "e".into(),
                     error_kind: ErrorKind::Dns,
                     elapsed_ms: 1.0,
-                })
-                .unwrap();
-            }
-            w.flush().unwrap();
+                },
+            );
         }
         let text = String::from_utf8(buf).unwrap();
         assert_eq!(text.lines().count(), 3);
