@@ -235,7 +235,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
             config.max_concurrency = fitted;
         }
     }
-    let (lines, input_failed) = read_inputs(opts.files.clone());
+    let (lines, input_failed) = read_inputs(opts.files.clone(), cancel.clone());
     let mut results = std::pin::pin!(fetch_stream(lines, config));
     let mut out = StdoutSink::start();
     let mut summary = Summary::default();

@@ -130,13 +130,8 @@ where
         config,
     });
     let cancel = shared.config.cancel.clone();
-    let jobs = StopOnCancel {
-        inner: urls.boxed(),
-        fired: Box::pin(cancel.clone().cancelled_owned()),
-        cancel,
-        done: false,
-    }
-    .map(move |item| start(shared.clone(), item.into()));
+    let jobs =
+        StopOnCancel::new(urls.boxed(), cancel).map(move |item| start(shared.clone(), item.into()));
     if keep_order {
         Either::Left(jobs.buffered(concurrency))
     } else {
@@ -183,7 +178,7 @@ fn default_headers(config: &Config) -> HeaderMap {
 
 /// Input adapter: after cancellation, yields only items that are ready at once
 /// (already read into memory), then ends; never waits for more input.
-struct StopOnCancel<S> {
+pub(crate) struct StopOnCancel<S> {
     inner: S,
     /// The run's token, checked before each pull.
     cancel: CancellationToken,
@@ -191,6 +186,17 @@ struct StopOnCancel<S> {
     /// a blocked read wakes the pipeline.
     fired: Pin<Box<WaitForCancellationFutureOwned>>,
     done: bool,
+}
+
+impl<S> StopOnCancel<S> {
+    pub(crate) fn new(inner: S, cancel: CancellationToken) -> Self {
+        StopOnCancel {
+            inner,
+            fired: Box::pin(cancel.clone().cancelled_owned()),
+            cancel,
+            done: false,
+        }
+    }
 }
 
 impl<S: Stream + Unpin> Stream for StopOnCancel<S> {

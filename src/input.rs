@@ -14,13 +14,16 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use futures::stream::{self, Stream, StreamExt};
-use tokio::io::AsyncRead;
+use tokio::io::{AsyncRead, ReadBuf};
 use tokio_util::codec::{Decoder, FramedRead};
+use tokio_util::sync::CancellationToken;
 
 use crate::error::FetchError;
+use crate::fetch::StopOnCancel;
 
 /// Longest accepted line, in bytes (64 KiB), not counting the line terminator.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
@@ -201,11 +204,17 @@ pub fn read_lines<R>(
     reader: R,
     name: String,
     failed: Arc<AtomicBool>,
+    cancel: CancellationToken,
 ) -> impl Stream<Item = InputLine> + Send + 'static
 where
-    R: AsyncRead + Send + 'static,
+    R: AsyncRead + Unpin + Send + 'static,
 {
     let mut first = true;
+    let reader = GatedRead {
+        inner: reader,
+        cancel,
+        in_flight: false,
+    };
     FramedRead::with_capacity(reader, LineDecoder::default(), 16 * 1024)
         .scan((), move |_, r| {
             futures::future::ready(match r {
@@ -223,13 +232,50 @@ where
         })
 }
 
+/// A reader that starts no new read once `cancel` has fired.
+///
+/// After SIGINT the input must stop being read, yet every line already read
+/// must get a record. A read that was in flight when the token fired may still
+/// complete (its bytes were read, so their lines are answered); a new one is
+/// never started: the reader stays pending instead, and the pipeline, which
+/// after cancellation takes only lines that are ready at once, ends there.
+/// Without this gate, tokio's stdin (a read on a blocking thread) would start
+/// one more read after the signal and consume lines that then got no record.
+struct GatedRead<R> {
+    inner: R,
+    /// The run's cancellation token.
+    cancel: CancellationToken,
+    /// Set while the inner reader has returned `Pending` (a read is under way).
+    in_flight: bool,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for GatedRead<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        if !this.in_flight && this.cancel.is_cancelled() {
+            return Poll::Pending;
+        }
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        this.in_flight = polled.is_pending();
+        polled
+    }
+}
+
 /// Reads the given files in order (`-` is stdin; no files means stdin), lazily.
 ///
 /// A file that cannot be opened or read is reported on stderr with its name
 /// (`fetcher-stream: FILE: No such file or directory (os error 2)`), the
 /// returned flag is set, and the other files are still read, as `cat` does.
+///
+/// Once `cancel` fires, no new read is started: the stream yields the lines
+/// already read (those that are ready at once) and then ends.
 pub fn read_inputs(
     paths: Vec<PathBuf>,
+    cancel: CancellationToken,
 ) -> (
     Pin<Box<dyn Stream<Item = InputLine> + Send + 'static>>,
     Arc<AtomicBool>,
@@ -241,16 +287,18 @@ pub fn read_inputs(
         paths
     };
     let flag = failed.clone();
+    let gate = cancel.clone();
     let stream = stream::iter(paths)
         .then(move |path| {
             let failed = flag.clone();
+            let cancel = gate.clone();
             async move {
                 if path.as_os_str() == "-" {
-                    return read_lines(tokio::io::stdin(), "-".into(), failed).boxed();
+                    return read_lines(tokio::io::stdin(), "-".into(), failed, cancel).boxed();
                 }
                 let name = path.display().to_string();
                 match tokio::fs::File::open(&path).await {
-                    Ok(f) => read_lines(f, name, failed).boxed(),
+                    Ok(f) => read_lines(f, name, failed, cancel).boxed(),
                     Err(e) => {
                         crate::output::report_error(&format!("{name}: {e}"));
                         failed.store(true, Ordering::Relaxed);
@@ -260,7 +308,7 @@ pub fn read_inputs(
             }
         })
         .flatten();
-    (Box::pin(stream), failed)
+    (Box::pin(StopOnCancel::new(stream.boxed(), cancel)), failed)
 }
 
 #[cfg(test)]

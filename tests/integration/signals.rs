@@ -161,3 +161,63 @@ fn sigterm_cancels_what_is_in_flight_and_exits_130() {
 fn sigint_answers_lines_read_but_not_started() {
     interrupt(libc::SIGINT, 5);
 }
+
+/// Lines that arrive on stdin while every slot is busy are not read before the
+/// signal; after it, no new read may consume them without a record. The test
+/// keeps its own copy of the pipe's read end, so after the run it can count
+/// the bytes the process left unread: records must equal the lines it read.
+#[test]
+fn sigint_reads_no_line_it_does_not_answer() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let hang = RawServer::start(Misbehave::Hang);
+    let mut fds = [0; 2];
+    // SAFETY: a fresh pipe; both ends are owned right below.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let ours = read_end.try_clone().unwrap();
+    let mut child = command(&["-c", "3", "-t", "30"])
+        .stdin(Stdio::from(read_end))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = std::fs::File::from(write_end);
+    for i in 0..3 {
+        writeln!(pipe, "{}", hang.url(&format!("/first/{i}"))).unwrap();
+    }
+    hang.wait_for_requests(3);
+    // Every slot is busy now: these wait in the pipe.
+    for i in 0..20 {
+        writeln!(pipe, "{}", hang.url(&format!("/later/{i}"))).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = wait_with_limit(&mut child, Duration::from_secs(10));
+    assert_eq!(status.code(), Some(130));
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let records = parse_lines(&out);
+    // What the process did not read is still in the pipe.
+    drop(pipe);
+    let mut unread = String::new();
+    std::fs::File::from(ours)
+        .read_to_string(&mut unread)
+        .unwrap();
+    let read_lines = 23 - unread.lines().count();
+    assert_eq!(
+        records.len(),
+        read_lines,
+        "records {records:?}\nunread {unread:?}"
+    );
+    assert!(
+        records.iter().all(|r| r["error_kind"] == "cancelled"),
+        "{records:?}"
+    );
+}
