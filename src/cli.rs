@@ -36,8 +36,10 @@ use crate::target::DefaultScheme;
 #[command(name = "fetcher-stream", version, max_term_width = 100)]
 pub struct Opts {
     /// Files of URLs, one a line; `-` or none means standard input.
-    #[arg(value_name = "FILE")]
-    pub files: Vec<PathBuf>,
+    // Parsed as OsString so that an empty name reaches `open` and is reported
+    // like any unreadable file (as `cat ''` does), not as a usage error.
+    #[arg(value_name = "FILE", value_parser = clap::value_parser!(std::ffi::OsString))]
+    pub files: Vec<std::ffi::OsString>,
 
     /// Most requests in flight at once.
     #[arg(
@@ -65,7 +67,9 @@ pub struct Opts {
 
     /// Print records in input order instead of completion order.
     ///
-    /// The concurrency is unchanged; a slow URL holds back the records after it.
+    /// At most N requests are still in flight, but a finished URL keeps its
+    /// slot until every URL before it is printed (futures' `buffered`), so a
+    /// slow URL holds back the records after it and can leave slots idle.
     #[arg(long)]
     pub keep_order: bool,
 
@@ -130,6 +134,9 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
         .map_err(|_| format!("'{s}' is not a number of seconds"))?;
     if !secs.is_finite() || secs <= 0.0 {
         return Err(format!("must be greater than 0, got '{s}'"));
+    }
+    if secs < 0.001 {
+        return Err(format!("must be at least 0.001 (1 ms), got '{s}'"));
     }
     Duration::try_from_secs_f64(secs).map_err(|_| format!("'{s}' is too large"))
 }
@@ -235,7 +242,10 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
             config.max_concurrency = fitted;
         }
     }
-    let (lines, input_failed) = read_inputs(opts.files.clone(), cancel.clone());
+    let (lines, input_failed) = read_inputs(
+        opts.files.iter().map(PathBuf::from).collect(),
+        cancel.clone(),
+    );
     let mut results = std::pin::pin!(fetch_stream(lines, config));
     let mut out = StdoutSink::start();
     let mut summary = Summary::default();
@@ -353,7 +363,7 @@ mod tests {
             Opts::try_parse_from(["f", "-t", "0.25"]).unwrap().timeout,
             Duration::from_millis(250)
         );
-        for bad in ["0", "-1", "abc", "inf", "NaN"] {
+        for bad in ["0", "-1", "abc", "inf", "NaN", "1e-10"] {
             assert!(Opts::try_parse_from(["f", "-t", bad]).is_err(), "{bad}");
         }
     }

@@ -167,7 +167,14 @@ pub fn classify_line(raw: RawLine, first: bool) -> Option<InputLine> {
         bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
     }
     if too_long {
-        let shown = String::from_utf8_lossy(bytes.trim_ascii_start());
+        let mut shown = bytes.trim_ascii_start();
+        // The cut may have split a UTF-8 sequence: end before it.
+        if let Err(e) = std::str::from_utf8(shown) {
+            if e.error_len().is_none() {
+                shown = &shown[..e.valid_up_to()];
+            }
+        }
+        let shown = String::from_utf8_lossy(shown);
         return Some(InputLine {
             text: format!("{shown}…"),
             problem: Some(FetchError::InvalidUrl(format!(
@@ -359,6 +366,15 @@ mod tests {
         let lines = decode_all(&[b'y'; 40], 10);
         assert_eq!(lines.len(), 1);
         assert!(matches!(lines[0], RawLine::TooLong(_)));
+    }
+
+    #[test]
+    fn overlong_line_is_shown_without_a_split_character() {
+        let mut raw = b"http://a/".to_vec();
+        raw.extend("é".repeat(200).as_bytes()); // cut at 256 bytes splits one
+        let l = classify_line(RawLine::TooLong(Bytes::from(raw[..256].to_vec())), false).unwrap();
+        assert!(!l.text.contains('\u{fffd}'), "{}", l.text);
+        assert!(l.text.ends_with("é…"), "{}", l.text);
     }
 
     #[test]

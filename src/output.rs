@@ -153,18 +153,19 @@ impl serde_json::ser::Formatter for TerminalSafe {
     }
 }
 
-/// Writes the summary as the last line on stderr.
+/// Writes the summary as the last line on stderr, in one `write` so that it
+/// is not interleaved with other processes sharing stderr (`xargs -P`).
 pub fn write_summary(summary: &Summary) {
-    let mut err = io::stderr().lock();
-    let _ = write_json_line(&mut err, summary);
-    let _ = err.flush();
+    let mut line = Vec::with_capacity(128);
+    let _ = write_json_line(&mut line, summary);
+    let _ = io::stderr().lock().write_all(&line);
 }
 
-/// Prints `fetcher-stream: MESSAGE` on stderr as one line (stdout is not
-/// interleaved with it: records go only to stdout).
+/// Prints `fetcher-stream: MESSAGE` on stderr as one line, in one `write`
+/// (records go only to stdout, so the two never interleave).
 pub fn report_error(message: &str) {
-    let mut err = io::stderr().lock();
-    let _ = writeln!(err, "fetcher-stream: {message}");
+    let line = format!("fetcher-stream: {message}\n");
+    let _ = io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// Ends the process as the GNU tools do when their reader goes away: no

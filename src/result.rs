@@ -31,7 +31,8 @@ pub enum FetchResult {
         /// The input line as given (trimmed), not the normalised URL.
         url: String,
         /// The final response's status code (RFC 9110 sec. 15). After redirects this
-        /// is the status of the last hop; with `max_redirects = 0` it can be a 3xx.
+        /// is the status of the last hop; it is a 3xx with `max_redirects = 0` or
+        /// when a redirect has no usable `Location`.
         status: u16,
         /// Body bytes received for the final response, as sent on the wire (no
         /// `Accept-Encoding` is sent, so this is the identity size). 0 for `HEAD`.

@@ -36,51 +36,109 @@ impl DefaultScheme {
     }
 }
 
-/// Returns the scheme a line starts with, if it starts with one.
+/// Whether `s` has the syntax of a URI scheme (RFC 3986 sec. 3.1).
+fn is_scheme(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+/// How a line names its scheme.
+enum Scheme {
+    /// The line starts with `scheme:`.
+    Given,
+    /// No scheme: the line is `host[:port][/path]`.
+    Bare,
+}
+
+/// Finds the scheme a line starts with.
 ///
-/// `localhost:8080/x` and `example.com:443` are host:port forms, not schemes:
-/// a "scheme" followed by a digit, or containing a dot without `://` after it,
-/// is taken as a host.
-fn leading_scheme(line: &str) -> Option<&str> {
-    let colon = line.find(':')?;
-    let scheme = &line[..colon];
-    let mut chars = scheme.chars();
-    if !chars.next()?.is_ascii_alphabetic()
-        || !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+/// - `://` before any `/`, `?` or `#` means the text before it is meant as a
+///   scheme: it must be a valid one (`1ttp://x` is an `invalid_url`, never a
+///   host name to look up).
+/// - Otherwise `name:rest` is a scheme (`mailto:a@b`) unless it looks like a
+///   host with a port: `localhost:8080/x`, `example.com:443` (a digit after the
+///   colon, or a dot in the name).
+/// - Anything else is bare.
+fn leading_scheme(line: &str) -> Result<Scheme, FetchError> {
+    let head_end = line.find(['/', '?', '#']).unwrap_or(line.len());
+    if let Some(i) = line.find("://").filter(|&i| i < head_end) {
+        let scheme = &line[..i];
+        return if is_scheme(scheme) {
+            Ok(Scheme::Given)
+        } else {
+            Err(FetchError::InvalidUrl(format!(
+                "'{}' is not a valid scheme",
+                scheme.escape_debug()
+            )))
+        };
+    }
+    let Some(colon) = line[..head_end].find(':') else {
+        return Ok(Scheme::Bare);
+    };
+    let (scheme, rest) = (&line[..colon], &line[colon + 1..]);
+    if !is_scheme(scheme) || scheme.contains('.') || rest.starts_with(|c: char| c.is_ascii_digit())
     {
-        return None;
+        return Ok(Scheme::Bare);
     }
-    let rest = &line[colon + 1..];
-    if rest.starts_with("//") {
-        return Some(scheme);
-    }
-    if rest.starts_with(|c: char| c.is_ascii_digit()) || scheme.contains('.') {
-        return None;
-    }
-    Some(scheme)
+    Ok(Scheme::Given)
 }
 
 /// Parses one trimmed input line into an absolute `http`/`https` URL.
 ///
 /// # Errors
 /// - [`FetchError::InvalidUrl`] for an empty line, a line the URL parser rejects
-///   (bad host, bad port, …) or a URL without a host.
+///   (bad host, bad port, …), a URL without a host, a host that is not a valid
+///   DNS name (`*`, `a;b`), a malformed scheme before `://`, or a bare line
+///   whose host is a number but not a dotted-quad IPv4 address (`54` would
+///   otherwise mean 0.0.0.54 under the URL Standard).
 /// - [`FetchError::UnsupportedScheme`] for any scheme but `http` and `https`.
 pub fn parse_url(line: &str, default_scheme: DefaultScheme) -> Result<Url, FetchError> {
     let line = line.trim();
     if line.is_empty() {
         return Err(FetchError::InvalidUrl("empty line".into()));
     }
-    let url = match leading_scheme(line) {
-        Some(_) => Url::parse(line),
-        None => Url::parse(&format!("{}://{line}", default_scheme.as_str())),
+    let bare = matches!(leading_scheme(line)?, Scheme::Bare);
+    let url = if bare {
+        Url::parse(&format!("{}://{line}", default_scheme.as_str()))
+    } else {
+        Url::parse(line)
     };
     let url = url.map_err(|e| FetchError::InvalidUrl(e.to_string()))?;
     check_scheme(&url)?;
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(FetchError::InvalidUrl("missing host".into()));
-    }
+    check_host(&url, bare.then_some(line))?;
     Ok(url)
+}
+
+/// Requires a host that can be looked up or connected to: a valid DNS name
+/// (what TLS needs for SNI and certificate checks, and the resolver for a
+/// query) or an IP address. For a bare line, an IPv4 host must have been
+/// written as a dotted quad.
+fn check_host(url: &Url, bare_line: Option<&str>) -> Result<(), FetchError> {
+    match url.host() {
+        None => Err(FetchError::InvalidUrl("missing host".into())),
+        Some(url::Host::Domain(d)) => {
+            if rustls::pki_types::DnsName::try_from(d.trim_end_matches('.')).is_err() || d == "." {
+                return Err(FetchError::InvalidUrl(format!(
+                    "'{}' is not a valid host name",
+                    d.escape_debug()
+                )));
+            }
+            Ok(())
+        }
+        Some(url::Host::Ipv4(_)) => {
+            if let Some(line) = bare_line {
+                let host = line.split(['/', ':', '?', '#']).next().unwrap_or("");
+                if host.split('.').count() != 4 {
+                    return Err(FetchError::InvalidUrl(format!(
+                        "'{host}' is not a host name or a dotted-quad IPv4 address"
+                    )));
+                }
+            }
+            Ok(())
+        }
+        Some(url::Host::Ipv6(_)) => Ok(()),
+    }
 }
 
 /// Accepts `http` and `https` only.
@@ -170,6 +228,30 @@ mod tests {
         assert_eq!(kind("http://a:99999/"), crate::ErrorKind::InvalidUrl);
         assert_eq!(kind("http://"), crate::ErrorKind::InvalidUrl);
         assert_eq!(kind("   "), crate::ErrorKind::InvalidUrl);
+    }
+
+    #[test]
+    fn malformed_schemes_and_hosts_are_invalid_urls() {
+        for line in [
+            "1ttp://127.0.0.1/",
+            "-http://127.0.0.1/",
+            "\u{feff}http://127.0.0.1/",
+            "https://*/",
+            "https://a;b/",
+            ".",
+            "54",
+            "5\u{1d}",
+        ] {
+            assert_eq!(kind(line), crate::ErrorKind::InvalidUrl, "{line:?}");
+        }
+        // Still fine: a dotted quad, a name with a port, `://` in the query.
+        assert_eq!(ok("127.0.0.1:8080/x"), "https://127.0.0.1:8080/x");
+        assert_eq!(ok("intranet:8080"), "https://intranet:8080/");
+        assert_eq!(
+            ok("example.com/r?to=http://x/"),
+            "https://example.com/r?to=http://x/"
+        );
+        assert_eq!(ok("http://54/"), "http://0.0.0.54/");
     }
 
     #[test]
