@@ -191,6 +191,7 @@ impl Opts {
                     .collect(),
                 insecure: self.insecure,
                 resolve: self.resolve.clone(),
+                idle_socket_budget: None,
             },
             cancel,
         }
@@ -241,6 +242,8 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
             ));
             config.max_concurrency = fitted;
         }
+        config.client.idle_socket_budget =
+            Some(crate::fdlimit::idle_budget(config.max_concurrency, limit));
     }
     let (lines, input_failed) = read_inputs(
         opts.files.iter().map(PathBuf::from).collect(),

@@ -23,6 +23,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::pin::Pin;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -31,7 +32,7 @@ use http::Uri;
 use http_body_util::Empty;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
-use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -119,6 +120,89 @@ impl Service<Name> for Resolver {
 pub struct MarkConnect {
     inner: HttpConnector<Resolver>,
     resolve: Arc<[ResolveOverride]>,
+    /// Counts open sockets when an idle budget is set.
+    sockets: Option<Arc<SocketCount>>,
+}
+
+/// Open sockets, and how many may stay open once their requests are done.
+///
+/// The pool keeps idle keep-alive connections per origin, with no total cap,
+/// so a long list of distinct hosts could fill the open-file limit with idle
+/// sockets. A connection opened while `open` is at or above `keep_idle_below`
+/// is poisoned (hyper-util's `Connected::poison`): it serves its request and
+/// is closed instead of being pooled. Idle plus in-flight sockets thus stay
+/// within the budget.
+#[derive(Debug)]
+pub struct SocketCount {
+    open: AtomicUsize,
+    keep_idle_below: usize,
+}
+
+/// A counted TCP stream: decrements the count when closed, and reports itself
+/// poisoned (not to be pooled) when it was opened over the idle budget.
+#[derive(Debug)]
+pub struct CountedIo {
+    inner: TokioIo<TcpStream>,
+    sockets: Option<Arc<SocketCount>>,
+    one_shot: bool,
+}
+
+impl Drop for CountedIo {
+    fn drop(&mut self) {
+        if let Some(s) = &self.sockets {
+            s.open.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Connection for CountedIo {
+    fn connected(&self) -> Connected {
+        let connected = self.inner.connected();
+        if self.one_shot {
+            connected.poison();
+        }
+        connected
+    }
+}
+
+impl hyper::rt::Read for CountedIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl hyper::rt::Write for CountedIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
 }
 
 fn has_dns_marker(err: &(dyn std::error::Error + 'static)) -> bool {
@@ -141,7 +225,7 @@ fn mark(err: BoxError) -> BoxError {
 }
 
 impl Service<Uri> for MarkConnect {
-    type Response = TokioIo<TcpStream>;
+    type Response = CountedIo;
     type Error = BoxError;
     type Future = BoxFuture<Result<Self::Response, BoxError>>;
 
@@ -152,7 +236,18 @@ impl Service<Uri> for MarkConnect {
     fn call(&mut self, uri: Uri) -> Self::Future {
         let uri = apply_resolve(&self.resolve, uri);
         let connect = self.inner.call(uri);
-        Box::pin(async move { connect.await.map_err(|e| mark(e.into())) })
+        let sockets = self.sockets.clone();
+        Box::pin(async move {
+            let inner = connect.await.map_err(|e| mark(e.into()))?;
+            let one_shot = sockets
+                .as_ref()
+                .is_some_and(|s| s.open.fetch_add(1, Ordering::Relaxed) >= s.keep_idle_below);
+            Ok(CountedIo {
+                inner,
+                sockets,
+                one_shot,
+            })
+        })
     }
 }
 
@@ -256,6 +351,12 @@ pub struct ClientOptions {
     pub insecure: bool,
     /// `--resolve` overrides. Default: none.
     pub resolve: Vec<ResolveOverride>,
+    /// Most sockets kept open once their requests are done (idle keep-alive
+    /// connections, all origins together, counting those in use when the
+    /// connection was opened). Set it to the open-file budget minus the
+    /// concurrency so that idle and in-flight sockets together fit the limit.
+    /// Default `None`: no limit beyond the pool's per-origin one.
+    pub idle_socket_budget: Option<usize>,
 }
 
 /// Accepts any server certificate, but still checks handshake signatures so
@@ -328,11 +429,28 @@ fn tls_config(options: &ClientOptions) -> rustls::ClientConfig {
     builder.with_root_certificates(roots).with_no_client_auth()
 }
 
+/// The shared socket count for `options.idle_socket_budget`, if one is set.
+pub fn socket_count(options: &ClientOptions) -> Option<Arc<SocketCount>> {
+    options.idle_socket_budget.map(|keep_idle_below| {
+        Arc::new(SocketCount {
+            open: AtomicUsize::new(0),
+            keep_idle_below,
+        })
+    })
+}
+
 /// Builds the shared client. `pool_max_idle_per_host` is the number of idle
 /// keep-alive connections kept per origin (set it to the concurrency).
 ///
 /// Must be called inside a tokio runtime (the pool spawns its idle reaper there).
-pub fn build_client(pool_max_idle_per_host: usize, options: &ClientOptions) -> HttpClient {
+///
+/// `sockets` is the shared open-socket count for
+/// [`ClientOptions::idle_socket_budget`] (see [`socket_count`]).
+pub fn build_client(
+    pool_max_idle_per_host: usize,
+    options: &ClientOptions,
+    sockets: Option<Arc<SocketCount>>,
+) -> HttpClient {
     let mut http = HttpConnector::new_with_resolver(Resolver::new());
     http.enforce_http(false);
     http.set_nodelay(true);
@@ -344,6 +462,7 @@ pub fn build_client(pool_max_idle_per_host: usize, options: &ClientOptions) -> H
         .wrap_connector(MarkConnect {
             inner: http,
             resolve: options.resolve.clone().into(),
+            sockets,
         });
     Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(pool_max_idle_per_host)

@@ -5,7 +5,9 @@
 //! At start the soft limit is raised to the hard limit (as many servers and
 //! tools do; it only affects this process). If the concurrency still does not
 //! fit, it is capped, and the caller says so once on stderr, rather than letting
-//! connections fail with "Too many open files".
+//! connections fail with "Too many open files". Idle keep-alive connections
+//! are held to what is left ([`idle_budget`]), so a list of many distinct
+//! hosts does not fill the limit with idle sockets either.
 
 /// Descriptors kept back for stdin/stdout/stderr, input files, the runtime's
 /// own descriptors and the retry connection.
@@ -42,6 +44,15 @@ pub fn fit_concurrency(requested: usize, soft_limit: u64) -> usize {
     (requested as u64).min(available) as usize
 }
 
+/// How many sockets may stay open after their requests (idle keep-alive
+/// connections), so that they plus `concurrency` sockets in flight fit in
+/// `soft_limit` descriptors. Connections opened beyond it are closed after use
+/// (see `client::SocketCount`).
+pub fn idle_budget(concurrency: usize, soft_limit: u64) -> usize {
+    let available = soft_limit.saturating_sub(RESERVED_FDS) as usize;
+    available.saturating_sub(concurrency)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,6 +63,13 @@ mod tests {
         assert_eq!(fit_concurrency(5, 64), 5);
         assert_eq!(fit_concurrency(5, 3), 1);
         assert_eq!(fit_concurrency(100_000, 1_048_576), 100_000);
+    }
+
+    #[test]
+    fn idle_budget_leaves_room_for_requests_in_flight() {
+        assert_eq!(idle_budget(48, 64), 0);
+        assert_eq!(idle_budget(5, 64), 43);
+        assert_eq!(idle_budget(5, 1_048_576), 1_048_555);
     }
 
     #[test]

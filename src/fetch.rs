@@ -27,7 +27,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use url::Url;
 
-use crate::client::{build_client, ClientOptions, HttpClient};
+use crate::client::{build_client, socket_count, ClientOptions, HttpClient};
 use crate::error::FetchError;
 use crate::input::InputLine;
 use crate::result::{round_ms, FetchResult};
@@ -123,9 +123,10 @@ where
     let concurrency = config.max_concurrency.max(1);
     let keep_order = config.keep_order;
     let headers = default_headers(&config);
+    let sockets = socket_count(&config.client);
     let shared = Arc::new(Shared {
-        client: build_client(concurrency, &config.client),
-        fresh_client: build_client(0, &config.client),
+        client: build_client(concurrency, &config.client, sockets.clone()),
+        fresh_client: build_client(0, &config.client, sockets),
         headers,
         config,
     });

@@ -787,3 +787,95 @@ fn open_file_limit_of_64_caps_the_concurrency_and_loses_nothing() {
     );
     assert!((2..=48).contains(&server.peak()), "peak {}", server.peak());
 }
+
+/// Many distinct origins under a low open-file limit: idle keep-alive
+/// connections (one per origin in the pool) must not fill the limit, or later
+/// connects fail with "Too many open files".
+#[test]
+fn many_distinct_origins_under_a_low_open_file_limit_all_succeed() {
+    const ORIGINS: usize = 200;
+    // One thread serves every listener: keep-alive HTTP/1.1, "ok" to each request.
+    let listeners: Vec<std::net::TcpListener> = (0..ORIGINS)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let ports: Vec<u16> = listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            for l in listeners {
+                l.set_nonblocking(true).unwrap();
+                let l = tokio::net::TcpListener::from_std(l).unwrap();
+                tokio::spawn(async move {
+                    while let Ok((mut s, _)) = l.accept().await {
+                        tokio::spawn(async move {
+                            let mut buf = vec![0u8; 4096];
+                            let mut have = Vec::new();
+                            loop {
+                                let Ok(n) = s.read(&mut buf).await else {
+                                    return;
+                                };
+                                if n == 0 {
+                                    return;
+                                }
+                                have.extend_from_slice(&buf[..n]);
+                                while let Some(end) = have.windows(4).position(|w| w == b"\r\n\r\n")
+                                {
+                                    have.drain(..end + 4);
+                                    let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                                    if s.write_all(resp).await.is_err() {
+                                        return;
+                                    }
+                                }
+                            }
+                        });
+                    }
+                });
+            }
+            std::future::pending::<()>().await;
+        });
+    });
+    let mut cmd = command(&["-c", "2", "-t", "10", "-q"]);
+    // SAFETY: setrlimit is async-signal-safe and touches only the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 64,
+                rlim_max: 64,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input: String = ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}/\n"))
+        .collect();
+    let run = finish(child, Some(input.into_bytes()));
+    let failures: Vec<&Value> = run
+        .records
+        .iter()
+        .filter(|r| r["type"] != "success")
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} failures, first {:?}",
+        failures.len(),
+        failures.first()
+    );
+    assert_eq!(run.records.len(), ORIGINS);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+}
