@@ -29,7 +29,7 @@ pub const EXIT_BROKEN_PIPE: i32 = 141;
 /// are ready (64 KiB).
 const HANDOFF_BYTES: usize = 64 * 1024;
 
-/// Appends one record to `buf` as one line of JSON (with [`TerminalSafe`]
+/// Appends one record to `buf` as one line of JSON (with `TerminalSafe`
 /// escaping).
 pub fn encode_record(buf: &mut Vec<u8>, record: &FetchResult) {
     // Writing to a Vec cannot fail, and FetchResult always serialises.
