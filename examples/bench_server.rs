@@ -2,12 +2,14 @@
 //!
 //! Routes (any further path segments or query are ignored, so URLs can be
 //! made distinct): `/bytes/N` answers N bytes; `/delay/MS` answers 2 bytes after
-//! MS milliseconds; anything else answers `ok`.
+//! MS milliseconds; `/endless` answers a body that never ends (16 KiB chunks,
+//! no `Content-Length`), for memory checks; anything else answers `ok`.
 //!
 //! ```text
-//! cargo run --release --example bench_server -- [--port P] [--tls CERT.pem KEY.pem]
+//! cargo run --release --example bench_server -- [--port P] [--tls CERT.pem KEY.pem] [--http1-only]
 //! ```
-//! With `--tls` it speaks HTTPS, offering `h2` and `http/1.1` by ALPN. It
+//! With `--tls` it speaks HTTPS, offering `h2` and `http/1.1` by ALPN
+//! (`--http1-only`: only `http/1.1`, so clients that follow ALPN use HTTP/1.1). It
 //! prints `listening on ADDR` once ready. It runs a single-threaded runtime, so
 //! pinning it to one core (`taskset -c 0`) gives it exactly that core.
 
@@ -17,8 +19,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::Full;
-use hyper::body::Incoming;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -29,8 +32,19 @@ use tokio::net::TcpListener;
 /// The bytes served by `/bytes/N`, shared so a large N costs no allocation.
 static ZEROS: [u8; 64 * 1024] = [b'x'; 64 * 1024];
 
-async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+/// The size of each chunk of `/endless`.
+const ENDLESS_CHUNK: usize = 16 * 1024;
+
+type Body = BoxBody<Bytes, Infallible>;
+
+async fn handle(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let mut parts = req.uri().path().split('/').skip(1);
+    if req.uri().path().starts_with("/endless") {
+        let chunks = futures::stream::repeat_with(|| {
+            Ok::<_, Infallible>(Frame::data(Bytes::from_static(&ZEROS[..ENDLESS_CHUNK])))
+        });
+        return Ok(Response::new(StreamBody::new(chunks).boxed()));
+    }
     let body = match (
         parts.next(),
         parts.next().and_then(|n| n.parse::<u64>().ok()),
@@ -45,10 +59,10 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
         }
         _ => Bytes::from_static(b"ok"),
     };
-    Ok(Response::new(Full::new(body)))
+    Ok(Response::new(Full::new(body).boxed()))
 }
 
-fn tls_acceptor(cert: &str, key: &str) -> tokio_rustls::TlsAcceptor {
+fn tls_acceptor(cert: &str, key: &str, http1_only: bool) -> tokio_rustls::TlsAcceptor {
     let certs = CertificateDer::pem_file_iter(cert)
         .expect("read certificate")
         .collect::<Result<Vec<_>, _>>()
@@ -62,14 +76,19 @@ fn tls_acceptor(cert: &str, key: &str) -> tokio_rustls::TlsAcceptor {
     .with_no_client_auth()
     .with_single_cert(certs, key)
     .expect("certificate and key match");
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = if http1_only {
+        vec![b"http/1.1".to_vec()]
+    } else {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    };
     tokio_rustls::TlsAcceptor::from(Arc::new(config))
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut port = 0u16;
-    let mut tls = None;
+    let mut tls_files = None;
+    let mut http1_only = false;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
@@ -78,12 +97,17 @@ fn main() {
                 i += 2;
             }
             "--tls" => {
-                tls = Some(tls_acceptor(&args[i + 1], &args[i + 2]));
+                tls_files = Some((args[i + 1].clone(), args[i + 2].clone()));
                 i += 3;
+            }
+            "--http1-only" => {
+                http1_only = true;
+                i += 1;
             }
             other => panic!("unknown argument {other}"),
         }
     }
+    let tls = tls_files.map(|(cert, key)| tls_acceptor(&cert, &key, http1_only));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -1,0 +1,434 @@
+#!/usr/bin/env python3
+"""Formats the measurements of bench/run.sh as bench/RESULTS.md.
+
+Inputs (all written by run.sh under target/bench/):
+  raw.tsv       one row per timed run: workload tool round n wall user sys
+                rss_kib lines ok proto exit server_cpu_s other_cpu_s errors
+  commands.tsv  workload tool command (round 1 of each)
+  facts.tsv     key value: machine facts, tool versions, run parameters
+  extra.tsv     the W5 startup figure and the endless-body RSS check
+
+    python3 bench/report.py --raw R --commands C --facts F --extra E --out bench/RESULTS.md [--readme README.md]
+
+With --readme, the table between `<!-- bench:start -->` and `<!-- bench:end -->`
+in that file is replaced by the summary table.
+"""
+
+import argparse
+import statistics
+from collections import OrderedDict, defaultdict
+
+TOOLS = ["fetcher-stream", "oha", "curl --parallel", "xargs curl", "httpx"]
+# The peers that, like fetcher-stream, take a list of URLs and report each one.
+LIST_PEERS = ["curl --parallel", "xargs curl", "httpx"]
+US = "fetcher-stream"
+
+
+def fnum(x, digits=0):
+    if x is None:
+        return "—"
+    return f"{x:,.{digits}f}"
+
+
+def fratio(x):
+    return "—" if x is None else f"{x:.2f}×"
+
+
+def read_tsv(path):
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\n").split("\t") for line in f if line.strip()]
+
+
+class Stat:
+    """The rounds of one tool on one workload."""
+
+    def __init__(self, rows):
+        self.n = int(rows[0][3])
+        self.rounds = len(rows)
+        walls = [float(r[4]) for r in rows]
+        cpus = [float(r[5]) + float(r[6]) for r in rows]
+        rss = [int(r[7]) for r in rows]
+        self.wall = statistics.median(walls)
+        self.wall_min, self.wall_max = min(walls), max(walls)
+        self.cpu = statistics.median(cpus)
+        self.rss_max = max(rss) / 1024
+        self.rss_med = statistics.median(rss) / 1024
+        self.lines = [int(r[8]) for r in rows]
+        self.ok = [int(r[9]) for r in rows]
+        self.protos = sorted({r[10] for r in rows if r[10] != "-"})
+        self.exits = sorted({r[11] for r in rows})
+        # The server's share of its core while the client ran (median of the rounds).
+        self.srv_busy = statistics.median(float(r[12]) / float(r[4]) for r in rows)
+        # CPU used by other processes on the machine meanwhile, as a share of one core.
+        self.other = statistics.median(max(0.0, float(r[13])) / float(r[4]) for r in rows)
+        other_s = statistics.median(max(0.0, float(r[13])) for r in rows)
+        # Ticks are 10 ms and the measuring shell's own helpers count too: only a
+        # quarter of a core and 100 ms or more is taken as other load.
+        self.noisy = self.other >= 0.25 and other_s >= 0.1
+        self.errors = [f"round {r[2]}: {r[14]}" for r in rows if r[14] != "-"]
+        self.urls_s = self.n / self.wall if self.wall > 0 else None
+        self.cpu_per_k = self.cpu / self.n * 1e6  # ms per 1,000 URLs
+
+    def complete(self):
+        return all(x == self.n for x in self.lines) and all(x == self.n for x in self.ok)
+
+    def records_cell(self, tool):
+        worst_lines, worst_ok = min(self.lines), min(self.ok)
+        src = " (summary)" if tool == "oha" else ""
+        if self.complete():
+            return f"{fnum(self.n)}/{fnum(self.n)} ok{src}"
+        flag = "**FLAG**: "
+        if worst_lines != self.n:
+            flag += f"{fnum(self.n - worst_lines)} results missing"
+        else:
+            flag += f"{fnum(self.n - worst_ok)} not 200"
+        return f"{fnum(worst_lines)} lines, {fnum(worst_ok)} ok{src} — {flag}"
+
+
+WORKLOADS = OrderedDict(
+    [
+        ("W1", "throughput: distinct URLs, 100-byte bodies, plain HTTP"),
+        ("W2", "latency-bound: URLs each delayed 50 ms"),
+        ("W3-big", "long list: 10-byte bodies (memory must not grow with the list)"),
+        ("W3-small", "shorter list: the same, for comparison"),
+        ("W4-h1", "HTTPS keep-alive, HTTP/1.1 (the server offers only http/1.1 by ALPN)"),
+        ("W4-h2", "HTTPS keep-alive, HTTP/2 (the server offers h2 and http/1.1 by ALPN)"),
+    ]
+)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--raw", required=True)
+    ap.add_argument("--commands", required=True)
+    ap.add_argument("--facts", required=True)
+    ap.add_argument("--extra", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--readme")
+    a = ap.parse_args()
+
+    facts = OrderedDict((r[0], r[1] if len(r) > 1 else "") for r in read_tsv(a.facts))
+    by = defaultdict(list)
+    order = []
+    for r in read_tsv(a.raw):
+        key = (r[0], r[1])
+        if key not in by:
+            order.append(key)
+        by[key].append(r)
+    stats = {k: Stat(v) for k, v in by.items()}
+    commands = defaultdict(list)
+    for r in read_tsv(a.commands):
+        commands[r[0]].append((r[1], r[2]))
+    extra_rows = read_tsv(a.extra)
+    extra = {r[0]: r[1:] for r in extra_rows}
+    w2_lat = [float(r[2]) for r in extra_rows if r[0] == "w2_latency"]
+
+    w3b, w3s = facts["w3_big"], facts["w3_small"]
+    names = {"W3-big": w3b, "W3-small": w3s}
+    ideal = float(facts["w2_ideal_s"])
+    quick = facts.get("quick") == "1"
+
+    def st(w, tool):
+        return stats.get((names.get(w, w), tool))
+
+    def best_peer(w):
+        peers = [(t, st(w, t)) for t in LIST_PEERS if st(w, t)]
+        peers = [(t, s) for t, s in peers if s.urls_s]
+        return max(peers, key=lambda p: p[1].urls_s) if peers else (None, None)
+
+    out = []
+    p = out.append
+    p("# Benchmark results")
+    p("")
+    p(f"Written by `bench/run.sh` on {facts['date']} (commit {facts['commit']}); "
+      f"{facts['rounds']} rounds ({facts['fast_rounds']} for fetcher-stream, oha and curl --parallel "
+      f"in W1, W2 and W4, which take about a second or less), tools interleaved A B C … within each "
+      f"round; {facts['duration_s']} s of measuring (of which {facts.get('quiet_waited_s', '0')} s waiting "
+      f"for other processes to quiet down); load average before: {facts['loadavg_before']}.")
+    if quick:
+        p("")
+        p("**QUICK=1 smoke run: short lists, figures not comparable with the targets.**")
+    p("")
+    p("Reproduce: `bench/run.sh` (about 10 minutes on 2 cores; `QUICK=1 bench/run.sh` for a smoke run).")
+    p("")
+    p("## Machine")
+    p("")
+    p("| fact | value |")
+    p("|---|---|")
+    for k in ["nproc", "cpu", "memory", "kernel", "rustc", "fetcher-stream", "oha", "curl", "xargs",
+              "python", "httpx", "hyperfine", "openssl", "time"]:
+        p(f"| {k} | {facts.get(k, '?')} |")
+    p(f"| pinning | bench server on core {facts['server_cpu']} (one single-threaded runtime), "
+      f"every client on core {facts['client_cpu']} (`taskset -c {facts['client_cpu']}`) |")
+    p("")
+
+    # ------------------------------------------------------------ targets
+    p("## Targets (issue 4, and issue 3 item 9)")
+    p("")
+    p("| target | figure | |")
+    p("|---|---|---|")
+
+    def target(name, ok, figure):
+        if ok is None:
+            p(f"| {name} | {figure} | not measured |")
+        else:
+            p(f"| {name} | {figure} | {'met' if ok else '**missed**'} |")
+
+    us1, oha1, curl1 = st("W1", US), st("W1", "oha"), st("W1", "curl --parallel")
+    if us1 and oha1:
+        r = us1.urls_s / oha1.urls_s
+        target("W1 ≥ 0.9 × oha", r >= 0.9,
+               f"{r:.2f} × ({fnum(us1.urls_s)} vs {fnum(oha1.urls_s)} URLs/s)")
+    if us1 and curl1:
+        r = us1.urls_s / curl1.urls_s
+        target("W1 ≥ 3 × curl --parallel", r >= 3,
+               f"{r:.2f} × ({fnum(us1.urls_s)} vs {fnum(curl1.urls_s)} URLs/s)")
+    us2 = st("W2", US)
+    if us2:
+        r = us2.wall / ideal
+        ctx = ", ".join(f"{t} {st('W2', t).wall / ideal:.2f}" for t in TOOLS[1:] if st("W2", t))
+        floor = ""
+        if w2_lat:
+            waves = int(facts["w2_waves"])
+            lat = statistics.median(w2_lat)
+            f = waves * lat / 1000
+            floor = (f"; the server's floor: {waves} waves × {lat:.1f} ms median request = "
+                     f"{f:.3f} s = {f / ideal:.3f} × ideal, so fetcher-stream is {us2.wall / f:.3f} × that")
+        target("W2 wall ≤ 1.04 × ideal", r <= 1.04,
+               f"{r:.3f} × ({us2.wall:.3f} s vs {ideal:.2f} s ideal; others: {ctx}{floor})")
+    usb, uss = st("W3-big", US), st("W3-small", US)
+    if usb:
+        target(f"W3 peak RSS ≤ 12 MiB at {w3b}", usb.rss_max <= 12, f"{usb.rss_max:.1f} MiB (max of rounds)")
+    if usb and uss:
+        g = (usb.rss_max - uss.rss_max) / uss.rss_max
+        target(f"W3 RSS at {w3b} within 10 % of {w3s}", abs(g) <= 0.10,
+               f"{g * 100:+.1f} % ({usb.rss_max:.1f} vs {uss.rss_max:.1f} MiB)")
+    for w, label in [("W4-h1", "HTTP/1.1"), ("W4-h2", "HTTP/2")]:
+        u, o = st(w, US), st(w, "oha")
+        if u and o:
+            r = u.urls_s / o.urls_s
+            target(f"W4 {label} ≥ 0.8 × oha", r >= 0.8,
+                   f"{r:.2f} × ({fnum(u.urls_s)} vs {fnum(o.urls_s)} URLs/s)")
+    if "w5" in extra:
+        ms = float(extra["w5"][0])
+        target("W5 startup ≤ 10 ms", ms <= 10, f"{ms:.2f} ms median")
+    if "endless" in extra:
+        e = extra["endless"]
+        verdict, rss_kib = e[0], int(e[4])
+        lim = facts["rss_limit_mib"]
+        p(f"| issue 3 #9: endless bodies, peak RSS < {lim} MiB | {rss_kib / 1024:.1f} MiB, "
+          f"{e[5]} records ({e[6]} cancelled) | **{verdict}** |")
+    p("")
+    p("Ratios are of URLs/s (higher is better) from the median wall time; RSS is the largest "
+      "of the rounds.")
+    p("")
+    noisy = [f"{names.get(w, w)} {t} ({st(w, t).other * 100:.0f} %)" for w in WORKLOADS for t in TOOLS
+             if st(w, t) and st(w, t).noisy]
+    if noisy or int(facts.get("busy_before", "0")) > 20:
+        p(f"**Noise:** other processes on the machine used CPU during some runs (a quarter of a core "
+          f"and 100 ms or more, median over the rounds): {', '.join(noisy) or 'none'}; before the run "
+          f"{facts.get('busy_before', '?')} % of a core was busy. Those figures are less firm; "
+          f"rerun on a quiet machine to confirm them.")
+        p("")
+
+    # ------------------------------------------------------------ workloads
+    p("## Results")
+    p("")
+    p("Wall: median of the rounds (min–max in the notes when they differ by over 10 %), "
+      "timed with nanosecond clocks around the process. "
+      "URLs/s = URLs / median wall. CPU = user + sys of the client (all its processes), median. "
+      "Peak RSS = `/usr/bin/time` %M, largest round: the largest single process of the client "
+      "(for `xargs curl`, one curl, not the sum). Records = result lines counted in the tool's "
+      "output / how many said 200, worst round; a shortfall is flagged. × oha and × best peer "
+      "compare URLs/s; the best peer is the fastest of curl --parallel, xargs curl and httpx "
+      "(the tools that, like fetcher-stream, take a URL list and report every URL). "
+      "Server core: the CPU the bench server used during the run / wall (median): near 100 % "
+      "the server, not the client, was the limit.")
+    p("")
+    for w, title in WORKLOADS.items():
+        wn = names.get(w, w)
+        rows = [(t, st(w, t)) for t in TOOLS if st(w, t)]
+        if not rows:
+            continue
+        n = rows[0][1].n if rows[0][0] == US else max(s.n for _, s in rows)
+        us = st(w, US)
+        if us:
+            n = us.n
+        oha = st(w, "oha")
+        bp_name, bp = best_peer(w)
+        p(f"### {wn}: {title}")
+        p("")
+        conc = {"W1": 64, "W2": 100}.get(w, 64)
+        extra_hdr = " × ideal |" if w == "W2" else ""
+        p(f"{fnum(n)} URLs, concurrency {conc}."
+          + (f" Ideal wall: {ideal:.2f} s." if w == "W2" else "")
+          + (f" Best peer: {bp_name}." if bp_name else ""))
+        p("")
+        p("| tool | rounds | wall s | URLs/s | CPU s | CPU ms / 1k URLs | peak RSS MiB | records | proto |"
+          " × oha | × best peer |" + extra_hdr + " server core | notes |")
+        p("|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|" + ("---:|" if w == "W2" else "") + "---:|---|")
+        for t, s in rows:
+            label = t if t != "oha" or s.n == n else f"oha (-n {fnum(s.n)})"
+            notes = []
+            if s.wall_max > 1.1 * s.wall_min:
+                notes.append(f"wall {s.wall_min:.2f}–{s.wall_max:.2f}")
+            if t == "oha":
+                notes.append("one URL, no per-URL output")
+            if s.exits != ["0"]:
+                notes.append("exit " + ",".join(s.exits))
+            if s.errors:
+                notes.append("not 200: " + "; ".join(s.errors))
+            if s.noisy:
+                notes.append(f"other processes used {s.other * 100:.0f} % of a core meanwhile")
+            x_oha = s.urls_s / oha.urls_s if oha and oha.urls_s and s.urls_s else None
+            x_bp = s.urls_s / bp.urls_s if bp and bp.urls_s and s.urls_s else None
+            tname = f"**{t}**" if t == US else label
+            cells = [tname, str(s.rounds), f"{s.wall:.3f}", fnum(s.urls_s), f"{s.cpu:.2f}",
+                     f"{s.cpu_per_k:.1f}", f"{s.rss_max:.1f}", s.records_cell(t),
+                     "/".join(s.protos) or "—", fratio(x_oha), fratio(x_bp)]
+            if w == "W2":
+                cells.append(f"{s.wall / ideal:.3f}")
+            cells.append("—" if s.srv_busy is None else f"{s.srv_busy * 100:.0f} %")
+            cells.append("; ".join(notes))
+            p("| " + " | ".join(cells) + " |")
+        skipped = [t for t in TOOLS if not st(w, t)]
+        if skipped:
+            p("")
+            if w == "W3-big":
+                small = {t: st("W3-small", t) for t in skipped}
+                est = []
+                for t in skipped:
+                    sm = small.get(t)
+                    if sm:
+                        scale = usb.n / sm.n if usb else 10
+                        secs = sm.wall * scale
+                        est.append(f"{t} ≈ {secs / 60:.0f} min" if secs >= 120 else f"{t} ≈ {secs:.0f} s")
+                p("Not run at this length (the wall per round, scaled from the shorter list: "
+                  + (", ".join(est) if est else "minutes per round") + "): "
+                  + ", ".join(skipped) + ". oha runs at "
+                  + fnum(int(facts["w3_oha_big"])) + " requests to show how its memory grows (it keeps every result).")
+            else:
+                p("Not run: " + ", ".join(skipped) + ".")
+        if w == "W3-small":
+            few = [t for t, s in rows if s.rounds < int(facts["rounds"])]
+            if few:
+                p("")
+                p(", ".join(few) + f": {facts['w3_peer_rounds']} round(s) only (`W3_PEER_ROUNDS`), "
+                  "to keep the run short; their wall is that round's.")
+        p("")
+
+    # ------------------------------------------------------------ W5 and RSS
+    if "w5" in extra:
+        ms, rss, how, cmd = extra["w5"]
+        p("### W5: startup")
+        p("")
+        p(f"`fetcher-stream < /dev/null`: median **{float(ms):.2f} ms** ({how}); peak RSS "
+          f"{int(rss) / 1024:.1f} MiB.")
+        p("")
+        p(f"    {cmd}")
+        p("")
+    if "endless" in extra:
+        verdict, wall, user, sys_, rss, lines, cancelled, rc, srv_ticks, cmd = extra["endless"]
+        p("### Issue 3 item 9: memory under endless bodies")
+        p("")
+        p(f"{lines} URLs to `/endless` (16 KiB chunks, no end) at `-t 60`, SIGINT after "
+          f"{float(wall):.1f} s: peak RSS **{int(rss) / 1024:.1f} MiB** (limit {facts['rss_limit_mib']} MiB), "
+          f"client CPU {float(user) + float(sys_):.2f} s, server CPU {int(srv_ticks) / 100:.2f} s "
+          f"(bodies were streaming), {lines} records ({cancelled} `cancelled`), exit {rc}: **{verdict}**.")
+        p("")
+        p(f"    {cmd}")
+        p("")
+
+    # ------------------------------------------------------------ commands
+    p("## Exact commands")
+    p("")
+    p(f"Servers: `taskset -c {facts['server_cpu']} target/release/examples/bench_server --port 0 "
+      "[--tls target/bench/tls/server.pem target/bench/tls/server.key [--http1-only]]` "
+      f"({facts['ports']}). Each command below runs as `/usr/bin/time -f '%e %U %S %M' COMMAND`, "
+      "stdout to a file that is then counted. "
+      "Test CA and server certificate (P-256, SAN IP:127.0.0.1) made with the openssl CLI.")
+    p("")
+    p("URL lists under target/bench/: " + facts["lists"] + ".")
+    p("")
+    for w in WORKLOADS:
+        wn = names.get(w, w)
+        if wn not in commands:
+            continue
+        p(f"{wn}:")
+        p("")
+        p("```sh")
+        for tool, cmd in commands[wn]:
+            p(f"# {tool}")
+            p(cmd)
+        p("```")
+        p("")
+
+    # ------------------------------------------------------------ notes
+    p("## Notes on method")
+    p("")
+    p("- oha is a load generator: it sends `-n N` requests to one URL over `-c C` connections "
+      "and prints only a summary, so it parses no URL list and writes no line per URL; its "
+      "record count comes from its JSON summary. It runs its default worker threads "
+      "(physical cores), on the one pinned core. For W4 HTTP/2 it runs one connection with 64 "
+      "streams (`-c 1 -p 64`), as fetcher-stream and curl multiplex over one connection.")
+    p("- curl --parallel reads a config file with a `url` and an `output = \"/dev/null\"` line "
+      "per URL (curl 7.88 has no `--url @file`); its `-w` line per transfer is the record.")
+    p("- xargs curl runs `xargs -P C -n K curl`, K = min(50, N/C) so that all C processes are "
+      "busy. curl's `-o` names the output of one URL only, so a small `sh -c` wrapper "
+      "gives each URL its own `-o /dev/null`; each curl writes its `-w` lines to stdout in one "
+      "block at exit, so lines of different processes do not interleave (with `%{stderr}` they did).")
+    p("- httpx is bench/httpx_ref.py: AsyncClient (connection limit C) + Semaphore(C) + "
+      "TaskGroup, one task per URL, `asyncio.timeout` per request, stdlib asyncio event loop.")
+    p("- Every client is pinned to one core and the server to the other, so each tool has the "
+      "same one-core budget; the server is the same for all tools.")
+    out_text = "\n".join(out) + "\n"
+    with open(a.out, "w", encoding="utf-8") as f:
+        f.write(out_text)
+
+    if a.readme:
+        update_readme(a.readme, summary_table(st, names, ideal, facts, extra))
+
+
+def summary_table(st, names, ideal, facts, extra):
+    """The compact table for the README: URLs/s and peak RSS per workload and tool."""
+    lines = ["| workload | " + " | ".join(TOOLS) + " |", "|---|" + "---:|" * len(TOOLS)]
+    labels = {
+        "W1": "W1 20k × 100 B, c=64",
+        "W2": f"W2 2k × 50 ms, c=100 (ideal {ideal:.1f} s)",
+        "W3-big": f"W3 {names['W3-big'][3:]} × 10 B, c=64",
+        "W3-small": f"W3 {names['W3-small'][3:]} × 10 B, c=64",
+        "W4-h1": "W4 5k HTTPS HTTP/1.1, c=64",
+        "W4-h2": "W4 5k HTTPS HTTP/2, c=64",
+    }
+    for w, label in labels.items():
+        cells = []
+        for t in TOOLS:
+            s = st(w, t)
+            if not s:
+                cells.append("—")
+            elif w == "W2":
+                cells.append(f"{s.wall:.2f} s, {s.rss_max:.0f} MiB")
+            else:
+                extra_n = f" (n={s.n // 1000}k)" if t == "oha" and w == "W3-big" else ""
+                cells.append(f"{fnum(s.urls_s)}/s, {s.rss_max:.0f} MiB{extra_n}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    if "w5" in extra:
+        lines.append(f"| W5 startup (median) | {float(extra['w5'][0]):.1f} ms | | | | |")
+    return "\n".join(lines)
+
+
+def update_readme(path, table):
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    if start not in text or end not in text:
+        raise SystemExit(f"{path}: no {start} … {end} block to update")
+    a = text.index(start) + len(start)
+    b = text.index(end)
+    text = text[:a] + "\n" + table + "\n" + text[b:]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()
