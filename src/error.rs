@@ -127,8 +127,11 @@ impl FetchError {
     /// - a kept-alive HTTP/1.1 connection that the server closed just as the
     ///   request went out (not a connect error; closed or reset before any
     ///   response byte);
-    /// - an HTTP/2 stream refused by the server's GOAWAY or by `REFUSED_STREAM`,
-    ///   which RFC 9113 sec. 6.8 and 8.7 guarantee was not processed.
+    /// - an HTTP/2 stream ended by the server's GOAWAY or refused with
+    ///   `REFUSED_STREAM` (RFC 9113 sec. 6.8, 8.7).
+    ///
+    /// The caller repeats only GET and HEAD, which RFC 9110 sec. 9.2.2 allows
+    /// to be repeated automatically after a communication failure.
     pub(crate) fn is_stale_connection(err: &(dyn StdError + 'static)) -> bool {
         let mut stale = false;
         for e in chain(err) {
@@ -137,13 +140,20 @@ impl FetchError {
                     return false;
                 }
             }
-            if let Some(h) = e.downcast_ref::<hyper::Error>() {
-                stale |= h.is_incomplete_message();
-            }
+            // On HTTP/2, only streams ended by the server's GOAWAY (NO_ERROR) or
+            // refused with REFUSED_STREAM: those above the GOAWAY's last stream
+            // id were not processed (RFC 9113 sec. 6.8). h2 reports the same
+            // error for a stream cut off when that connection then closes, which
+            // the server may have processed; GET and HEAD may be repeated all
+            // the same (idempotent, RFC 9110 sec. 9.2.2). A stream ended by a
+            // plain I/O error is not sent again.
             if let Some(h2) = e.downcast_ref::<h2::Error>() {
-                stale |= h2.is_remote()
+                return h2.is_remote()
                     && (h2.reason() == Some(h2::Reason::REFUSED_STREAM)
                         || (h2.is_go_away() && h2.reason() == Some(h2::Reason::NO_ERROR)));
+            }
+            if let Some(h) = e.downcast_ref::<hyper::Error>() {
+                stale |= h.is_incomplete_message();
             }
             if let Some(i) = e.downcast_ref::<io::Error>() {
                 stale |= matches!(

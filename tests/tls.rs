@@ -325,10 +325,17 @@ fn http2_goaway_after_n_streams_loses_no_url() {
         })
         .collect();
     assert_eq!(got, want);
-    // Every URL was handled once, and the server did send GOAWAY: the requests
-    // were spread over many connections.
+    // Every URL was handled, and the server did send GOAWAY: the requests were
+    // spread over many connections. h2 gives a stream cut off by the closing
+    // connection the same GOAWAY error as a refused one, so now and then a GET
+    // the server had already handled is repeated (allowed for idempotent
+    // methods, RFC 9110 sec. 9.2.2): a few more requests than URLs are fine.
     let per_conn = server.requests_per_connection();
-    assert_eq!(per_conn.iter().sum::<usize>(), URLS, "{per_conn:?}");
+    let handled = per_conn.iter().sum::<usize>();
+    assert!(
+        (URLS..=URLS + URLS / 20).contains(&handled),
+        "{handled}: {per_conn:?}"
+    );
     let used = per_conn.iter().filter(|&&n| n > 0).count();
     assert!(used >= URLS / (4 * PER_CONNECTION), "{per_conn:?}");
 }
