@@ -81,7 +81,8 @@ pub struct Opts {
     ///
     /// Replaces a default field of the same name (User-Agent, Accept).
     /// Authorization, Cookie and Proxy-Authorization are not sent to another
-    /// origin after a redirect. A value containing CR or LF is rejected.
+    /// origin after a redirect. A value containing CR or LF is rejected, and so
+    /// are Content-Length and Transfer-Encoding (the client sets framing).
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
     pub headers: Vec<(HeaderName, HeaderValue)>,
 
@@ -158,6 +159,14 @@ fn parse_header(s: &str) -> Result<(HeaderName, HeaderValue), String> {
         .ok_or_else(|| format!("'{s}' is not 'Name: value'"))?;
     let name = HeaderName::from_bytes(name.trim().as_bytes())
         .map_err(|_| format!("'{}' is not a valid header name", name.trim()))?;
+    // Message framing is the client's job (RFC 9112 sec. 6): a user
+    // Content-Length on a bodiless request would desynchronise a kept-alive
+    // connection, and Transfer-Encoding would not be honoured.
+    if name == http::header::CONTENT_LENGTH || name == http::header::TRANSFER_ENCODING {
+        return Err(format!(
+            "'{name}' is set by fetcher-stream itself and cannot be given"
+        ));
+    }
     let value = HeaderValue::from_str(value.trim())
         .map_err(|_| format!("invalid value for header '{name}'"))?;
     Ok((name, value))
@@ -294,7 +303,28 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
 /// The whole program: parse flags (usage errors exit 2), build the runtime,
 /// run, and return the exit status. `main` only calls this.
 pub fn main() -> ExitCode {
-    let opts = Opts::parse();
+    let opts = match Opts::try_parse() {
+        Ok(opts) => opts,
+        // Usage errors echo the offending value: escape control characters in
+        // it (a CR or ESC from `-H` must not reach the terminal raw).
+        Err(e) if e.use_stderr() => {
+            let text = output::escape_controls(&e.render().to_string());
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
+            return Exit::Usage.into();
+        }
+        Err(e) => e.exit(),
+    };
+    // Too few descriptors for the runtime, the signal pipe and one socket:
+    // refuse clearly rather than fail half-way (tokio's signal set-up panics).
+    if let Some(limit) = crate::fdlimit::raise_nofile_limit() {
+        if limit < crate::fdlimit::MIN_FDS {
+            output::report_error(&format!(
+                "the open-file limit ({limit}) is too low; at least {} descriptors are needed",
+                crate::fdlimit::MIN_FDS
+            ));
+            return Exit::Usage.into();
+        }
+    }
     // Multi-threaded, one worker per core available to us (at most 4): TLS and
     // parsing can use a second core when there is one, and under `taskset` to
     // one core it is a single worker thread. Stdout is written by its own
@@ -391,6 +421,8 @@ mod tests {
         assert!(Opts::try_parse_from(["f", "-H", "X-A: 1\r\nX-B: 2"]).is_err());
         assert!(Opts::try_parse_from(["f", "-H", "no colon"]).is_err());
         assert!(Opts::try_parse_from(["f", "-H", "bad name: 1"]).is_err());
+        assert!(Opts::try_parse_from(["f", "-H", "Content-Length: 5"]).is_err());
+        assert!(Opts::try_parse_from(["f", "-H", "transfer-encoding: chunked"]).is_err());
     }
 
     #[test]

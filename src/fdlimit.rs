@@ -9,6 +9,10 @@
 //! are held to what is left ([`idle_budget`]), so a list of many distinct
 //! hosts does not fill the limit with idle sockets either.
 
+/// The fewest descriptors the process runs with: below this it refuses to
+/// start (exit 2) instead of failing half-way.
+pub const MIN_FDS: u64 = 32;
+
 /// Descriptors kept back for stdin/stdout/stderr, input files, the runtime's
 /// own descriptors and the retry connection.
 pub const RESERVED_FDS: u64 = 16;

@@ -162,10 +162,26 @@ pub fn write_summary(summary: &Summary) {
 }
 
 /// Prints `fetcher-stream: MESSAGE` on stderr as one line, in one `write`
-/// (records go only to stdout, so the two never interleave).
+/// (records go only to stdout, so the two never interleave). Control
+/// characters in the message (from a file name, say) are escaped.
 pub fn report_error(message: &str) {
-    let line = format!("fetcher-stream: {message}\n");
+    let line = format!("fetcher-stream: {}\n", escape_controls(message));
     let _ = io::stderr().lock().write_all(line.as_bytes());
+}
+
+/// `text` with control characters other than newline and tab written as
+/// `\u{..}` escapes, so that messages echoing user input cannot drive a
+/// terminal.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Ends the process as the GNU tools do when their reader goes away: no
@@ -215,6 +231,14 @@ pub fn watch_stdout_reader() {
 mod tests {
     use super::*;
     use crate::ErrorKind;
+
+    #[test]
+    fn messages_escape_control_characters() {
+        assert_eq!(
+            escape_controls("a\rb\u{1b}[31m\tc\n"),
+            "a\\u{d}b\\u{1b}[31m\tc\n"
+        );
+    }
 
     #[test]
     fn del_c1_and_separators_are_escaped_and_round_trip() {
