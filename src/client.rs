@@ -225,19 +225,8 @@ impl hyper::rt::Write for CountedIo {
     }
 }
 
-fn has_dns_marker(err: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur = Some(err);
-    while let Some(e) = cur {
-        if e.is::<DnsError>() {
-            return true;
-        }
-        cur = e.source();
-    }
-    false
-}
-
 fn mark(err: BoxError) -> BoxError {
-    if has_dns_marker(&*err) {
+    if crate::error::chain(&*err).any(|e| e.is::<DnsError>()) {
         err
     } else {
         Box::new(ConnectError(err))

@@ -196,7 +196,7 @@ enum Phase {
 
 /// Iterates over an error and its sources, looking inside `io::Error`s too
 /// (`io::Error::source()` skips the error it wraps; `get_ref()` does not).
-fn chain<'a>(
+pub(crate) fn chain<'a>(
     err: &'a (dyn StdError + 'static),
 ) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
     let mut next: Option<&'a (dyn StdError + 'static)> = Some(err);

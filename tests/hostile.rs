@@ -17,21 +17,18 @@ mod util;
 
 use std::future::Future;
 use std::io::Write;
-use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::pin::Pin;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::net::TcpStream;
 
-use util::{command, exact, finish, run, without, Server};
+use util::{command, exact, finish, run, without, Background, Server};
 
 // ---------------------------------------------------------------------------
 // A raw-TCP server with scripted routes.
@@ -67,7 +64,6 @@ impl Head {
 #[derive(Default)]
 struct Log {
     heads: Mutex<Vec<Head>>,
-    connections: AtomicUsize,
     /// Requests that arrived on a connection the server was about to close,
     /// and were dropped unanswered (and unread).
     dropped: AtomicUsize,
@@ -84,53 +80,21 @@ impl Log {
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
-type ConnFn = Arc<dyn Fn(TcpStream, Arc<Log>) -> BoxFuture + Send + Sync>;
+type LoggedConnFn = Arc<dyn Fn(TcpStream, Arc<Log>) -> BoxFuture + Send + Sync>;
 
-/// A listener on `127.0.0.1:0` served on its own thread and runtime (as
-/// `util`'s servers are); dropping it shuts the runtime down, which closes
-/// every connection.
+/// A [`util::Background`] listener whose connections share one [`Log`];
+/// dropping it shuts the runtime down, which closes every connection.
 struct Raw {
-    addr: SocketAddr,
+    bg: Background,
     log: Arc<Log>,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl Raw {
-    fn start(on_conn: ConnFn) -> Raw {
-        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        std_listener.set_nonblocking(true).unwrap();
-        let addr = std_listener.local_addr().unwrap();
+    fn start(on_conn: LoggedConnFn) -> Raw {
         let log = Arc::new(Log::default());
         let conn_log = log.clone();
-        let (stop, mut stopped) = oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = TcpListener::from_std(std_listener).unwrap();
-                loop {
-                    tokio::select! {
-                        _ = &mut stopped => break,
-                        accepted = listener.accept() => {
-                            let Ok((stream, _)) = accepted else { continue };
-                            conn_log.connections.fetch_add(1, Ordering::SeqCst);
-                            tokio::spawn(on_conn(stream, conn_log.clone()));
-                        }
-                    }
-                }
-            });
-            rt.shutdown_background();
-        });
-        Raw {
-            addr,
-            log,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
+        let bg = Background::start(Arc::new(move |stream| on_conn(stream, conn_log.clone())));
+        Raw { bg, log }
     }
 
     /// The routed server of [`route`]; an idle kept-alive connection is closed
@@ -152,7 +116,7 @@ impl Raw {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("http://{}{path}", self.bg.addr)
     }
 
     fn heads(&self) -> Vec<Head> {
@@ -164,22 +128,11 @@ impl Raw {
     }
 
     fn connections(&self) -> usize {
-        self.log.connections.load(Ordering::SeqCst)
+        self.bg.accepted()
     }
 
     fn dropped(&self) -> usize {
         self.log.dropped.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for Raw {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
@@ -721,7 +674,7 @@ fn fragment_is_never_sent_but_is_echoed() {
 #[test]
 fn userinfo_becomes_basic_auth_and_stays_off_the_request_line_and_host() {
     let server = Raw::routes(LONG_IDLE);
-    let url = format!("http://u:p@{}/x", server.addr);
+    let url = format!("http://u:p@{}/x", server.bg.addr);
     let (run, records) = records(&[], std::slice::from_ref(&url));
     assert_eq!(run.code(), 0, "{}", run.stderr);
     assert_eq!(records, [success(&url, 200, 2)]);
@@ -730,13 +683,30 @@ fn userinfo_becomes_basic_auth_and_stays_off_the_request_line_and_host() {
     let head = &heads[0];
     assert_eq!(head.request_line(), "GET /x HTTP/1.1");
     assert_eq!(head.header("authorization"), ["Basic dTpw"]);
-    assert_eq!(head.header("host"), [server.addr.to_string()]);
+    assert_eq!(head.header("host"), [server.bg.addr.to_string()]);
     let text = String::from_utf8_lossy(&head.raw);
     assert!(!text.contains("u:p"), "{text}");
 }
 
 // ---------------------------------------------------------------------------
 // File descriptors (item 6).
+
+/// Sets the child's open-file limit, soft and hard (so it cannot be raised).
+fn limit_open_files(cmd: &mut std::process::Command, n: libc::rlim_t) {
+    // SAFETY: setrlimit is async-signal-safe and touches only the child.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: n,
+                rlim_max: n,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
 
 /// Under an open-file limit of 64 (soft and hard, so it cannot be raised),
 /// `-c 500` is capped to what fits, said once on stderr, and every one of
@@ -749,19 +719,7 @@ fn open_file_limit_of_64_caps_the_concurrency_and_loses_nothing() {
         .map(|i| server.url(&format!("/delay/20?{i}")))
         .collect();
     let mut cmd = command(&["--keep-order", "-c", "500", "-t", "10"]);
-    // SAFETY: setrlimit is async-signal-safe and touches only the child.
-    unsafe {
-        cmd.pre_exec(|| {
-            let lim = libc::rlimit {
-                rlim_cur: 64,
-                rlim_max: 64,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    limit_open_files(&mut cmd, 64);
     let child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -841,19 +799,7 @@ fn many_distinct_origins_under_a_low_open_file_limit_all_succeed() {
         });
     });
     let mut cmd = command(&["-c", "2", "-t", "10", "-q"]);
-    // SAFETY: setrlimit is async-signal-safe and touches only the child.
-    unsafe {
-        cmd.pre_exec(|| {
-            let lim = libc::rlimit {
-                rlim_cur: 64,
-                rlim_max: 64,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    limit_open_files(&mut cmd, 64);
     let child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

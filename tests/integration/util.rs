@@ -36,20 +36,28 @@ const RUN_LIMIT: Duration = Duration::from_secs(30);
 // ---------------------------------------------------------------------------
 // Server plumbing shared by the hyper and raw servers.
 
-type ConnFn = Arc<dyn Fn(TcpStream) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+/// What a [`Background`] listener does with each accepted connection.
+pub type ConnFn = Arc<dyn Fn(TcpStream) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
-/// A listener on `127.0.0.1:0` served on its own thread and runtime.
-struct Background {
-    addr: SocketAddr,
+/// A listener on `127.0.0.1:0` served on its own thread and runtime; every
+/// accepted connection is counted, then handed to `on_conn` in a task. Used
+/// by this module's servers and by the TLS and hostile-peer targets.
+pub struct Background {
+    pub addr: SocketAddr,
+    // Read only by the tls and hostile targets, which include this file too.
+    #[allow(dead_code)]
+    accepted: Arc<AtomicUsize>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Background {
-    fn start(on_conn: ConnFn) -> Background {
+    pub fn start(on_conn: ConnFn) -> Background {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         std_listener.set_nonblocking(true).unwrap();
         let addr = std_listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
         let (stop, mut stopped) = oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -64,6 +72,7 @@ impl Background {
                         _ = &mut stopped => break,
                         accepted = listener.accept() => {
                             let Ok((stream, _)) = accepted else { continue };
+                            count.fetch_add(1, Ordering::SeqCst);
                             tokio::spawn(on_conn(stream));
                         }
                     }
@@ -74,9 +83,16 @@ impl Background {
         });
         Background {
             addr,
+            accepted,
             stop: Some(stop),
             thread: Some(thread),
         }
+    }
+
+    /// TCP connections accepted so far (used by the tls and hostile targets).
+    #[allow(dead_code)]
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
     }
 }
 

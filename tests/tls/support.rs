@@ -6,13 +6,9 @@
 //! runs on its own thread with its own tokio runtime, and stops when dropped.
 
 use std::convert::Infallible;
-use std::future::Future;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -25,9 +21,11 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::io::AsyncReadExt;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{oneshot, Notify};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
 use tokio_rustls::TlsAcceptor;
+
+use crate::util::{Background, ConnFn};
 
 // ---------------------------------------------------------------------------
 // The test PKI.
@@ -137,67 +135,6 @@ impl Drop for Pki {
 // ---------------------------------------------------------------------------
 // Server plumbing.
 
-type ConnFn = Arc<dyn Fn(TcpStream) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
-
-/// A listener on `127.0.0.1:0` served on its own thread and runtime; every
-/// accepted connection is counted, then handed to `on_conn` in a task.
-struct Background {
-    addr: SocketAddr,
-    accepted: Arc<AtomicUsize>,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Background {
-    fn start(on_conn: ConnFn) -> Background {
-        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        std_listener.set_nonblocking(true).unwrap();
-        let addr = std_listener.local_addr().unwrap();
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let count = accepted.clone();
-        let (stop, mut stopped) = oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = TcpListener::from_std(std_listener).unwrap();
-                loop {
-                    tokio::select! {
-                        _ = &mut stopped => break,
-                        accepted = listener.accept() => {
-                            let Ok((stream, _)) = accepted else { continue };
-                            count.fetch_add(1, Ordering::SeqCst);
-                            tokio::spawn(on_conn(stream));
-                        }
-                    }
-                }
-            });
-            // Dropping the runtime drops every connection task and socket.
-            rt.shutdown_background();
-        });
-        Background {
-            addr,
-            accepted,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------
 // The HTTPS server.
 
@@ -289,7 +226,7 @@ impl TlsServer {
 
     /// TCP connections accepted.
     pub fn connections(&self) -> usize {
-        self.bg.accepted.load(Ordering::SeqCst)
+        self.bg.accepted()
     }
 
     /// TLS handshakes completed.
