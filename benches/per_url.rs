@@ -64,12 +64,18 @@ fn serialise(c: &mut Criterion) {
         elapsed_ms: 1.3,
         http_version: "HTTP/1.1",
         final_url: None,
+        wire_size: None,
+        attempts: None,
+        extra: None,
     };
     let failed = FetchResult::Failure {
         url: "http://127.0.0.1:8080/bytes/100/12345".into(),
         error: "timeout after 5s".into(),
         error_kind: ErrorKind::Timeout,
         elapsed_ms: 5000.2,
+        line: None,
+        attempts: None,
+        extra: None,
     };
     let mut g = c.benchmark_group("record");
     g.throughput(Throughput::Elements(1));

@@ -22,6 +22,10 @@ use serde::Serialize;
 pub enum ErrorKind {
     /// The line is not a URL: unparsable, not UTF-8, or longer than 64 KiB.
     InvalidUrl,
+    /// A `--input jsonl` line that is not a request spec (bad JSON, not an
+    /// object, no string `url`, a bad `method`/`headers`/`body`); the record
+    /// carries the line number in `line`.
+    InvalidInput,
     /// A URL whose scheme is not `http` or `https` (e.g. `ftp://`, `mailto:`).
     UnsupportedScheme,
     /// The host name could not be resolved (including the RFC 6761 `.invalid` TLD).
@@ -39,6 +43,9 @@ pub enum ErrorKind {
     Protocol,
     /// An I/O error (such as a connection reset) while reading the response body.
     Body,
+    /// The response body (decoded, with `--compressed`) went past `--max-size`
+    /// bytes; reading stopped there.
+    BodyTooLarge,
     /// An I/O error while sending the request or reading the response head.
     Io,
     /// The run was interrupted (SIGINT/SIGTERM) before this URL finished.
@@ -50,6 +57,7 @@ impl ErrorKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::InvalidUrl => "invalid_url",
+            ErrorKind::InvalidInput => "invalid_input",
             ErrorKind::UnsupportedScheme => "unsupported_scheme",
             ErrorKind::Dns => "dns",
             ErrorKind::Connect => "connect",
@@ -58,6 +66,7 @@ impl ErrorKind {
             ErrorKind::TooManyRedirects => "too_many_redirects",
             ErrorKind::Protocol => "protocol",
             ErrorKind::Body => "body",
+            ErrorKind::BodyTooLarge => "body_too_large",
             ErrorKind::Io => "io",
             ErrorKind::Cancelled => "cancelled",
         }

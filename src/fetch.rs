@@ -286,6 +286,9 @@ fn failure(url: String, err: FetchError, started: Instant) -> FetchResult {
         error: err.to_string(),
         error_kind: err.kind(),
         elapsed_ms: elapsed_ms(started),
+        line: None,
+        attempts: None,
+        extra: None,
     }
 }
 
@@ -313,6 +316,9 @@ async fn run_one(shared: Arc<Shared>, text: String, url: Url, started: Instant) 
             elapsed_ms: elapsed_ms(started),
             http_version: done.http_version,
             final_url: done.final_url,
+            wire_size: None,
+            attempts: None,
+            extra: None,
         },
         Err(e) => failure(text, e, started),
     }

@@ -249,6 +249,9 @@ mod tests {
             error: "e".into(),
             error_kind: ErrorKind::InvalidUrl,
             elapsed_ms: 0.0,
+            line: None,
+            attempts: None,
+            extra: None,
         };
         encode_record(&mut buf, &r);
         let text = String::from_utf8(buf.clone()).unwrap();
@@ -271,6 +274,9 @@ mod tests {
                     error: "e".into(),
                     error_kind: ErrorKind::Dns,
                     elapsed_ms: 1.0,
+                    line: None,
+                    attempts: None,
+                    extra: None,
                 },
             );
         }

@@ -10,6 +10,11 @@ use serde::Serialize;
 
 use crate::error::ErrorKind;
 
+/// Keys of a `--input jsonl` request spec other than the request's own (`url`,
+/// `method`, `headers`, `body`), copied unchanged into that line's record so
+/// that results join back to the caller's data (`"id": 42`).
+pub type Passthrough = serde_json::Map<String, serde_json::Value>;
+
 /// The outcome of fetching one input line.
 ///
 /// JSON shape (one object per line on stdout, field order as shown):
@@ -43,10 +48,22 @@ pub enum FetchResult {
         /// The HTTP version of the final response: `"HTTP/1.1"`, `"HTTP/2.0"`
         /// (negotiated by ALPN on https) or `"HTTP/1.0"`.
         http_version: &'static str,
+        /// Body bytes as received on the wire, before decoding; present only with
+        /// `--compressed` (then `size` is the decoded length).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        wire_size: Option<u64>,
         /// The URL that produced the final response, present only when at least one
         /// redirect was followed.
         #[serde(skip_serializing_if = "Option::is_none")]
         final_url: Option<String>,
+        /// How many times the request was sent, present only when more than once
+        /// (`--retries`); the record describes the last attempt.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        attempts: Option<u32>,
+        /// Pass-through keys of a `--input jsonl` spec, written after the
+        /// record's own keys.
+        #[serde(flatten)]
+        extra: Option<Box<Passthrough>>,
     },
     /// The URL could not be fetched; `error_kind` says why in a closed set.
     Failure {
@@ -61,6 +78,18 @@ pub enum FetchResult {
         /// Milliseconds from the moment the request got its concurrency slot until
         /// the failure (0 for lines rejected before any request was made).
         elapsed_ms: f64,
+        /// The 1-based line number in its source, present only for
+        /// `invalid_input` records (a `--input jsonl` line that is not a spec).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        line: Option<u64>,
+        /// How many times the request was sent, present only when more than once
+        /// (`--retries`); the record describes the last attempt.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        attempts: Option<u32>,
+        /// Pass-through keys of a `--input jsonl` spec, written after the
+        /// record's own keys.
+        #[serde(flatten)]
+        extra: Option<Box<Passthrough>>,
     },
 }
 
@@ -155,10 +184,35 @@ mod tests {
             elapsed_ms: 1.5,
             http_version: "HTTP/1.1",
             final_url: None,
+            wire_size: None,
+            attempts: None,
+            extra: None,
         };
         assert_eq!(
             serde_json::to_string(&r).unwrap(),
             r#"{"type":"success","url":"http://a/","status":200,"size":5,"elapsed_ms":1.5,"http_version":"HTTP/1.1"}"#
+        );
+    }
+
+    #[test]
+    fn passthrough_keys_follow_the_record_keys() {
+        let mut extra = Passthrough::new();
+        extra.insert("id".into(), serde_json::json!(42));
+        extra.insert("tags".into(), serde_json::json!(["a"]));
+        let r = FetchResult::Success {
+            url: "http://a/".into(),
+            status: 200,
+            size: 5,
+            elapsed_ms: 1.5,
+            http_version: "HTTP/1.1",
+            wire_size: Some(3),
+            final_url: None,
+            attempts: Some(2),
+            extra: Some(Box::new(extra)),
+        };
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"type":"success","url":"http://a/","status":200,"size":5,"elapsed_ms":1.5,"http_version":"HTTP/1.1","wire_size":3,"attempts":2,"id":42,"tags":["a"]}"#
         );
     }
 
@@ -169,6 +223,9 @@ mod tests {
             error: "timeout after 5s".into(),
             error_kind: ErrorKind::Timeout,
             elapsed_ms: 5001.7,
+            line: None,
+            attempts: None,
+            extra: None,
         };
         assert_eq!(
             serde_json::to_string(&r).unwrap(),
@@ -184,6 +241,9 @@ mod tests {
             error: "e".into(),
             error_kind: ErrorKind::Io,
             elapsed_ms: 0.0,
+            line: None,
+            attempts: None,
+            extra: None,
         });
         assert_eq!(
             serde_json::to_string(&s).unwrap(),
@@ -202,6 +262,9 @@ mod tests {
             error: "e".into(),
             error_kind: ErrorKind::InvalidUrl,
             elapsed_ms: 0.0,
+            line: None,
+            attempts: None,
+            extra: None,
         };
         let line = serde_json::to_string(&r).unwrap();
         assert!(line.contains(r"a\u001b[31m\n"));

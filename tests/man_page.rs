@@ -322,6 +322,7 @@ fn every_error_kind_is_explained() {
     use ErrorKind::*;
     let all = [
         InvalidUrl,
+        InvalidInput,
         UnsupportedScheme,
         Dns,
         Connect,
@@ -330,14 +331,15 @@ fn every_error_kind_is_explained() {
         TooManyRedirects,
         Protocol,
         Body,
+        BodyTooLarge,
         Io,
         Cancelled,
     ];
     // Adding a variant stops this match compiling: add it to `all` too.
     for k in all {
         match k {
-            InvalidUrl | UnsupportedScheme | Dns | Connect | Tls | Timeout | TooManyRedirects
-            | Protocol | Body | Io | Cancelled => {}
+            InvalidUrl | InvalidInput | UnsupportedScheme | Dns | Connect | Tls | Timeout
+            | TooManyRedirects | Protocol | Body | BodyTooLarge | Io | Cancelled => {}
         }
     }
     let text = section(&man_page(), "OUTPUT FORMAT").to_owned();
