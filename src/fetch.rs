@@ -85,7 +85,7 @@ impl Default for Config {
 }
 
 /// What every fetch task shares (behind one `Arc`).
-struct Shared {
+pub(crate) struct Shared {
     client: HttpClient,
     /// A client with no idle pool, so its requests always use a new connection:
     /// for the one retry after a stale kept-alive connection.
@@ -243,29 +243,93 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// One URL ready to fetch: the line's text (echoed as `url`), the parsed URL,
+/// and the request settings that apply to it (the run's, or its spec's).
+pub(crate) struct Job {
+    /// The input line as given, echoed in the record.
+    pub(crate) text: String,
+    /// The parsed URL.
+    pub(crate) url: Url,
+    /// The request method for the first hop.
+    pub(crate) method: Method,
+    /// Header fields of a `--input jsonl` spec, sent after (and replacing) the
+    /// run's own.
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    /// The request body, if any (`-d`, or the spec's `body`).
+    #[allow(dead_code)] // not sent yet: the request-body change uses it
+    pub(crate) body: Option<bytes::Bytes>,
+    /// Pass-through keys of a `--input jsonl` spec, copied into the record.
+    pub(crate) extra: Option<Box<crate::result::Passthrough>>,
+}
+
+/// Turns a line into a [`Job`], or into its failure record when it cannot be
+/// fetched at all (no request is made; `elapsed_ms` is 0).
+pub(crate) fn prepare(shared: &Shared, line: InputLine) -> Result<Job, FetchResult> {
+    let started = Instant::now();
+    let InputLine {
+        text,
+        problem,
+        line,
+        spec,
+    } = line;
+    let spec = spec.map(|s| *s).unwrap_or_default();
+    let url = match problem {
+        Some(e) => Err(e),
+        None => parse_url(&text, shared.config.default_scheme),
+    };
+    match url {
+        Ok(url) => Ok(Job {
+            text,
+            url,
+            method: spec.method.unwrap_or_else(|| shared.config.method.clone()),
+            headers: spec.headers,
+            body: spec.body,
+            extra: spec.extra,
+        }),
+        Err(e) => {
+            let line = line.filter(|_| e.kind() == crate::ErrorKind::InvalidInput);
+            let mut record = failure(text, e, started);
+            if let FetchResult::Failure {
+                line: l, extra: x, ..
+            } = &mut record
+            {
+                *l = line;
+                *x = spec.extra;
+            }
+            Err(record)
+        }
+    }
+}
+
 /// Called when a line gets its concurrency slot: the clock starts here.
 fn start(
     shared: Arc<Shared>,
     line: InputLine,
 ) -> impl std::future::Future<Output = FetchResult> + Send {
-    let started = Instant::now();
-    let InputLine { text, problem } = line;
-    let url = match problem {
-        Some(e) => Err(e),
-        None => parse_url(&text, shared.config.default_scheme),
-    };
-    let url = match url {
-        Ok(u) => u,
-        Err(e) => return Either::Left(future::ready(failure(text, e, started))),
-    };
-    if shared.config.cancel.is_cancelled() {
-        return Either::Left(future::ready(failure(text, FetchError::Cancelled, started)));
+    match prepare(&shared, line) {
+        Ok(job) => Either::Right(launch(shared, job)),
+        Err(record) => Either::Left(future::ready(record)),
     }
-    let echo = text.clone();
-    let task = AbortOnDrop(tokio::spawn(run_one(shared, text, url, started)));
+}
+
+/// Spawns the fetch of `job` as its own task and returns its record; the
+/// clock starts here. Dropping the future aborts the task.
+pub(crate) fn launch(
+    shared: Arc<Shared>,
+    mut job: Job,
+) -> impl Future<Output = FetchResult> + Send {
+    let started = Instant::now();
+    let extra = job.extra.take();
+    if shared.config.cancel.is_cancelled() {
+        let mut record = failure(job.text, FetchError::Cancelled, started);
+        record.set_extra(extra);
+        return Either::Left(future::ready(record));
+    }
+    let echo = job.text.clone();
+    let task = AbortOnDrop(tokio::spawn(run_one(shared, job, started)));
     Either::Right(async move {
         let mut task = task;
-        match (&mut task.0).await {
+        let mut record = match (&mut task.0).await {
             Ok(r) => r,
             Err(e) if e.is_cancelled() => failure(echo, FetchError::Cancelled, started),
             Err(e) => failure(
@@ -276,7 +340,9 @@ fn start(
                 },
                 started,
             ),
-        }
+        };
+        record.set_extra(extra);
+        record
     })
 }
 
@@ -297,20 +363,20 @@ fn elapsed_ms(started: Instant) -> f64 {
 }
 
 /// One URL, start to finish, as a spawned task.
-async fn run_one(shared: Arc<Shared>, text: String, url: Url, started: Instant) -> FetchResult {
+async fn run_one(shared: Arc<Shared>, job: Job, started: Instant) -> FetchResult {
     let limit = shared.config.timeout;
     let cancel = shared.config.cancel.clone();
     let outcome = tokio::select! {
         biased;
         _ = cancel.cancelled() => Err(FetchError::Cancelled),
-        r = tokio::time::timeout(limit, fetch_url(&shared, url)) => match r {
+        r = tokio::time::timeout(limit, fetch_url(&shared, &job)) => match r {
             Ok(r) => r,
             Err(_) => Err(FetchError::Timeout(limit)),
         },
     };
     match outcome {
         Ok(done) => FetchResult::Success {
-            url: text,
+            url: job.text,
             status: done.status,
             size: done.size,
             elapsed_ms: elapsed_ms(started),
@@ -320,7 +386,7 @@ async fn run_one(shared: Arc<Shared>, text: String, url: Url, started: Instant) 
             attempts: None,
             extra: None,
         },
-        Err(e) => failure(text, e, started),
+        Err(e) => failure(job.text, e, started),
     }
 }
 
@@ -360,6 +426,7 @@ fn is_idempotent(method: &Method) -> bool {
 /// credentials where they may go (`cross_origin` drops them, curl's rule).
 fn build_request(
     shared: &Shared,
+    job: &Job,
     method: &Method,
     current: &Url,
     origin: &Url,
@@ -372,6 +439,16 @@ fn build_request(
         .map_err(|e| FetchError::InvalidUrl(e.to_string()))?;
     let headers = req.headers_mut();
     for (name, value) in &shared.headers {
+        if cross_origin && is_credential(name) {
+            continue;
+        }
+        headers.append(name.clone(), value.clone());
+    }
+    // A spec's own fields replace the run's fields of the same name.
+    for (name, _) in &job.headers {
+        headers.remove(name);
+    }
+    for (name, value) in &job.headers {
         if cross_origin && is_credential(name) {
             continue;
         }
@@ -432,15 +509,15 @@ const MAX_DRAINED_REDIRECT_BODY: u64 = 64 * 1024;
 const REDIRECT_DRAIN_WAIT: Duration = Duration::from_millis(100);
 
 /// Requests `url`, follows redirects, and counts the final body's bytes.
-async fn fetch_url(shared: &Shared, url: Url) -> Result<Done, FetchError> {
+async fn fetch_url(shared: &Shared, job: &Job) -> Result<Done, FetchError> {
     let config = &shared.config;
-    let origin = url.clone();
-    let mut current = url;
-    let mut method = config.method.clone();
+    let origin = job.url.clone();
+    let mut current = job.url.clone();
+    let mut method = job.method.clone();
     let mut redirects = 0u32;
     loop {
         let cross_origin = redirects > 0 && !same_origin(&origin, &current);
-        let req = build_request(shared, &method, &current, &origin, cross_origin)?;
+        let req = build_request(shared, job, &method, &current, &origin, cross_origin)?;
         let resp = match shared.client.request(req).await {
             Ok(resp) => resp,
             // A request that dies on a kept-alive connection the server had just
@@ -448,7 +525,7 @@ async fn fetch_url(shared: &Shared, url: Url) -> Result<Done, FetchError> {
             // connection, as curl does. hyper-util retries only requests that
             // were not yet written. Only for methods safe to repeat.
             Err(e) if is_idempotent(&method) && FetchError::is_stale_connection(&e) => {
-                let req = build_request(shared, &method, &current, &origin, cross_origin)?;
+                let req = build_request(shared, job, &method, &current, &origin, cross_origin)?;
                 shared
                     .fresh_client
                     .request(req)

@@ -133,10 +133,31 @@ impl Decoder for LineDecoder {
 #[derive(Debug)]
 pub struct InputLine {
     /// The trimmed line (lossily decoded if it was not UTF-8; shortened with `…`
-    /// if it was over the limit).
+    /// if it was over the limit). For a `--input jsonl` spec, its `url`.
     pub text: String,
-    /// Set when the line was rejected while reading (not UTF-8, too long).
+    /// Set when the line was rejected while reading (not UTF-8, too long, not a
+    /// request spec).
     pub problem: Option<FetchError>,
+    /// The 1-based line number in its source, when known (set for `--input
+    /// jsonl`, and written in `invalid_input` records).
+    pub line: Option<u64>,
+    /// Per-line request settings from a `--input jsonl` spec; `None` for plain
+    /// URL lines, which use the run's settings.
+    pub spec: Option<Box<RequestSpec>>,
+}
+
+/// What a `--input jsonl` line may set for its own request, beyond `url`.
+/// Unset parts fall back to the run's flags.
+#[derive(Debug, Clone, Default)]
+pub struct RequestSpec {
+    /// `"method"`: replaces `-X` for this line.
+    pub method: Option<http::Method>,
+    /// `"headers"`: added after (and replacing same-named) `-H` fields.
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// `"body"`: replaces `-d` for this line.
+    pub body: Option<Bytes>,
+    /// Every other key, copied unchanged into the record.
+    pub extra: Option<Box<crate::result::Passthrough>>,
 }
 
 impl From<String> for InputLine {
@@ -144,6 +165,8 @@ impl From<String> for InputLine {
         InputLine {
             text,
             problem: None,
+            line: None,
+            spec: None,
         }
     }
 }
@@ -181,6 +204,8 @@ pub fn classify_line(raw: RawLine, first: bool) -> Option<InputLine> {
                 "line longer than {} bytes",
                 MAX_LINE_BYTES
             ))),
+            line: None,
+            spec: None,
         });
     }
     match std::str::from_utf8(bytes) {
@@ -200,6 +225,8 @@ pub fn classify_line(raw: RawLine, first: bool) -> Option<InputLine> {
             Some(InputLine {
                 text: String::from_utf8_lossy(t).into_owned(),
                 problem: Some(FetchError::InvalidUrl("line is not valid UTF-8".into())),
+                line: None,
+                spec: None,
             })
         }
     }

@@ -114,6 +114,25 @@ impl FetchResult {
         }
     }
 
+    /// Sets the pass-through keys of a `--input jsonl` spec.
+    pub fn set_extra(&mut self, keys: Option<Box<Passthrough>>) {
+        match self {
+            FetchResult::Success { extra, .. } | FetchResult::Failure { extra, .. } => {
+                *extra = keys
+            }
+        }
+    }
+
+    /// Sets `attempts` (written only when above 1).
+    pub fn set_attempts(&mut self, n: u32) {
+        let n = (n > 1).then_some(n);
+        match self {
+            FetchResult::Success { attempts, .. } | FetchResult::Failure { attempts, .. } => {
+                *attempts = n
+            }
+        }
+    }
+
     /// Milliseconds spent on this record (see the variants' `elapsed_ms`).
     pub fn elapsed_ms(&self) -> f64 {
         match self {
