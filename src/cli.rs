@@ -19,6 +19,7 @@ use crate::exit::Exit;
 use crate::fetch::{fetch_stream, Config};
 use crate::input::read_inputs;
 use crate::output::{self, StdoutSink};
+use crate::proxy::{NoProxy, Proxies, ProxyUrl};
 use crate::result::Summary;
 use crate::target::DefaultScheme;
 
@@ -115,9 +116,49 @@ pub struct Opts {
     #[arg(long, value_name = "HOST:PORT:ADDR")]
     pub resolve: Vec<ResolveOverride>,
 
+    /// Use this proxy for every URL: [SCHEME://][USER[:PASSWORD]@]HOST[:PORT].
+    ///
+    /// As curl's -x/--proxy. SCHEME is http (the default; CONNECT tunnels for
+    /// https URLs), socks5 (targets resolved here) or socks5h (the proxy
+    /// resolves them); PORT defaults to 1080. USER and PASSWORD
+    /// (percent-encoded) are the proxy credentials. Overrides http_proxy,
+    /// https_proxy and all_proxy; no_proxy and --noproxy still apply. An empty
+    /// URL ('') turns every proxy off, those of the environment too.
+    #[arg(short = 'x', long, value_name = "URL", value_parser = parse_proxy)]
+    pub proxy: Option<ProxyChoice>,
+
+    /// Reach these hosts without a proxy (comma-separated LIST).
+    ///
+    /// Replaces no_proxy/NO_PROXY. A name matches itself and its subdomains (a
+    /// leading dot is optional), an IP address or CIDR range (10.0.0.0/8)
+    /// matches addresses, and '*' alone matches every host. An empty LIST ('')
+    /// sends every host through the proxy.
+    #[arg(long, value_name = "LIST", value_parser = parse_noproxy)]
+    pub noproxy: Option<NoProxy>,
+
     /// Do not write the summary record to stderr.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+/// The value of `--proxy`: a proxy, or `''` for none at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyChoice {
+    /// `--proxy ''`: no proxy, whatever the environment says.
+    Off,
+    /// Use this proxy for every URL.
+    Use(ProxyUrl),
+}
+
+fn parse_proxy(s: &str) -> Result<ProxyChoice, String> {
+    if s.is_empty() {
+        return Ok(ProxyChoice::Off);
+    }
+    s.parse().map(ProxyChoice::Use)
+}
+
+fn parse_noproxy(s: &str) -> Result<NoProxy, String> {
+    Ok(s.parse().unwrap_or_default())
 }
 
 /// The certificates of one `--cacert` file, loaded while parsing flags.
@@ -201,9 +242,36 @@ impl Opts {
                 insecure: self.insecure,
                 resolve: self.resolve.clone(),
                 idle_socket_budget: None,
+                // Filled in by `run` from `Opts::proxies` (flags and environment).
+                proxies: crate::proxy::Proxies::none(),
             },
             cancel,
         }
+    }
+}
+
+impl Opts {
+    /// The proxies for this run, by curl's rules: `--proxy` (for every URL, or
+    /// none with `''`), else `http_proxy`, `https_proxy`/`HTTPS_PROXY` and
+    /// `all_proxy`/`ALL_PROXY`; hosts in `--noproxy`, else in
+    /// `no_proxy`/`NO_PROXY`, are reached directly. `env` stands in for the
+    /// process environment (see [`crate::proxy`]).
+    ///
+    /// # Errors
+    /// A message naming the variable whose value is not a supported proxy URL.
+    pub fn proxies(&self, env: impl Fn(&str) -> Option<String>) -> Result<Proxies, String> {
+        let mut proxies = match &self.proxy {
+            Some(ProxyChoice::Off) => Proxies::none(),
+            Some(ProxyChoice::Use(url)) => Proxies {
+                no_proxy: NoProxy::from_lookup(&env),
+                ..Proxies::all(url.clone())
+            },
+            None => Proxies::from_lookup(&env)?,
+        };
+        if let Some(list) = &self.noproxy {
+            proxies.no_proxy = list.clone();
+        }
+        Ok(proxies)
     }
 }
 
@@ -242,6 +310,9 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
     output::watch_stdout_reader();
 
     let mut config = opts.config(cancel.clone());
+    config.client.proxies = opts
+        .proxies(crate::proxy::env_var)
+        .map_err(anyhow::Error::msg)?;
     if let Some(limit) = crate::fdlimit::raise_nofile_limit() {
         let fitted = crate::fdlimit::fit_concurrency(config.max_concurrency, limit);
         if fitted < config.max_concurrency {
@@ -440,5 +511,78 @@ mod tests {
         assert_eq!(o.user_agent.as_deref(), Some("x/1"));
         assert_eq!(o.default_scheme, DefaultScheme::Http);
         assert!(Opts::try_parse_from(["f", "--default-scheme", "ftp"]).is_err());
+    }
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    fn proxy_for(args: &[&str], vars: &[(&str, &str)], url: &str) -> Option<String> {
+        let o = Opts::try_parse_from(args).unwrap();
+        let proxies = o.proxies(env(vars)).unwrap();
+        proxies
+            .route(&url.parse().unwrap())
+            .map(ToString::to_string)
+    }
+
+    #[test]
+    fn proxy_and_noproxy_flags() {
+        let o = Opts::try_parse_from(["f", "-x", "socks5h://u:p@127.0.0.1:9050"]).unwrap();
+        let Some(ProxyChoice::Use(url)) = &o.proxy else {
+            panic!("{:?}", o.proxy)
+        };
+        assert_eq!(url.to_string(), "socks5h://127.0.0.1:9050");
+        assert_eq!(
+            Opts::try_parse_from(["f", "--proxy", ""]).unwrap().proxy,
+            Some(ProxyChoice::Off)
+        );
+        assert!(Opts::try_parse_from(["f"]).unwrap().proxy.is_none());
+        for bad in ["socks4://h:1", "https://h", "h:0", "[::1"] {
+            assert!(
+                Opts::try_parse_from(["f", "--proxy", bad]).is_err(),
+                "{bad}"
+            );
+        }
+        let o = Opts::try_parse_from(["f", "--noproxy", "a.test,10.0.0.0/8"]).unwrap();
+        assert!(o.noproxy.as_ref().unwrap().matches("b.a.test"));
+        assert!(o.noproxy.unwrap().matches("10.1.1.1"));
+
+        let vars = [
+            ("http_proxy", "env:1"),
+            ("https_proxy", "env:2"),
+            ("no_proxy", "direct.test"),
+        ];
+        // --proxy beats the variables for every scheme; no_proxy still applies.
+        let x = ["f", "-x", "flag:3"];
+        assert_eq!(proxy_for(&x, &vars, "http://t/").unwrap(), "http://flag:3");
+        assert_eq!(proxy_for(&x, &vars, "https://t/").unwrap(), "http://flag:3");
+        assert_eq!(proxy_for(&x, &vars, "https://direct.test/"), None);
+        // --noproxy replaces no_proxy; '' sends everything through the proxy.
+        let n = ["f", "--noproxy", ""];
+        assert_eq!(
+            proxy_for(&n, &vars, "https://direct.test/").unwrap(),
+            "http://env:2"
+        );
+        let n = ["f", "--noproxy", "t"];
+        assert_eq!(proxy_for(&n, &vars, "http://t/"), None);
+        // --proxy '' turns the variables off.
+        assert_eq!(proxy_for(&["f", "-x", ""], &vars, "http://t/"), None);
+        assert_eq!(
+            proxy_for(&["f"], &vars, "http://t/").unwrap(),
+            "http://env:1"
+        );
+        // A bad variable is an error naming it.
+        let o = Opts::try_parse_from(["f"]).unwrap();
+        let err = o
+            .proxies(env(&[("https_proxy", "socks4://h")]))
+            .unwrap_err();
+        assert!(err.starts_with("https_proxy:"), "{err}");
+        // ...unless --proxy makes it irrelevant.
+        let o = Opts::try_parse_from(["f", "-x", ""]).unwrap();
+        assert!(o.proxies(env(&[("https_proxy", "socks4://h")])).is_ok());
     }
 }

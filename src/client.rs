@@ -16,7 +16,12 @@
 //! The markers let `error.rs` tell `dns` from `connect` from `tls` by type,
 //! since hyper-util's own connect error type is private.
 //!
-//! [`ClientOptions`] adds curl's `--cacert`, `--insecure` and `--resolve`.
+//! [`ClientOptions`] adds curl's `--cacert`, `--insecure` and `--resolve`, and
+//! the proxies: [`MarkConnect`] asks [`Proxies::route`] for each new
+//! connection and then dials the proxy instead of the target, opening a
+//! `CONNECT` tunnel or a SOCKS5 connection when needed (see `proxy.rs`), so
+//! TLS runs end to end through the tunnel. [`HttpClient`] adds
+//! `Proxy-Authorization` to requests sent in absolute form to an HTTP proxy.
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -44,6 +49,7 @@ use tokio::net::TcpStream;
 use tower_service::Service;
 
 use crate::error::{ConnectError, DnsError};
+use crate::proxy::{Proxies, ProxyScheme, ProxyUrl, Via};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -51,8 +57,32 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 /// The request body type: fetcher-stream sends no bodies.
 pub type RequestBody = Empty<Bytes>;
 
-/// The shared, cheaply cloneable client type.
-pub type HttpClient = Client<HttpsConnector<MarkConnect>, RequestBody>;
+/// The shared, cheaply cloneable client: hyper-util's legacy `Client` over
+/// our connector, plus the proxy settings it needs to add
+/// `Proxy-Authorization` to absolute-form requests.
+#[derive(Clone, Debug)]
+pub struct HttpClient {
+    inner: Client<HttpsConnector<MarkConnect>, RequestBody>,
+    proxies: Arc<Proxies>,
+}
+
+impl HttpClient {
+    /// Sends `req` (as hyper-util's `Client::request`). A request that goes
+    /// to an HTTP proxy in absolute form (an `http://` target) gets
+    /// `Proxy-Authorization: Basic` from the proxy URL's credentials, unless
+    /// it already has that field (`-H`).
+    pub fn request(
+        &self,
+        mut req: http::Request<RequestBody>,
+    ) -> hyper_util::client::legacy::ResponseFuture {
+        if let Some(auth) = self.proxies.absolute_form_auth(req.uri()) {
+            req.headers_mut()
+                .entry(http::header::PROXY_AUTHORIZATION)
+                .or_insert(auth);
+        }
+        self.inner.request(req)
+    }
+}
 
 /// Most response header fields accepted per response (hyper's default is 100;
 /// curl accepts far more).
@@ -116,12 +146,19 @@ impl Service<Name> for Resolver {
 ///
 /// It also applies `--resolve` overrides: a request to a listed `host:port`
 /// connects to the given address instead, while TLS still uses the host name.
+///
+/// With [`ClientOptions::proxies`], a connection whose target has a proxy
+/// goes to the proxy instead (see [`MarkConnect::call`]).
 #[derive(Clone, Debug)]
 pub struct MarkConnect {
     inner: HttpConnector<Resolver>,
     resolve: Arc<[ResolveOverride]>,
     /// Counts open sockets when an idle budget is set.
     sockets: Option<Arc<SocketCount>>,
+    /// Which proxy each target uses (none by default).
+    proxies: Arc<Proxies>,
+    /// The resolver `inner` uses, for `socks5://` targets resolved here.
+    resolver: Resolver,
 }
 
 /// Open sockets, and how many may stay open once their requests are done.
@@ -145,8 +182,27 @@ pub struct CountedIo {
     inner: TokioIo<TcpStream>,
     sockets: Option<Arc<SocketCount>>,
     one_shot: bool,
+    /// Connected to an HTTP proxy for an `http://` target: requests go in
+    /// absolute form (hyper-util's `Connected::proxy`).
+    proxied: bool,
     /// Reads in a row that found data ready; see [`READS_BEFORE_YIELD`].
     ready_reads: u8,
+}
+
+impl CountedIo {
+    /// Counts a newly opened socket (when counting) and wraps it.
+    fn new(inner: TokioIo<TcpStream>, sockets: Option<Arc<SocketCount>>) -> CountedIo {
+        let one_shot = sockets
+            .as_ref()
+            .is_some_and(|s| s.open.fetch_add(1, Ordering::Relaxed) >= s.keep_idle_below);
+        CountedIo {
+            inner,
+            sockets,
+            one_shot,
+            proxied: false,
+            ready_reads: 0,
+        }
+    }
 }
 
 /// After this many reads in a row that return data at once, a read yields to
@@ -166,7 +222,7 @@ impl Drop for CountedIo {
 
 impl Connection for CountedIo {
     fn connected(&self) -> Connected {
-        let connected = self.inner.connected();
+        let connected = self.inner.connected().proxy(self.proxied);
         if self.one_shot {
             connected.poison();
         }
@@ -242,23 +298,101 @@ impl Service<Uri> for MarkConnect {
         self.inner.poll_ready(cx).map_err(|e| mark(e.into()))
     }
 
+    /// Connects to `uri`'s host, or to its proxy when [`Proxies::route`]
+    /// names one (see [`MarkConnect::call_proxied`]).
     fn call(&mut self, uri: Uri) -> Self::Future {
+        if let Some(proxy) = self.proxies.route(&uri) {
+            let proxy = proxy.clone();
+            return self.call_proxied(proxy, uri);
+        }
         let uri = apply_resolve(&self.resolve, uri);
         let connect = self.inner.call(uri);
         let sockets = self.sockets.clone();
         Box::pin(async move {
             let inner = connect.await.map_err(|e| mark(e.into()))?;
-            let one_shot = sockets
-                .as_ref()
-                .is_some_and(|s| s.open.fetch_add(1, Ordering::Relaxed) >= s.keep_idle_below);
-            Ok(CountedIo {
-                inner,
-                sockets,
-                one_shot,
-                ready_reads: 0,
-            })
+            Ok(CountedIo::new(inner, sockets))
         })
     }
+}
+
+impl MarkConnect {
+    /// Connects to `target` through `proxy`: fails `.invalid` targets at once
+    /// (`dns`), resolves the target here for `socks5://`, dials the proxy
+    /// (its host goes through `--resolve` and the resolver; failures keep the
+    /// `dns`/`connect` markers, with the proxy named), then for an HTTP proxy
+    /// marks the connection proxied (`http://` target) or opens a `CONNECT`
+    /// tunnel (`https://`), and for SOCKS5 runs its handshake. Handshake
+    /// failures are [`crate::error::ProxyError`]s.
+    fn call_proxied(
+        &mut self,
+        proxy: ProxyUrl,
+        target: Uri,
+    ) -> BoxFuture<Result<CountedIo, BoxError>> {
+        let connect = self
+            .inner
+            .call(apply_resolve(&self.resolve, proxy.connect_uri()));
+        let sockets = self.sockets.clone();
+        let resolve = self.resolve.clone();
+        let resolver = self.resolver.clone();
+        Box::pin(async move {
+            let https = target.scheme_str() == Some("https");
+            let host = target.host().unwrap_or_default();
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            let port = target.port_u16().unwrap_or(if https { 443 } else { 80 });
+            if let Some(Err(e)) = special_name(bare) {
+                return Err(e.into());
+            }
+            let socks_host = match proxy.scheme() {
+                ProxyScheme::Socks5 => lookup_one(&resolve, resolver, bare, port)
+                    .await?
+                    .to_string(),
+                _ => bare.to_owned(),
+            };
+            let tcp = connect
+                .await
+                .map_err(|e| mark(Box::new(Via::new(&proxy, e.into()))))?;
+            let mut io = CountedIo::new(tcp, sockets);
+            match proxy.scheme() {
+                ProxyScheme::Http if !https => {
+                    io.proxied = true;
+                    Ok(io)
+                }
+                ProxyScheme::Http => {
+                    crate::proxy::connect_tunnel(io.inner.inner_mut(), &proxy, host, port).await?;
+                    Ok(io)
+                }
+                ProxyScheme::Socks5 | ProxyScheme::Socks5h => {
+                    Ok(crate::proxy::socks5_handshake(io, &proxy, &socks_host, port).await?)
+                }
+            }
+        })
+    }
+}
+
+/// Resolves `host` (a name or an IP address) to one address, for a
+/// `socks5://` proxy: `--resolve` first, then the RFC 6761 names, then the
+/// resolver; the first address wins, as with curl.
+async fn lookup_one(
+    resolve: &[ResolveOverride],
+    mut resolver: Resolver,
+    host: &str,
+    port: u16,
+) -> Result<IpAddr, DnsError> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(ip);
+    }
+    if let Some(o) = resolve
+        .iter()
+        .find(|o| o.port == port && o.host.eq_ignore_ascii_case(host))
+    {
+        return Ok(o.addr);
+    }
+    let name = Name::from_str(host).map_err(|e| DnsError(Box::new(e)))?;
+    let mut addrs = resolver.call(name).await?;
+    addrs
+        .next()
+        .map(|a| a.ip())
+        .ok_or_else(|| DnsError(format!("{host}: no address").into()))
 }
 
 /// Rewrites the connect target of a request whose `host:port` has a
@@ -367,6 +501,11 @@ pub struct ClientOptions {
     /// concurrency so that idle and in-flight sockets together fit the limit.
     /// Default `None`: no limit beyond the pool's per-origin one.
     pub idle_socket_budget: Option<usize>,
+    /// Which proxy each request goes through (`--proxy`, `--noproxy` and the
+    /// proxy environment variables, by curl's rules; see [`crate::proxy`]).
+    /// Default [`Proxies::none`]: the library never reads the environment;
+    /// the command line does ([`Proxies::from_env`]).
+    pub proxies: Proxies,
 }
 
 /// Accepts any server certificate, but still checks handshake signatures so
@@ -461,7 +600,9 @@ pub fn build_client(
     options: &ClientOptions,
     sockets: Option<Arc<SocketCount>>,
 ) -> HttpClient {
-    let mut http = HttpConnector::new_with_resolver(Resolver::new());
+    let proxies = Arc::new(options.proxies.clone());
+    let resolver = Resolver::new();
+    let mut http = HttpConnector::new_with_resolver(resolver.clone());
     http.enforce_http(false);
     http.set_nodelay(true);
     let https = hyper_rustls::HttpsConnectorBuilder::new()
@@ -473,11 +614,14 @@ pub fn build_client(
             inner: http,
             resolve: options.resolve.clone().into(),
             sockets,
+            proxies: proxies.clone(),
+            resolver,
         });
-    Client::builder(TokioExecutor::new())
+    let inner = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(pool_max_idle_per_host)
         .http1_max_headers(MAX_RESPONSE_HEADERS)
-        .build(https)
+        .build(https);
+    HttpClient { inner, proxies }
 }
 
 #[cfg(test)]

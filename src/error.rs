@@ -34,6 +34,10 @@ pub enum ErrorKind {
     Connect,
     /// The TLS handshake failed (bad certificate, protocol mismatch, …).
     Tls,
+    /// The proxy was reached but refused or broke its handshake: a non-2xx
+    /// answer to `CONNECT` (the status is in the message), a SOCKS5 error
+    /// reply, refused proxy credentials. An unreachable proxy is `connect`.
+    Proxy,
     /// The per-request deadline (`--timeout`) expired.
     Timeout,
     /// More redirects than `--max-redirects` (a redirect loop ends here too).
@@ -62,6 +66,7 @@ impl ErrorKind {
             ErrorKind::Dns => "dns",
             ErrorKind::Connect => "connect",
             ErrorKind::Tls => "tls",
+            ErrorKind::Proxy => "proxy",
             ErrorKind::Timeout => "timeout",
             ErrorKind::TooManyRedirects => "too_many_redirects",
             ErrorKind::Protocol => "protocol",
@@ -197,6 +202,18 @@ pub struct DnsError(#[source] pub(crate) Box<dyn StdError + Send + Sync>);
 #[error("{0}")]
 pub struct ConnectError(#[source] pub(crate) Box<dyn StdError + Send + Sync>);
 
+/// Marker put in the source chain by the connector: the proxy was reached but
+/// refused or broke its `CONNECT` or SOCKS5 handshake (see `proxy.rs`).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ProxyError {
+    /// What happened, naming the proxy (never its credentials).
+    pub(crate) message: String,
+    /// The I/O error underneath, if any.
+    #[source]
+    pub(crate) source: Option<Box<dyn StdError + Send + Sync>>,
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Phase {
     Head,
@@ -225,6 +242,9 @@ fn classify(err: &(dyn StdError + 'static), phase: Phase) -> ErrorKind {
     let mut incomplete = false;
     let mut parse = false;
     for e in chain(err) {
+        if e.is::<ProxyError>() {
+            return ErrorKind::Proxy;
+        }
         if e.is::<DnsError>() {
             return ErrorKind::Dns;
         }
@@ -317,6 +337,11 @@ mod tests {
         assert_eq!(classify(&conn, Phase::Head), ErrorKind::Connect);
         let tls = io::Error::new(io::ErrorKind::InvalidData, rustls::Error::DecryptError);
         assert_eq!(classify(&tls, Phase::Head), ErrorKind::Tls);
+        let proxy = io::Error::other(ProxyError {
+            message: "refused with 403 Forbidden".into(),
+            source: Some(Box::new(io::Error::from(io::ErrorKind::ConnectionReset))),
+        });
+        assert_eq!(classify(&proxy, Phase::Head), ErrorKind::Proxy);
     }
 
     #[test]

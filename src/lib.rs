@@ -9,6 +9,7 @@
 //! - [`input`]: reading files/stdin lazily, one line at a time, bounded memory.
 //! - [`target`]: the URL rules (default scheme, IDNA, percent-encoding).
 //! - [`client`]: the hyper-util client over hyper-rustls, with typed DNS/TCP markers.
+//! - [`proxy`]: choosing a proxy by curl's rules; CONNECT tunnels and SOCKS5.
 //! - [`fetch`]: [`fetch_stream`] / [`fetch_all`], the concurrent pipeline and redirects.
 //! - [`result`]: [`FetchResult`] and [`Summary`], the JSON records.
 //! - [`error`]: [`ErrorKind`] and [`FetchError`].
@@ -41,6 +42,7 @@ pub mod fdlimit;
 pub mod fetch;
 pub mod input;
 pub mod output;
+pub mod proxy;
 pub mod result;
 pub mod target;
 

@@ -17,13 +17,14 @@ use fetcher_stream::ErrorKind;
 const MAN_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/man/fetcher-stream.1");
 
 /// The sections the page must have, in this order.
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
     "NAME",
     "SYNOPSIS",
     "DESCRIPTION",
     "OPTIONS",
     "OUTPUT FORMAT",
     "EXIT STATUS",
+    "ENVIRONMENT",
     "EXAMPLES",
     "SEE ALSO",
 ];
@@ -327,6 +328,7 @@ fn every_error_kind_is_explained() {
         Dns,
         Connect,
         Tls,
+        Proxy,
         Timeout,
         TooManyRedirects,
         Protocol,
@@ -338,8 +340,8 @@ fn every_error_kind_is_explained() {
     // Adding a variant stops this match compiling: add it to `all` too.
     for k in all {
         match k {
-            InvalidUrl | InvalidInput | UnsupportedScheme | Dns | Connect | Tls | Timeout
-            | TooManyRedirects | Protocol | Body | BodyTooLarge | Io | Cancelled => {}
+            InvalidUrl | InvalidInput | UnsupportedScheme | Dns | Connect | Tls | Proxy
+            | Timeout | TooManyRedirects | Protocol | Body | BodyTooLarge | Io | Cancelled => {}
         }
     }
     let text = section(&man_page(), "OUTPUT FORMAT").to_owned();
