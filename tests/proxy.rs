@@ -225,7 +225,32 @@ fn an_unreachable_proxy_is_a_connect_failure() {
             "{error}"
         );
     }
+    // A proxy name that does not resolve is `dns`, naming the proxy.
+    let rec = one(&["-x", "http://proxy.invalid:8080"], &[], &url, 1);
+    assert_eq!(strip(&rec), failure(&url, "dns"));
+    let error = rec["error"].as_str().unwrap();
+    assert!(
+        error.contains("cannot reach proxy http://proxy.invalid:8080"),
+        "{error}"
+    );
     assert_eq!(origin.hits(), 0);
+}
+
+#[test]
+fn proxy_credentials_never_reach_an_origin_reached_directly() {
+    let origin = Server::start();
+    let url = origin.url("/");
+    let proxy = HttpProxy::start(HttpMode::Open);
+    let x = proxy.url("user:p%40ss@");
+    let rec = one(&["-x", &x, "--noproxy", "127.0.0.1"], &[], &url, 0);
+    assert_eq!(strip(&rec), success(&url, 200, 2));
+    assert_eq!(proxy.connections(), 0);
+    let seen = origin.seen();
+    assert_eq!(seen.len(), 1);
+    assert!(
+        !seen[0].headers.contains_key("proxy-authorization"),
+        "{seen:?}"
+    );
 }
 
 #[test]
