@@ -2,9 +2,11 @@
 # Interop suite for fetcher-stream against real server programs (issue 3,
 # items 1-3): nginx (static files over HTTP/1.1, and HTTPS with HTTP/2 via
 # ALPN, plus an echo location that logs the request fields it received) and
-# httpbin under gunicorn (redirects, status codes, delays, drip, bytes).
+# httpbin under gunicorn (redirects, status codes, delays, drip, bytes); and
+# (issue 5, item 4) tinyproxy as an HTTP proxy with Basic credentials, whose
+# log and Via field show that traffic went through it.
 #
-# It installs what is missing (Debian nginx, jq, openssl; PyPI httpbin and
+# It installs what is missing (Debian nginx, jq, openssl, tinyproxy; PyPI httpbin and
 # gunicorn in a venv under target/interop-venv), builds the release binary,
 # makes a test CA and a server certificate with the openssl CLI under
 # target/interop/, starts the servers on free loopback ports, runs the checks
@@ -72,6 +74,7 @@ missing=()
 command -v jq >/dev/null 2>&1 || missing+=(jq)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+command -v tinyproxy >/dev/null 2>&1 || missing+=(tinyproxy)
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing ${missing[*]} (apt-get)"
   apt_install "${missing[@]}"
@@ -94,6 +97,10 @@ log "building the release binary"
 cargo build --release --locked --quiet
 [ -x "$BIN" ] || die "no binary at $BIN"
 VERSION=$("$BIN" --version | awk '{print $2}')
+
+# The checks choose their proxies themselves: none of the caller's proxy
+# variables may reach the binary (the installs above may have needed them).
+unset http_proxy HTTP_PROXY https_proxy HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
 
 # ---------------------------------------------------------------- fixtures
 
@@ -126,10 +133,10 @@ EOF
 )
 CA=$WORK/pki/ca.pem
 
-# Three distinct free loopback ports (all bound at once, then released).
-read -r HTTP_PORT TLS_PORT HB_PORT < <(python3 - <<'EOF'
+# Four distinct free loopback ports (all bound at once, then released).
+read -r HTTP_PORT TLS_PORT HB_PORT PROXY_PORT < <(python3 - <<'EOF'
 import socket
-socks = [socket.socket() for _ in range(3)]
+socks = [socket.socket() for _ in range(4)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))
@@ -141,24 +148,27 @@ NG=http://127.0.0.1:$HTTP_PORT
 NGS=https://example.test:$TLS_PORT
 HB=http://127.0.0.1:$HB_PORT
 RESOLVE=(--resolve "example.test:$TLS_PORT:127.0.0.1" --cacert "$CA")
+# Credentials user / pass, the password partly percent-encoded (decoded before use).
+PX=http://user:pa%73s@127.0.0.1:$PROXY_PORT
 
 # ---------------------------------------------------------------- servers
 
 NGINX_PID=
 GUNICORN_PID=
+TINYPROXY_PID=
 stop_servers() {
   local pid
-  for pid in "$NGINX_PID" "$GUNICORN_PID"; do
+  for pid in "$NGINX_PID" "$GUNICORN_PID" "$TINYPROXY_PID"; do
     [ -n "$pid" ] || continue
     kill -TERM "$pid" 2>/dev/null || true
   done
-  for pid in "$NGINX_PID" "$GUNICORN_PID"; do
+  for pid in "$NGINX_PID" "$GUNICORN_PID" "$TINYPROXY_PID"; do
     [ -n "$pid" ] || continue
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
-  NGINX_PID= GUNICORN_PID=
+  NGINX_PID= GUNICORN_PID= TINYPROXY_PID=
 }
 trap stop_servers EXIT
 trap 'exit 130' INT
@@ -193,7 +203,7 @@ http {
   uwsgi_temp_path $WORK/tmp/uwsgi;
   scgi_temp_path $WORK/tmp/scgi;
   log_format conn escape=json '{"conn":\$connection,"reqs":\$connection_requests,"proto":"\$server_protocol","uri":"\$request_uri","status":\$status,"bytes":\$body_bytes_sent}';
-  log_format echo escape=json '{"case":"\$arg_case","request":"\$request","proto":"\$server_protocol","host":"\$host","http_host":"\$http_host","ua":"\$http_user_agent","auth":"\$http_authorization","cookie":"\$http_cookie","xtest":"\$http_x_test"}';
+  log_format echo escape=json '{"case":"\$arg_case","request":"\$request","proto":"\$server_protocol","host":"\$host","http_host":"\$http_host","ua":"\$http_user_agent","auth":"\$http_authorization","cookie":"\$http_cookie","xtest":"\$http_x_test","via":"\$http_via"}';
   server {
     listen 127.0.0.1:$HTTP_PORT;
     $TLS_LISTEN
@@ -223,6 +233,22 @@ fi
 "$VENV/bin/gunicorn" "${gunicorn_args[@]}" httpbin:app >>logs/gunicorn.log 2>&1 &
 GUNICORN_PID=$!
 
+# tinyproxy in the foreground (-d), on loopback, with Basic credentials
+# user / pass; it logs each request line and CONNECT, and adds a Via field.
+cat >tinyproxy.conf <<EOF
+Port $PROXY_PORT
+Listen 127.0.0.1
+Timeout 30
+LogFile "$WORK/logs/tinyproxy.log"
+LogLevel Info
+PidFile "$WORK/tinyproxy.pid"
+MaxClients 64
+Allow 127.0.0.1
+BasicAuth user pass
+EOF
+tinyproxy -d -c "$WORK/tinyproxy.conf" >>logs/tinyproxy.out 2>&1 &
+TINYPROXY_PID=$!
+
 # fs URL... -- OPTIONS...: run the release binary on the URLs (one a line), print
 # its records. Never fails (exit 1 just means some record is a failure); a
 # run over 60 s is killed.
@@ -249,7 +275,8 @@ wait_up() { # NAME PID URL [OPTIONS...]
 wait_up nginx "$NGINX_PID" "$NG/1b.bin"
 wait_up "nginx (TLS)" "$NGINX_PID" "$NGS/1b.bin" "${RESOLVE[@]}"
 wait_up gunicorn "$GUNICORN_PID" "$HB/get"
-log "nginx $NGINX_VERSION on $HTTP_PORT (HTTP/1.1) and $TLS_PORT (HTTPS, HTTP/2: ${HTTP2_ON:-listen ssl http2}); httpbin on $HB_PORT"
+wait_up tinyproxy "$TINYPROXY_PID" "$NG/1b.bin?wait-up" -x "$PX"
+log "nginx $NGINX_VERSION on $HTTP_PORT (HTTP/1.1) and $TLS_PORT (HTTPS, HTTP/2: ${HTTP2_ON:-listen ssl http2}); httpbin on $HB_PORT; tinyproxy on $PROXY_PORT"
 
 # ---------------------------------------------------------------- checks
 
@@ -479,6 +506,47 @@ check_basic_auth() {
     'length == 1 and .[0].type == "success" and .[0].status == 200'
 }
 
+# Through tinyproxy (issue 5, item 4): its log and the Via field it adds show
+# the traffic went through it.
+proxy_log_has() { # FIXED_STRING: tinyproxy logged it (waits up to 3 s)
+  for _ in $(seq 30); do
+    grep -q -F -- "$1" logs/tinyproxy.log && return 0
+    sleep 0.1
+  done
+  return 1
+}
+check_proxy() {
+  local recs line seen
+  recs=$(fs "$NG/echo?case=via-proxy" -- -x "$PX")
+  line=$(echo_line via-proxy)
+  seen=false
+  proxy_log_has "GET $NG/echo?case=via-proxy HTTP/1.1" && seen=true
+  expect "-x http://user:pa%73s@tinyproxy: http in absolute form, through the proxy (log, Via)" \
+    "$(printf '%s\n%s\n%s' "$recs" "$line" "$seen")" \
+    '.[0].type == "success" and .[0].status == 200 and (.[1].via | contains("tinyproxy")) and .[2] == true'
+
+  recs=$(fs "https://127.0.0.1:$TLS_PORT/1b.bin?via-proxy" -- -x "$PX" --cacert "$CA")
+  seen=false
+  proxy_log_has "CONNECT 127.0.0.1:$TLS_PORT HTTP/1.1" && seen=true
+  expect "-x tinyproxy: https through a CONNECT tunnel, HTTP/2 with nginx inside it" \
+    "$(printf '%s\n%s' "$recs" "$seen")" \
+    '.[0].type == "success" and .[0].status == 200 and .[0].size == 1 and .[0].http_version == "HTTP/2.0" and .[1] == true'
+
+  recs=$(fs "https://127.0.0.1:$TLS_PORT/1b.bin" "$NG/1b.bin?bad-credentials" -- -x "http://user:wrong@127.0.0.1:$PROXY_PORT" --cacert "$CA")
+  expect "tinyproxy refuses wrong credentials: https -> proxy failure, http -> the proxy's 401" "$recs" \
+    '(map(select(.type == "failure")) | length == 1 and .[0].error_kind == "proxy" and (.[0].error | contains("401")))
+     and (map(select(.type == "success")) | length == 1 and .[0].status == 401)'
+
+  recs=$(http_proxy=$PX fs "$NG/echo?case=env-proxy")
+  line=$(echo_line env-proxy)
+  expect "http_proxy in the environment is used" "$(printf '%s\n%s' "$recs" "$line")" \
+    '.[0].status == 200 and (.[1].via | contains("tinyproxy"))'
+  recs=$(http_proxy=$PX no_proxy=127.0.0.1 fs "$NG/echo?case=no-proxy")
+  line=$(echo_line no-proxy)
+  expect "no_proxy=127.0.0.1 goes direct" "$(printf '%s\n%s' "$recs" "$line")" \
+    '.[0].status == 200 and .[1].via == ""'
+}
+
 check_static_sizes
 check_not_found
 check_tls_ip_san
@@ -490,6 +558,7 @@ check_status
 check_deadlines
 check_bytes
 check_basic_auth
+check_proxy
 
 printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
 [ "$FAILED" = 0 ]
