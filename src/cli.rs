@@ -116,7 +116,7 @@ pub struct Opts {
     #[arg(long, value_name = "HOST:PORT:ADDR")]
     pub resolve: Vec<ResolveOverride>,
 
-    /// Use this proxy for every URL: [SCHEME://][USER[:PASSWORD]@]HOST[:PORT].
+    /// Use this proxy for every URL: `[SCHEME://][USER[:PASSWORD]@]HOST[:PORT]`.
     ///
     /// As curl's -x/--proxy. SCHEME is http (the default; CONNECT tunnels for
     /// https URLs), socks5 (targets resolved here) or socks5h (the proxy

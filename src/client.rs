@@ -299,7 +299,7 @@ impl Service<Uri> for MarkConnect {
     }
 
     /// Connects to `uri`'s host, or to its proxy when [`Proxies::route`]
-    /// names one (see [`MarkConnect::call_proxied`]).
+    /// names one (see `MarkConnect::call_proxied`).
     fn call(&mut self, uri: Uri) -> Self::Future {
         if let Some(proxy) = self.proxies.route(&uri) {
             let proxy = proxy.clone();

@@ -38,7 +38,7 @@
 //!   `Proxy-Authorization: Basic` from the proxy URL's user name and password.
 //! - HTTP proxy, `https://` target: a `CONNECT host:port` tunnel (RFC 9110
 //!   sec. 9.3.6, with `Proxy-Authorization`), then TLS to the target through
-//!   it. [`connect_tunnel`] is our own: hyper-util's `Tunnel` reports no status
+//!   it. `connect_tunnel` is our own: hyper-util's `Tunnel` reports no status
 //!   code except for 407, and takes only 200 as success where RFC 9110 says any
 //!   2xx.
 //! - SOCKS5 (RFC 1928, with RFC 1929 user name and password): hyper-util's
