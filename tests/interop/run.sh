@@ -4,9 +4,11 @@
 # ALPN, plus an echo location that logs the request fields it received) and
 # httpbin under gunicorn (redirects, status codes, delays, drip, bytes); and
 # (issue 5, item 4) tinyproxy as an HTTP proxy with Basic credentials, whose
-# log and Via field show that traffic went through it.
+# log and Via field show that traffic went through it, and Dante (danted) as a
+# SOCKS5 proxy, whose log shows the connections it made.
 #
-# It installs what is missing (Debian nginx, jq, openssl, tinyproxy; PyPI httpbin and
+# It installs what is missing (Debian nginx, jq, openssl, tinyproxy,
+# dante-server; PyPI httpbin and
 # gunicorn in a venv under target/interop-venv), builds the release binary,
 # makes a test CA and a server certificate with the openssl CLI under
 # target/interop/, starts the servers on free loopback ports, runs the checks
@@ -75,12 +77,17 @@ command -v jq >/dev/null 2>&1 || missing+=(jq)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v tinyproxy >/dev/null 2>&1 || missing+=(tinyproxy)
+DANTED=$(command -v danted || true)
+[ -n "$DANTED" ] || [ ! -x /usr/sbin/danted ] || DANTED=/usr/sbin/danted
+[ -n "$DANTED" ] || missing+=(dante-server)
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing ${missing[*]} (apt-get)"
   apt_install "${missing[@]}"
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || die "nginx not found after install"
+DANTED=$(command -v danted || echo /usr/sbin/danted)
+[ -x "$DANTED" ] || die "danted not found after install"
 
 if [ ! -x "$VENV/bin/gunicorn" ] || ! "$VENV/bin/python" -c 'import httpbin, gunicorn' >/dev/null 2>&1; then
   log "installing httpbin and gunicorn into $VENV (pip)"
@@ -133,10 +140,10 @@ EOF
 )
 CA=$WORK/pki/ca.pem
 
-# Four distinct free loopback ports (all bound at once, then released).
-read -r HTTP_PORT TLS_PORT HB_PORT PROXY_PORT < <(python3 - <<'EOF'
+# Five distinct free loopback ports (all bound at once, then released).
+read -r HTTP_PORT TLS_PORT HB_PORT PROXY_PORT SOCKS_PORT < <(python3 - <<'EOF'
 import socket
-socks = [socket.socket() for _ in range(4)]
+socks = [socket.socket() for _ in range(5)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))
@@ -156,19 +163,20 @@ PX=http://user:pa%73s@127.0.0.1:$PROXY_PORT
 NGINX_PID=
 GUNICORN_PID=
 TINYPROXY_PID=
+DANTED_PID=
 stop_servers() {
   local pid
-  for pid in "$NGINX_PID" "$GUNICORN_PID" "$TINYPROXY_PID"; do
+  for pid in "$NGINX_PID" "$GUNICORN_PID" "$TINYPROXY_PID" "$DANTED_PID"; do
     [ -n "$pid" ] || continue
     kill -TERM "$pid" 2>/dev/null || true
   done
-  for pid in "$NGINX_PID" "$GUNICORN_PID" "$TINYPROXY_PID"; do
+  for pid in "$NGINX_PID" "$GUNICORN_PID" "$TINYPROXY_PID" "$DANTED_PID"; do
     [ -n "$pid" ] || continue
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
-  NGINX_PID= GUNICORN_PID= TINYPROXY_PID=
+  NGINX_PID= GUNICORN_PID= TINYPROXY_PID= DANTED_PID=
 }
 trap stop_servers EXIT
 trap 'exit 130' INT
@@ -249,6 +257,30 @@ EOF
 tinyproxy -d -c "$WORK/tinyproxy.conf" >>logs/tinyproxy.out 2>&1 &
 TINYPROXY_PID=$!
 
+# Dante as a SOCKS5 proxy on loopback, no authentication (its user name
+# method needs system accounts), logging every connection it makes.
+DANTE_USERS=""
+[ "$(id -u)" != 0 ] || DANTE_USERS=$'user.privileged: root\nuser.unprivileged: nobody'
+cat >danted.conf <<EOF
+logoutput: $WORK/logs/danted.log
+internal: 127.0.0.1 port = $SOCKS_PORT
+external: 127.0.0.1
+clientmethod: none
+socksmethod: none
+$DANTE_USERS
+client pass {
+  from: 127.0.0.0/8 to: 0.0.0.0/0
+  log: error connect disconnect
+}
+socks pass {
+  from: 127.0.0.0/8 to: 0.0.0.0/0
+  command: connect
+  log: error connect disconnect
+}
+EOF
+"$DANTED" -f "$WORK/danted.conf" -p "$WORK/danted.pid" >>logs/danted.out 2>&1 &
+DANTED_PID=$!
+
 # fs URL... -- OPTIONS...: run the release binary on the URLs (one a line), print
 # its records. Never fails (exit 1 just means some record is a failure); a
 # run over 60 s is killed.
@@ -276,7 +308,8 @@ wait_up nginx "$NGINX_PID" "$NG/1b.bin"
 wait_up "nginx (TLS)" "$NGINX_PID" "$NGS/1b.bin" "${RESOLVE[@]}"
 wait_up gunicorn "$GUNICORN_PID" "$HB/get"
 wait_up tinyproxy "$TINYPROXY_PID" "$NG/1b.bin?wait-up" -x "$PX"
-log "nginx $NGINX_VERSION on $HTTP_PORT (HTTP/1.1) and $TLS_PORT (HTTPS, HTTP/2: ${HTTP2_ON:-listen ssl http2}); httpbin on $HB_PORT; tinyproxy on $PROXY_PORT"
+wait_up danted "$DANTED_PID" "$NG/1b.bin?wait-up" -x "socks5://127.0.0.1:$SOCKS_PORT"
+log "nginx $NGINX_VERSION on $HTTP_PORT (HTTP/1.1) and $TLS_PORT (HTTPS, HTTP/2: ${HTTP2_ON:-listen ssl http2}); httpbin on $HB_PORT; tinyproxy on $PROXY_PORT; danted on $SOCKS_PORT"
 
 # ---------------------------------------------------------------- checks
 
@@ -547,6 +580,35 @@ check_proxy() {
     '.[0].status == 200 and .[1].via == ""'
 }
 
+# Dante logs `tcp/connect [: CLIENT PROXY -> OUT TARGET` (address.port) for
+# each connection it makes.
+socks_connects() { # PORT: how many connections Dante made to 127.0.0.1:PORT
+  grep -c "tcp/connect \[: .* 127\.0\.0\.1\.$1\$" logs/danted.log || true
+}
+socks_connected() { # PORT BEFORE: waits up to 3 s for more than BEFORE
+  for _ in $(seq 30); do
+    [ "$(socks_connects "$1")" -gt "$2" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+check_socks() {
+  local recs seen before
+  before=$(socks_connects "$HTTP_PORT")
+  recs=$(fs "http://localhost:$HTTP_PORT/1b.bin?via-socks5h" -- -x "socks5h://127.0.0.1:$SOCKS_PORT")
+  seen=false
+  socks_connected "$HTTP_PORT" "$before" && seen=true
+  expect "-x socks5h://danted: the proxy resolves localhost and connects" "$(printf '%s\n%s' "$recs" "$seen")" \
+    '.[0].type == "success" and .[0].status == 200 and .[0].size == 1 and .[1] == true'
+
+  before=$(socks_connects "$TLS_PORT")
+  recs=$(fs "https://127.0.0.1:$TLS_PORT/1b.bin?via-socks5" -- -x "socks5://127.0.0.1:$SOCKS_PORT" --cacert "$CA")
+  seen=false
+  socks_connected "$TLS_PORT" "$before" && seen=true
+  expect "-x socks5://danted: https with HTTP/2 through the SOCKS5 connection" "$(printf '%s\n%s' "$recs" "$seen")" \
+    '.[0].type == "success" and .[0].status == 200 and .[0].http_version == "HTTP/2.0" and .[1] == true'
+}
+
 check_static_sizes
 check_not_found
 check_tls_ip_san
@@ -559,6 +621,7 @@ check_deadlines
 check_bytes
 check_basic_auth
 check_proxy
+check_socks
 
 printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
 [ "$FAILED" = 0 ]
