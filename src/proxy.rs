@@ -406,6 +406,22 @@ impl NoProxy {
 ///
 /// See the [module documentation](self) for curl's rules, which
 /// [`Proxies::from_env`] follows.
+///
+/// # Example
+/// ```
+/// use fetcher_stream::proxy::Proxies;
+/// use fetcher_stream::Config;
+///
+/// let mut config = Config::default();
+/// // Everything through a local SOCKS5 proxy that resolves the names,
+/// // except hosts under .internal.
+/// config.client.proxies = Proxies {
+///     no_proxy: ".internal".parse().unwrap(),
+///     ..Proxies::all("socks5h://127.0.0.1:1080".parse().unwrap())
+/// };
+/// let uri = "https://db.internal/".parse().unwrap();
+/// assert!(config.client.proxies.route(&uri).is_none());
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Proxies {
     /// The proxy for `http://` targets. Default: none.
