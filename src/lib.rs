@@ -10,6 +10,8 @@
 //! - [`target`]: the URL rules (default scheme, IDNA, percent-encoding).
 //! - [`client`]: the hyper-util client over hyper-rustls, with typed DNS/TCP markers.
 //! - [`fetch`]: [`fetch_stream`] / [`fetch_all`], the concurrent pipeline and redirects.
+//! - [`schedule`]: per-host caps, the look-ahead window, rate limits and host pauses.
+//! - [`retry`]: which failures are retried, backoff with jitter, `Retry-After`.
 //! - [`result`]: [`FetchResult`] and [`Summary`], the JSON records.
 //! - [`error`]: [`ErrorKind`] and [`FetchError`].
 //! - [`output`]: the JSON Lines writer and broken-pipe handling.
@@ -42,10 +44,14 @@ pub mod fetch;
 pub mod input;
 pub mod output;
 pub mod result;
+pub mod retry;
+pub mod schedule;
 pub mod target;
 
 pub use error::{ErrorKind, FetchError};
 pub use fetch::{fetch_all, fetch_stream, Config};
 pub use input::{read_inputs, InputLine};
 pub use result::{FetchResult, Summary};
+pub use retry::RetryPolicy;
+pub use schedule::Rate;
 pub use target::DefaultScheme;
