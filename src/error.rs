@@ -210,8 +210,8 @@ pub struct DnsError(#[source] pub(crate) Box<dyn StdError + Send + Sync>);
 /// the lookup failed for a temporary reason (`getaddrinfo`'s `EAI_AGAIN`), so
 /// that `--retries` can tell it from a name that does not exist.
 #[derive(Debug, thiserror::Error)]
-#[error("temporary failure in name resolution")]
-pub struct TemporaryDns;
+#[error("{0}")]
+pub struct TemporaryDns(#[source] pub(crate) io::Error);
 
 /// Marker put in the source chain by our TCP connector wrapper: the TCP
 /// connection (after name resolution) failed.
@@ -335,6 +335,12 @@ mod tests {
     fn markers_found_inside_io_errors() {
         let dns = io::Error::other(DnsError("no such host".into()));
         assert_eq!(classify(&dns, Phase::Head), ErrorKind::Dns);
+        let again = io::Error::other(DnsError(Box::new(TemporaryDns(io::Error::other("again")))));
+        let e = FetchError::from_request(&again);
+        assert_eq!((e.kind(), e.is_transient()), (ErrorKind::Dns, true));
+        assert_eq!(e.to_string(), "again");
+        let e = FetchError::from_request(&dns);
+        assert_eq!((e.kind(), e.is_transient()), (ErrorKind::Dns, false));
         let conn = ConnectError(Box::new(io::Error::from(io::ErrorKind::ConnectionRefused)));
         assert_eq!(classify(&conn, Phase::Head), ErrorKind::Connect);
         let tls = io::Error::new(io::ErrorKind::InvalidData, rustls::Error::DecryptError);
