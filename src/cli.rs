@@ -71,6 +71,8 @@ pub struct Opts {
     /// At most N requests are still in flight, but a finished URL keeps its
     /// slot until every URL before it is printed (futures' `buffered`), so a
     /// slow URL holds back the records after it and can leave slots idle.
+    /// With --max-per-host or --rate-per-host, a finished record holds a place
+    /// in the look-ahead window instead of a slot.
     #[arg(long)]
     pub keep_order: bool,
 
@@ -137,7 +139,8 @@ pub struct Opts {
     /// Most request attempts per second (N/s), minute (N/m) or hour (N/h).
     ///
     /// Over the whole run, evenly spaced (a token bucket without bursts, as
-    /// curl's --rate). A bare N means N/s. Retries take a token too.
+    /// curl's --rate). A bare N means N/s; N/d (per day) works too. Retries
+    /// take a token too.
     #[arg(long, value_name = "N[/s|/m|/h]", value_parser = parse_rate)]
     pub rate: Option<Rate>,
 
@@ -159,8 +162,10 @@ pub struct Opts {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub retries: u32,
 
-    /// Backoff base, in seconds: the wait after attempt k is random in
-    /// [0, min(--retry-max-delay, SECONDS x 2^(k-1))].
+    /// Backoff base between retries, in seconds (fractions allowed).
+    ///
+    /// Exponential backoff with full jitter: the wait after attempt k is
+    /// random in [0, min(--retry-max-delay, SECONDS x 2^(k-1))].
     #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = parse_seconds)]
     pub retry_delay: Duration,
 

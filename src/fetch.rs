@@ -54,7 +54,10 @@ pub struct Config {
     /// sec. 15.4). 0 means none: the 3xx response is the result. Default 10.
     pub max_redirects: u32,
     /// Emit records in input order (futures' `buffered`) instead of completion
-    /// order; the concurrency is the same. Default `false`.
+    /// order; the concurrency is the same. With the per-host scheduler,
+    /// finished records wait in the look-ahead window until the ones before
+    /// them are out, so at most `lookahead` lines lie between the oldest
+    /// record not yet yielded and the newest line read. Default `false`.
     pub keep_order: bool,
     /// The request method: `GET` (default) or `HEAD`.
     pub method: Method,

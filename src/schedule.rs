@@ -166,6 +166,15 @@ impl Limits {
         }
     }
 
+    /// Drops per-host rate state that no longer limits anything (hosts whose
+    /// bucket is full again), as governor's `retain_recent` does.
+    fn forget_idle_hosts(&self) {
+        if let Some(l) = &self.host_rate {
+            l.retain_recent();
+            l.shrink_to_fit();
+        }
+    }
+
     /// Waits for whatever must come before an attempt to `host` is sent: the
     /// host's pause to end, its rate token (when `host_token`) and the global
     /// rate token. Not cancel-aware: the caller races it with cancellation.
@@ -183,6 +192,11 @@ impl Limits {
         }
     }
 }
+
+/// How many hosts leave the window between two sweeps of the per-host rate
+/// limiter's idle entries, so that a list of millions of hosts does not keep
+/// one entry per host.
+const FORGET_HOSTS_EVERY: u64 = 4096;
 
 /// A URL in the window, waiting for its host.
 struct Waiting {
@@ -233,6 +247,8 @@ pub(crate) struct Scheduler {
     free_hosts: Vec<usize>,
     host_index: HashMap<HostKey, usize>,
     pass: u64,
+    /// Host slots freed so far (to forget idle hosts' rate state now and then).
+    freed: u64,
     /// Wakes the scheduler when the earliest blocked host may go.
     timer: Option<Pin<Box<Sleep>>>,
     cancel: CancellationToken,
@@ -280,6 +296,7 @@ impl Scheduler {
             free_hosts: Vec::new(),
             host_index: HashMap::new(),
             pass: 0,
+            freed: 0,
             timer: None,
             cancelled: Box::pin(options.cancel.clone().cancelled_owned()),
             cancel: options.cancel,
@@ -344,6 +361,10 @@ impl Scheduler {
         if slot.refs == 0 {
             self.host_index.remove(&slot.key);
             self.free_hosts.push(i);
+            self.freed += 1;
+            if self.freed.is_multiple_of(FORGET_HOSTS_EVERY) {
+                self.limits.forget_idle_hosts();
+            }
         }
     }
 

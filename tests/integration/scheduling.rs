@@ -229,8 +229,9 @@ fn global_rate_spaces_attempts() {
 }
 
 /// A 429 with `Retry-After` pauses its host: with `--max-per-host 1` and no
-/// retries, the next URL to that host is not sent before the pause ends,
-/// while another host goes on; `--max-retry-after` caps a long pause.
+/// retries, the next URL to that host is not sent before the pause ends, and
+/// it waits without its slot: at `-c 1` another host's URL goes first.
+/// `--max-retry-after` caps a long pause.
 #[test]
 fn retry_after_pauses_the_host() {
     for (retry_after, cap, min, max) in [("1", "60", 900, 3000), ("3600", "1", 900, 3000)] {
@@ -245,7 +246,7 @@ fn retry_after_pauses_the_host() {
             other.url("/delay/0"),
         ];
         let r = run(
-            &["--max-per-host", "1", "--max-retry-after", cap],
+            &["-c", "1", "--max-per-host", "1", "--max-retry-after", cap],
             lines(&input),
         );
         assert_eq!(r.records.len(), 3);
