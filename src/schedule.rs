@@ -6,7 +6,7 @@
 //! here runs except the global rate limiter and the pause table, which a
 //! request consults before each attempt.
 //!
-//! With either flag, a [`Scheduler`] replaces `buffer_unordered`. It pulls
+//! With either flag, a `Scheduler` replaces `buffer_unordered`. It pulls
 //! input lines into a bounded *look-ahead window* (`--lookahead N`, default
 //! 4 x `-c`) and starts, in input order, every waiting URL whose host
 //! (scheme + host + port, [`url::Origin`]) is below its cap, not paused, and

@@ -261,3 +261,29 @@ fn retry_after_pauses_the_host() {
         assert_eq!(r.records[1]["url"], input[2], "{:?}", r.records);
     }
 }
+
+/// Without `--max-per-host` and `--rate-per-host` the pipeline is the plain
+/// `buffer_unordered(c)`: `--lookahead` alone reads no line ahead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookahead_alone_keeps_the_plain_pipeline() {
+    let server = RawServer::start(Misbehave::Hang);
+    let url = server.url("/");
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let counter = pulled.clone();
+    let input = futures::stream::iter(0..1_000).map(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        url.clone()
+    });
+    let config = Config {
+        max_concurrency: 3,
+        lookahead: Some(50),
+        retries: 2,
+        timeout: Duration::from_secs(30),
+        ..Config::default()
+    };
+    let mut results = Box::pin(fetch_stream(input, config));
+    let next = tokio::time::timeout(Duration::from_millis(500), results.next()).await;
+    assert!(next.is_err(), "{next:?}");
+    assert_eq!(pulled.load(Ordering::SeqCst), 3);
+    server.reached(3).await;
+}
