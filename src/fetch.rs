@@ -779,6 +779,15 @@ mod tests {
         assert_eq!(c.max_redirects, 10);
         assert_eq!(c.method, Method::GET);
         assert!(c.user_agent.starts_with("fetcher-stream/"));
+        assert_eq!(
+            (c.max_per_host, c.lookahead, c.rate, c.rate_per_host),
+            (None, None, None, None)
+        );
+        assert_eq!((c.retries, c.retry_all), (0, false));
+        assert_eq!(c.retry_delay, Duration::from_secs(1));
+        assert_eq!(c.retry_max_delay, Duration::from_secs(30));
+        assert_eq!(c.max_retry_after, Duration::from_secs(60));
+        assert!(!c.pauses_hosts() && !c.per_host());
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! as each completes.
 //!
 //! The binary is a thin shell around [`fetch_stream`]: input lines become a
-//! `Stream`, fetched with `buffer_unordered(max_concurrency)` over one pooled
-//! hyper-util client, each request under a `tokio::time::timeout` deadline.
+//! `Stream`, fetched with `buffer_unordered(max_concurrency)` (or, with
+//! per-host limits, a look-ahead scheduler) over one pooled hyper-util
+//! client, each request attempt under a `tokio::time::timeout` deadline.
 //!
 //! # Layout
 //! - [`input`]: reading files/stdin lazily, one line at a time, bounded memory.
