@@ -55,7 +55,8 @@ pub struct Opts {
     /// Deadline per URL, in seconds (fractions allowed).
     ///
     /// Covers DNS, connect, TLS, the request, the response headers, every
-    /// redirect hop and the whole body. Expiry gives a `timeout` failure.
+    /// redirect hop and the whole body. Expiry gives a `timeout` failure. With
+    /// --retries, each attempt has its own deadline.
     #[arg(short = 't', long, value_name = "SECONDS", default_value = "5", value_parser = parse_timeout)]
     pub timeout: Duration,
 
