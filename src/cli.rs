@@ -21,6 +21,7 @@ use crate::input::read_inputs;
 use crate::output::{self, StdoutSink};
 use crate::proxy::{NoProxy, Proxies, ProxyUrl};
 use crate::result::Summary;
+use crate::schedule::Rate;
 use crate::target::DefaultScheme;
 
 /// Fetch many URLs concurrently; print one JSON line per URL as each completes.
@@ -55,7 +56,8 @@ pub struct Opts {
     /// Deadline per URL, in seconds (fractions allowed).
     ///
     /// Covers DNS, connect, TLS, the request, the response headers, every
-    /// redirect hop and the whole body. Expiry gives a `timeout` failure.
+    /// redirect hop and the whole body. Expiry gives a `timeout` failure. With
+    /// --retries, each attempt has its own deadline.
     #[arg(short = 't', long, value_name = "SECONDS", default_value = "5", value_parser = parse_timeout)]
     pub timeout: Duration,
 
@@ -71,6 +73,8 @@ pub struct Opts {
     /// At most N requests are still in flight, but a finished URL keeps its
     /// slot until every URL before it is printed (futures' `buffered`), so a
     /// slow URL holds back the records after it and can leave slots idle.
+    /// With --max-per-host or --rate-per-host, a finished record holds a place
+    /// in the look-ahead window instead of a slot.
     #[arg(long)]
     pub keep_order: bool,
 
@@ -136,6 +140,76 @@ pub struct Opts {
     #[arg(long, value_name = "LIST", value_parser = parse_noproxy)]
     pub noproxy: Option<NoProxy>,
 
+    /// Most requests in flight to one host (scheme + host + port).
+    ///
+    /// -c stays the global cap. A URL whose host is at its cap waits in the
+    /// look-ahead window (--lookahead) without taking a global slot, so URLs
+    /// of other hosts further on use the free slots. Without this flag and
+    /// --rate-per-host, URLs simply start in input order.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_per_host: Option<u32>,
+
+    /// Input lines read ahead to find URLs whose host can take a request.
+    ///
+    /// Used with --max-per-host and --rate-per-host; at least -c. Bounds
+    /// memory: at most N lines are waiting or in flight at once (with
+    /// --keep-order, at most N lines between the oldest record not yet
+    /// printed and the newest line read). [default: 4 x -c]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub lookahead: Option<u32>,
+
+    /// Most request attempts per second (N/s), minute (N/m) or hour (N/h).
+    ///
+    /// Over the whole run, evenly spaced (a token bucket without bursts, as
+    /// curl's --rate). A bare N means N/s; N/d (per day) works too. Retries
+    /// take a token too.
+    #[arg(long, value_name = "N[/s|/m|/h]", value_parser = parse_rate)]
+    pub rate: Option<Rate>,
+
+    /// Most request attempts per host per second (N/s), minute or hour.
+    ///
+    /// Like --rate, for each host (scheme + host + port) on its own. A URL
+    /// whose host has no token yet waits in the look-ahead window without
+    /// taking a global slot, as with --max-per-host.
+    #[arg(long, value_name = "N[/s|/m|/h]", value_parser = parse_rate)]
+    pub rate_per_host: Option<Rate>,
+
+    /// Retry a URL up to N more times after a transient failure.
+    ///
+    /// Transient: error kinds connect, timeout, io, a temporary dns failure,
+    /// and the statuses 429, 502, 503 and 504. Only GET, HEAD, OPTIONS, TRACE,
+    /// PUT and DELETE are retried unless --retry-all is given. The record is
+    /// the last attempt's, with "attempts" when above 1; --timeout applies to
+    /// each attempt.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: u32,
+
+    /// Backoff base between retries, in seconds (fractions allowed).
+    ///
+    /// Exponential backoff with full jitter: the wait after attempt k is
+    /// random in [0, min(--retry-max-delay, SECONDS x 2^(k-1))].
+    #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = parse_seconds)]
+    pub retry_delay: Duration,
+
+    /// Longest backoff between two attempts, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
+    pub retry_max_delay: Duration,
+
+    /// Retry non-idempotent methods (POST, PATCH, ...) too.
+    ///
+    /// They may have had an effect on the server before the failure.
+    #[arg(long)]
+    pub retry_all: bool,
+
+    /// Longest Retry-After honoured, in seconds.
+    ///
+    /// A 429 or 503 response with Retry-After (seconds or an HTTP-date)
+    /// pauses its host for that long, at most SECONDS, when --retries,
+    /// --max-per-host, --rate or --rate-per-host is given; a retry of that URL
+    /// waits at least as long.
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_seconds)]
+    pub max_retry_after: Duration,
+
     /// Do not write the summary record to stderr.
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -181,6 +255,22 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
         return Err(format!("must be at least 0.001 (1 ms), got '{s}'"));
     }
     Duration::try_from_secs_f64(secs).map_err(|_| format!("'{s}' is too large"))
+}
+
+/// A number of seconds, 0 or more, fractions allowed.
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("must be 0 or more, got '{s}'"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("'{s}' is too large"))
+}
+
+fn parse_rate(s: &str) -> Result<Rate, String> {
+    s.parse()
 }
 
 fn parse_method(s: &str) -> Result<Method, String> {
@@ -246,6 +336,15 @@ impl Opts {
                 proxies: crate::proxy::Proxies::none(),
             },
             cancel,
+            max_per_host: self.max_per_host.map(|n| n as usize),
+            lookahead: self.lookahead.map(|n| n as usize),
+            rate: self.rate,
+            rate_per_host: self.rate_per_host,
+            retries: self.retries,
+            retry_delay: self.retry_delay,
+            retry_max_delay: self.retry_max_delay,
+            retry_all: self.retry_all,
+            max_retry_after: self.max_retry_after,
         }
     }
 }
@@ -584,5 +683,71 @@ mod tests {
         // ...unless --proxy makes it irrelevant.
         let o = Opts::try_parse_from(["f", "-x", ""]).unwrap();
         assert!(o.proxies(env(&[("https_proxy", "socks4://h")])).is_ok());
+    }
+
+    #[test]
+    fn per_host_flags() {
+        let o = Opts::try_parse_from(["f", "--max-per-host", "2", "--lookahead", "50"]).unwrap();
+        assert_eq!((o.max_per_host, o.lookahead), (Some(2), Some(50)));
+        let c = o.config(CancellationToken::new());
+        assert_eq!((c.max_per_host, c.lookahead), (Some(2), Some(50)));
+        let o = Opts::try_parse_from(["f"]).unwrap();
+        assert_eq!((o.max_per_host, o.lookahead), (None, None));
+        for bad in ["0", "-1", "x"] {
+            assert!(Opts::try_parse_from(["f", "--max-per-host", bad]).is_err());
+            assert!(Opts::try_parse_from(["f", "--lookahead", bad]).is_err());
+        }
+    }
+
+    #[test]
+    fn rate_flags() {
+        let o = Opts::try_parse_from(["f", "--rate", "5/s", "--rate-per-host", "30/m"]).unwrap();
+        assert_eq!(o.rate.unwrap().interval(), Duration::from_millis(200));
+        assert_eq!(o.rate_per_host.unwrap().interval(), Duration::from_secs(2));
+        assert_eq!(
+            Opts::try_parse_from(["f", "--rate", "2"])
+                .unwrap()
+                .rate
+                .unwrap()
+                .interval(),
+            Duration::from_millis(500)
+        );
+        for bad in ["0", "5/x", "fast", "-2/s"] {
+            assert!(Opts::try_parse_from(["f", "--rate", bad]).is_err(), "{bad}");
+            assert!(Opts::try_parse_from(["f", "--rate-per-host", bad]).is_err());
+        }
+    }
+
+    #[test]
+    fn retry_flags() {
+        let o = Opts::try_parse_from(["f"]).unwrap();
+        assert_eq!(o.retries, 0);
+        assert_eq!(o.retry_delay, Duration::from_secs(1));
+        assert_eq!(o.retry_max_delay, Duration::from_secs(30));
+        assert_eq!(o.max_retry_after, Duration::from_secs(60));
+        assert!(!o.retry_all);
+        let o = Opts::try_parse_from([
+            "f",
+            "--retries",
+            "3",
+            "--retry-delay",
+            "0.5",
+            "--retry-max-delay",
+            "4",
+            "--retry-all",
+            "--max-retry-after",
+            "0",
+        ])
+        .unwrap();
+        let c = o.config(CancellationToken::new());
+        assert_eq!(c.retries, 3);
+        assert_eq!(c.retry_delay, Duration::from_millis(500));
+        assert_eq!(c.retry_max_delay, Duration::from_secs(4));
+        assert!(c.retry_all);
+        assert_eq!(c.max_retry_after, Duration::ZERO);
+        for bad in ["-1", "x", "inf"] {
+            assert!(Opts::try_parse_from(["f", "--retry-delay", bad]).is_err());
+            assert!(Opts::try_parse_from(["f", "--retries", bad]).is_err());
+        }
     }
 }

@@ -1,8 +1,10 @@
 //! Building the one pooled HTTP client every request shares.
 //!
 //! The stack, inside out:
-//! 1. [`Resolver`]: hyper-util's `GaiResolver` (getaddrinfo on a blocking
-//!    thread) behind a wrapper that marks failures with [`DnsError`], answers
+//! 1. [`Resolver`]: getaddrinfo on a blocking thread (as hyper-util's
+//!    `GaiResolver`, but through dns-lookup, which keeps the error code so a
+//!    temporary failure is marked [`TemporaryDns`]); failures are marked with
+//!    [`DnsError`]; it answers
 //!    `localhost` and `*.localhost` with loopback addresses and fails `.invalid`
 //!    names at once, without a query, as RFC 6761 sec. 6.3 and 6.4 ask.
 //! 2. hyper-util's `HttpConnector` (TCP, `TCP_NODELAY`, Happy Eyeballs), wrapped
@@ -36,7 +38,7 @@ use bytes::Bytes;
 use http::Uri;
 use http_body_util::Empty;
 use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
+use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -48,7 +50,7 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio::net::TcpStream;
 use tower_service::Service;
 
-use crate::error::{ConnectError, DnsError};
+use crate::error::{ConnectError, DnsError, TemporaryDns};
 use crate::proxy::{Proxies, ProxyScheme, ProxyUrl, Via};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -88,17 +90,34 @@ impl HttpClient {
 /// curl accepts far more).
 const MAX_RESPONSE_HEADERS: usize = 2_000;
 
-/// Name resolution with RFC 6761 special cases and a [`DnsError`] marker.
-#[derive(Clone, Debug)]
-pub struct Resolver {
-    gai: GaiResolver,
-}
+/// Name resolution with RFC 6761 special cases and a [`DnsError`] marker:
+/// `getaddrinfo` on a blocking thread (as hyper-util's `GaiResolver`), through
+/// dns-lookup so that its error code is kept: a temporary failure
+/// (`EAI_AGAIN`) is also marked [`TemporaryDns`], which `--retries` retries.
+#[derive(Clone, Debug, Default)]
+pub struct Resolver;
 
 impl Resolver {
     fn new() -> Self {
-        Resolver {
-            gai: GaiResolver::new(),
+        Resolver
+    }
+}
+
+/// `getaddrinfo(host)` for stream sockets; the port is set by the connector.
+fn lookup(host: &str) -> Result<Vec<SocketAddr>, DnsError> {
+    let hints = dns_lookup::AddrInfoHints {
+        socktype: dns_lookup::SockType::Stream.into(),
+        ..Default::default()
+    };
+    match dns_lookup::getaddrinfo(Some(host), None, Some(hints)) {
+        Ok(found) => found
+            .map(|a| a.map(|a| a.sockaddr))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| DnsError(Box::new(e))),
+        Err(e) if matches!(e.kind(), dns_lookup::LookupErrorKind::Again) => {
+            Err(DnsError(Box::new(TemporaryDns(e.into()))))
         }
+        Err(e) => Err(DnsError(Box::new(std::io::Error::from(e)))),
     }
 }
 
@@ -123,18 +142,18 @@ impl Service<Name> for Resolver {
     type Error = DnsError;
     type Future = BoxFuture<Result<Self::Response, DnsError>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), DnsError>> {
-        self.gai.poll_ready(cx).map_err(|e| DnsError(Box::new(e)))
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), DnsError>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, name: Name) -> Self::Future {
         if let Some(answer) = special_name(name.as_str()) {
             return Box::pin(async move { answer.map(Vec::into_iter) });
         }
-        let lookup = self.gai.call(name);
+        let host = name.as_str().to_owned();
         Box::pin(async move {
-            match lookup.await {
-                Ok(addrs) => Ok(addrs.collect::<Vec<_>>().into_iter()),
+            match tokio::task::spawn_blocking(move || lookup(&host)).await {
+                Ok(found) => found.map(Vec::into_iter),
                 Err(e) => Err(DnsError(Box::new(e))),
             }
         })

@@ -104,6 +104,11 @@ pub enum FetchError {
     /// The run was interrupted.
     #[error("cancelled")]
     Cancelled,
+    /// A name lookup that failed for a temporary reason (`EAI_AGAIN`: the
+    /// resolver timed out or could not reach a name server). Kind `dns`, but
+    /// worth another attempt (`--retries`), unlike a name that does not exist.
+    #[error("{0}")]
+    TemporaryDns(String),
     /// A transport error, already classified, with its full message.
     #[error("{message}")]
     Transport {
@@ -123,13 +128,23 @@ impl FetchError {
             FetchError::Timeout(_) => ErrorKind::Timeout,
             FetchError::TooManyRedirects(_) => ErrorKind::TooManyRedirects,
             FetchError::Cancelled => ErrorKind::Cancelled,
+            FetchError::TemporaryDns(_) => ErrorKind::Dns,
             FetchError::Transport { kind, .. } => *kind,
         }
+    }
+
+    /// Whether another attempt may succeed (`--retries`): kinds `connect`,
+    /// `timeout`, `io`, and a temporary `dns` failure; see [`crate::retry`].
+    pub fn is_transient(&self) -> bool {
+        crate::retry::is_transient_error(self.kind(), matches!(self, FetchError::TemporaryDns(_)))
     }
 
     /// Classifies an error from `Client::request` (connect, request, response head).
     pub(crate) fn from_request(err: &(dyn StdError + 'static)) -> FetchError {
         let kind = classify(err, Phase::Head);
+        if kind == ErrorKind::Dns && chain(err).any(|e| e.is::<TemporaryDns>()) {
+            return FetchError::TemporaryDns(chain_message(err));
+        }
         FetchError::Transport {
             kind,
             message: chain_message(err),
@@ -195,6 +210,13 @@ impl FetchError {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct DnsError(#[source] pub(crate) Box<dyn StdError + Send + Sync>);
+
+/// Marker put in the source chain (under a [`DnsError`]) by our resolver when
+/// the lookup failed for a temporary reason (`getaddrinfo`'s `EAI_AGAIN`), so
+/// that `--retries` can tell it from a name that does not exist.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TemporaryDns(#[source] pub(crate) io::Error);
 
 /// Marker put in the source chain by our TCP connector wrapper: the TCP
 /// connection (after name resolution) failed.
@@ -333,6 +355,12 @@ mod tests {
     fn markers_found_inside_io_errors() {
         let dns = io::Error::other(DnsError("no such host".into()));
         assert_eq!(classify(&dns, Phase::Head), ErrorKind::Dns);
+        let again = io::Error::other(DnsError(Box::new(TemporaryDns(io::Error::other("again")))));
+        let e = FetchError::from_request(&again);
+        assert_eq!((e.kind(), e.is_transient()), (ErrorKind::Dns, true));
+        assert_eq!(e.to_string(), "again");
+        let e = FetchError::from_request(&dns);
+        assert_eq!((e.kind(), e.is_transient()), (ErrorKind::Dns, false));
         let conn = ConnectError(Box::new(io::Error::from(io::ErrorKind::ConnectionRefused)));
         assert_eq!(classify(&conn, Phase::Head), ErrorKind::Connect);
         let tls = io::Error::new(io::ErrorKind::InvalidData, rustls::Error::DecryptError);

@@ -7,6 +7,12 @@
 //! `tokio::time::timeout` that covers resolution, connect, TLS, every redirect
 //! hop and the whole body.
 //!
+//! With `--max-per-host` or `--rate-per-host` ([`Config::max_per_host`],
+//! [`Config::rate_per_host`]) the look-ahead scheduler of [`crate::schedule`]
+//! takes the place of `buffer_unordered`; without them nothing changes. Each
+//! task retries transient failures as [`crate::retry`] describes (the
+//! timeout applies per attempt).
+//!
 //! One line in gives exactly one record out: unusable lines become failure
 //! records without a request, and when [`Config::cancel`] fires the pipeline
 //! stops pulling new lines (lines already buffered in memory are still
@@ -16,9 +22,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use futures::future::{self, Either};
+use futures::future::{self, Either, FutureExt};
 use futures::stream::{Stream, StreamExt};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode};
@@ -31,6 +37,8 @@ use crate::client::{build_client, socket_count, ClientOptions, HttpClient};
 use crate::error::FetchError;
 use crate::input::InputLine;
 use crate::result::{round_ms, FetchResult};
+use crate::retry::{self, RetryPolicy};
+use crate::schedule::{host_key, HostKey, Limits, Rate, Scheduler, SchedulerOptions};
 use crate::target::{check_scheme, parse_url, request_uri, same_origin, DefaultScheme};
 
 /// Settings for a run. `Config::default()` gives the documented defaults.
@@ -46,7 +54,10 @@ pub struct Config {
     /// sec. 15.4). 0 means none: the 3xx response is the result. Default 10.
     pub max_redirects: u32,
     /// Emit records in input order (futures' `buffered`) instead of completion
-    /// order; the concurrency is the same. Default `false`.
+    /// order; the concurrency is the same. With the per-host scheduler,
+    /// finished records wait in the look-ahead window until the ones before
+    /// them are out, so at most `lookahead` lines lie between the oldest
+    /// record not yet yielded and the newest line read. Default `false`.
     pub keep_order: bool,
     /// The request method: `GET` (default) or `HEAD`.
     pub method: Method,
@@ -65,6 +76,63 @@ pub struct Config {
     /// Fires to interrupt the run: no new lines are taken, and unfinished
     /// requests end as `cancelled` failures. Default: a fresh token nobody fires.
     pub cancel: CancellationToken,
+    /// Most requests in flight to one host (scheme + host + port;
+    /// `--max-per-host`). Setting it (or `rate_per_host`) switches the
+    /// pipeline to the look-ahead scheduler of [`crate::schedule`]. Default
+    /// `None`: no per-host cap, the plain `buffer_unordered` pipeline.
+    pub max_per_host: Option<usize>,
+    /// Lines the scheduler reads ahead to find URLs of hosts that can take a
+    /// request (`--lookahead`); at least `max_concurrency`. Only used with
+    /// `max_per_host` or `rate_per_host`. Default `None`: 4 x
+    /// `max_concurrency`.
+    pub lookahead: Option<usize>,
+    /// Request attempts per time unit over the whole run (`--rate`), evenly
+    /// spaced. Default `None`: unlimited.
+    pub rate: Option<Rate>,
+    /// Request attempts per time unit to one host (`--rate-per-host`), evenly
+    /// spaced; switches to the scheduler like `max_per_host`. Default `None`.
+    pub rate_per_host: Option<Rate>,
+    /// Attempts after the first for transient failures (`--retries`; see
+    /// [`crate::retry`]). Default 0.
+    pub retries: u32,
+    /// Backoff base (`--retry-delay`): the wait after attempt k is random in
+    /// `[0, min(retry_max_delay, retry_delay * 2^(k-1))]`. Default 1 s.
+    pub retry_delay: Duration,
+    /// Backoff cap (`--retry-max-delay`). Default 30 s.
+    pub retry_max_delay: Duration,
+    /// Retry non-idempotent methods too (`--retry-all`). Default `false`.
+    pub retry_all: bool,
+    /// Longest `Retry-After` honoured (`--max-retry-after`): longer ones are
+    /// cut to this. Default 60 s.
+    pub max_retry_after: Duration,
+}
+
+impl Config {
+    /// Whether a `429`/`503` response's `Retry-After` pauses its host: when
+    /// any request control is on (`retries` > 0, `max_per_host`, `rate`,
+    /// `rate_per_host`). A plain run does not pause hosts, so one server's
+    /// `Retry-After` cannot hold up other URLs' slots.
+    pub fn pauses_hosts(&self) -> bool {
+        self.retries > 0
+            || self.max_per_host.is_some()
+            || self.rate.is_some()
+            || self.rate_per_host.is_some()
+    }
+
+    /// Whether the look-ahead scheduler replaces `buffer_unordered`.
+    fn per_host(&self) -> bool {
+        self.max_per_host.is_some() || self.rate_per_host.is_some()
+    }
+
+    fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            retries: self.retries,
+            base: self.retry_delay,
+            max_delay: self.retry_max_delay,
+            retry_all: self.retry_all,
+            max_retry_after: self.max_retry_after,
+        }
+    }
 }
 
 impl Default for Config {
@@ -80,6 +148,15 @@ impl Default for Config {
             default_scheme: DefaultScheme::Https,
             client: ClientOptions::default(),
             cancel: CancellationToken::new(),
+            max_per_host: None,
+            lookahead: None,
+            rate: None,
+            rate_per_host: None,
+            retries: 0,
+            retry_delay: Duration::from_secs(1),
+            retry_max_delay: Duration::from_secs(30),
+            retry_all: false,
+            max_retry_after: Duration::from_secs(60),
         }
     }
 }
@@ -93,6 +170,10 @@ pub(crate) struct Shared {
     config: Config,
     /// Default header fields plus the user's, built once.
     headers: HeaderMap,
+    /// Rate limiters and `Retry-After` pauses, shared with the scheduler.
+    limits: Arc<Limits>,
+    /// `config.retry_policy()`, built once.
+    retry: RetryPolicy,
 }
 
 /// Fetches each URL of `urls`, at most `config.max_concurrency` at a time, and
@@ -124,20 +205,44 @@ where
     let keep_order = config.keep_order;
     let headers = default_headers(&config);
     let sockets = socket_count(&config.client);
+    let limits = Arc::new(Limits::new(config.rate, config.rate_per_host));
     let shared = Arc::new(Shared {
         client: build_client(concurrency, &config.client, sockets.clone()),
         fresh_client: build_client(0, &config.client, sockets),
         headers,
+        limits: limits.clone(),
+        retry: config.retry_policy(),
         config,
     });
     let cancel = shared.config.cancel.clone();
+    if shared.config.per_host() {
+        let options = SchedulerOptions {
+            concurrency,
+            per_host: shared.config.max_per_host,
+            lookahead: shared.config.lookahead,
+            keep_order,
+            cancel: cancel.clone(),
+        };
+        let lines = StopOnCancel::new(urls.boxed(), cancel)
+            .map(Into::into)
+            .boxed();
+        let for_prepare = shared.clone();
+        let scheduler = Scheduler::new(
+            lines,
+            options,
+            limits,
+            move |line| prepare(&for_prepare, line),
+            move |job| launch(shared.clone(), job).boxed(),
+        );
+        return Either::Left(scheduler);
+    }
     let jobs =
         StopOnCancel::new(urls.boxed(), cancel).map(move |item| start(shared.clone(), item.into()));
-    if keep_order {
+    Either::Right(if keep_order {
         Either::Left(jobs.buffered(concurrency))
     } else {
         Either::Right(jobs.buffer_unordered(concurrency))
-    }
+    })
 }
 
 /// Like [`fetch_stream`], but collects the records in input order.
@@ -362,19 +467,49 @@ fn elapsed_ms(started: Instant) -> f64 {
     round_ms(started.elapsed().as_secs_f64() * 1000.0)
 }
 
-/// One URL, start to finish, as a spawned task.
+/// One URL, start to finish, as a spawned task: attempts (each under its own
+/// `timeout`) until one is final (see [`crate::retry`]); the record is the
+/// last attempt's, its `elapsed_ms` counts from `started` over every attempt
+/// and wait.
 async fn run_one(shared: Arc<Shared>, job: Job, started: Instant) -> FetchResult {
-    let limit = shared.config.timeout;
     let cancel = shared.config.cancel.clone();
-    let outcome = tokio::select! {
-        biased;
-        _ = cancel.cancelled() => Err(FetchError::Cancelled),
-        r = tokio::time::timeout(limit, fetch_url(&shared, &job)) => match r {
-            Ok(r) => r,
-            Err(_) => Err(FetchError::Timeout(limit)),
-        },
+    let policy = shared.retry;
+    let host = host_key(&job.url);
+    let mut attempt = 1u32;
+    let outcome = loop {
+        let outcome = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => Err(FetchError::Cancelled),
+            r = attempt_once(&shared, &job, &host, attempt) => r,
+        };
+        let retry_after = match &outcome {
+            Ok(done) => done.retry_after.as_ref().and_then(|v| {
+                retry::parse_retry_after(v, SystemTime::now(), policy.max_retry_after)
+            }),
+            Err(_) => None,
+        };
+        if let Some(delay) = retry_after.filter(|_| shared.config.pauses_hosts()) {
+            shared
+                .limits
+                .pauses
+                .pause(&host, tokio::time::Instant::now() + delay);
+        }
+        let transient = match &outcome {
+            Ok(done) => retry::is_transient_status(done.status),
+            Err(e) => e.is_transient(),
+        };
+        if !transient || !policy.allows(&job.method, attempt) {
+            break outcome;
+        }
+        let wait = policy.wait(attempt, retry_after);
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => break Err(FetchError::Cancelled),
+            _ = tokio::time::sleep(wait) => {},
+        }
+        attempt += 1;
     };
-    match outcome {
+    let mut record = match outcome {
         Ok(done) => FetchResult::Success {
             url: job.text,
             status: done.status,
@@ -387,6 +522,24 @@ async fn run_one(shared: Arc<Shared>, job: Job, started: Instant) -> FetchResult
             extra: None,
         },
         Err(e) => failure(job.text, e, started),
+    };
+    record.set_attempts(attempt);
+    record
+}
+
+/// One attempt: waits for the host's pause, rate tokens (the scheduler took
+/// the first attempt's per-host token), then fetches under the deadline.
+async fn attempt_once(
+    shared: &Shared,
+    job: &Job,
+    host: &HostKey,
+    attempt: u32,
+) -> Result<Done, FetchError> {
+    shared.limits.before_attempt(host, attempt > 1).await;
+    let limit = shared.config.timeout;
+    match tokio::time::timeout(limit, fetch_url(shared, job)).await {
+        Ok(r) => r,
+        Err(_) => Err(FetchError::Timeout(limit)),
     }
 }
 
@@ -395,6 +548,8 @@ struct Done {
     size: u64,
     http_version: &'static str,
     final_url: Option<String>,
+    /// The `Retry-After` field of a final 429 or 503 response.
+    retry_after: Option<HeaderValue>,
 }
 
 /// The name of an HTTP version as written in records.
@@ -557,6 +712,9 @@ async fn fetch_url(shared: &Shared, job: &Job) -> Result<Done, FetchError> {
                 continue;
             }
         }
+        let retry_after = matches!(status.as_u16(), 429 | 503)
+            .then(|| resp.headers().get(header::RETRY_AFTER).cloned())
+            .flatten();
         let mut body = resp.into_body();
         let mut size = 0u64;
         while let Some(frame) = body.frame().await {
@@ -570,6 +728,7 @@ async fn fetch_url(shared: &Shared, job: &Job) -> Result<Done, FetchError> {
             size,
             http_version,
             final_url: (redirects > 0).then(|| without_userinfo(current)),
+            retry_after,
         });
     }
 }
@@ -620,6 +779,15 @@ mod tests {
         assert_eq!(c.max_redirects, 10);
         assert_eq!(c.method, Method::GET);
         assert!(c.user_agent.starts_with("fetcher-stream/"));
+        assert_eq!(
+            (c.max_per_host, c.lookahead, c.rate, c.rate_per_host),
+            (None, None, None, None)
+        );
+        assert_eq!((c.retries, c.retry_all), (0, false));
+        assert_eq!(c.retry_delay, Duration::from_secs(1));
+        assert_eq!(c.retry_max_delay, Duration::from_secs(30));
+        assert_eq!(c.max_retry_after, Duration::from_secs(60));
+        assert!(!c.pauses_hosts() && !c.per_host());
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! as each completes.
 //!
 //! The binary is a thin shell around [`fetch_stream`]: input lines become a
-//! `Stream`, fetched with `buffer_unordered(max_concurrency)` over one pooled
-//! hyper-util client, each request under a `tokio::time::timeout` deadline.
+//! `Stream`, fetched with `buffer_unordered(max_concurrency)` (or, with
+//! per-host limits, a look-ahead scheduler) over one pooled hyper-util
+//! client, each request attempt under a `tokio::time::timeout` deadline.
 //!
 //! # Layout
 //! - [`input`]: reading files/stdin lazily, one line at a time, bounded memory.
@@ -11,6 +12,8 @@
 //! - [`client`]: the hyper-util client over hyper-rustls, with typed DNS/TCP markers.
 //! - [`proxy`]: choosing a proxy by curl's rules; CONNECT tunnels and SOCKS5.
 //! - [`fetch`]: [`fetch_stream`] / [`fetch_all`], the concurrent pipeline and redirects.
+//! - [`schedule`]: per-host caps, the look-ahead window, rate limits and host pauses.
+//! - [`retry`]: which failures are retried, backoff with jitter, `Retry-After`.
 //! - [`result`]: [`FetchResult`] and [`Summary`], the JSON records.
 //! - [`error`]: [`ErrorKind`] and [`FetchError`].
 //! - [`output`]: the JSON Lines writer and broken-pipe handling.
@@ -44,10 +47,14 @@ pub mod input;
 pub mod output;
 pub mod proxy;
 pub mod result;
+pub mod retry;
+pub mod schedule;
 pub mod target;
 
 pub use error::{ErrorKind, FetchError};
 pub use fetch::{fetch_all, fetch_stream, Config};
 pub use input::{read_inputs, InputLine};
 pub use result::{FetchResult, Summary};
+pub use retry::RetryPolicy;
+pub use schedule::Rate;
 pub use target::DefaultScheme;

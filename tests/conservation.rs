@@ -173,8 +173,11 @@ fn mix(peers: &Peers, rng: &mut Rng, max_urls: u64) -> Mix {
     let c = rng.range(1, 64);
     // 0.8..=1.5 s: long enough for `Reset`'s 300 ms, short enough to be quick.
     let t_ms = rng.range(800, 1500);
-    // At most about three waves of slow URLs, so a run stays within seconds.
-    let mut slow_left = 3 * c;
+    // Half the mixes go through the per-host scheduler (issue 5).
+    let per_host = (rng.range(0, 1) == 0).then(|| rng.range(1, 8));
+    // At most about three waves of slow URLs, so a run stays within seconds
+    // (a per-host cap makes a slow server's URLs wait for each other).
+    let mut slow_left = 3 * per_host.map_or(c, |m| m.min(c));
     let mut input = String::new();
     let mut lines = Vec::with_capacity(n);
     for i in 0..n {
@@ -196,16 +199,16 @@ fn mix(peers: &Peers, rng: &mut Rng, max_urls: u64) -> Mix {
         input.push_str(if rng.range(0, 1) == 0 { "\n" } else { "\r\n" });
         lines.push((line, b));
     }
-    Mix {
-        input,
-        lines,
-        args: vec![
-            "-c".into(),
-            c.to_string(),
-            "-t".into(),
-            format!("{}", t_ms as f64 / 1000.0),
-        ],
+    let mut args = vec![
+        "-c".into(),
+        c.to_string(),
+        "-t".into(),
+        format!("{}", t_ms as f64 / 1000.0),
+    ];
+    if let Some(m) = per_host {
+        args.extend(["--max-per-host".into(), m.to_string()]);
     }
+    Mix { input, lines, args }
 }
 
 fn seeds(default: &[u64]) -> Vec<u64> {

@@ -22,3 +22,7 @@ mod input;
 mod cli;
 // Broken pipe on stdout, SIGINT and SIGTERM.
 mod signals;
+// Per-host caps, the look-ahead window, rate limits, Retry-After pauses.
+mod scheduling;
+// Retries: transient failures, backoff, idempotence, Retry-After.
+mod retries;

@@ -83,10 +83,10 @@ fn closed_stdout_ends_the_run_with_141() {
 /// Sends `signal` while `hanging` URLs (at `-c 3`) hang and stdin stays open,
 /// and checks every URL read got a `cancelled` record, the summary says
 /// `interrupted`, and the exit status is 130.
-fn interrupt(signal: libc::c_int, hanging: usize) {
+fn interrupt(signal: libc::c_int, hanging: usize, extra: &[&str]) {
     let hang = RawServer::start(Misbehave::Hang);
     let urls: Vec<String> = (0..hanging).map(|i| hang.url(&format!("/{i}"))).collect();
-    let mut child = command(&["-c", "3", "-t", "30"])
+    let mut child = command(&[&["-c", "3", "-t", "30"], extra].concat())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -148,18 +148,25 @@ fn interrupt(signal: libc::c_int, hanging: usize) {
 
 #[test]
 fn sigint_cancels_what_is_in_flight_and_exits_130() {
-    interrupt(libc::SIGINT, 3);
+    interrupt(libc::SIGINT, 3, &[]);
 }
 
 #[test]
 fn sigterm_cancels_what_is_in_flight_and_exits_130() {
-    interrupt(libc::SIGTERM, 3);
+    interrupt(libc::SIGTERM, 3, &[]);
 }
 
 /// Lines already read but still waiting for a slot get a record too.
 #[test]
 fn sigint_answers_lines_read_but_not_started() {
-    interrupt(libc::SIGINT, 5);
+    interrupt(libc::SIGINT, 5, &[]);
+}
+
+/// The same with the per-host scheduler: lines waiting in its look-ahead
+/// window end as `cancelled` records at once.
+#[test]
+fn sigint_answers_the_lookahead_window() {
+    interrupt(libc::SIGINT, 8, &["--max-per-host", "3"]);
 }
 
 /// Lines that arrive on stdin while every slot is busy are not read before the
@@ -168,6 +175,17 @@ fn sigint_answers_lines_read_but_not_started() {
 /// the bytes the process left unread: records must equal the lines it read.
 #[test]
 fn sigint_reads_no_line_it_does_not_answer() {
+    reads_no_line_it_does_not_answer(&[]);
+}
+
+/// The same with the per-host scheduler (`--lookahead 5`: two lines wait in
+/// its window, the rest in the pipe).
+#[test]
+fn sigint_reads_no_line_it_does_not_answer_with_the_scheduler() {
+    reads_no_line_it_does_not_answer(&["--max-per-host", "3", "--lookahead", "5"]);
+}
+
+fn reads_no_line_it_does_not_answer(extra: &[&str]) {
     use std::os::fd::{FromRawFd, OwnedFd};
     let hang = RawServer::start(Misbehave::Hang);
     let mut fds = [0; 2];
@@ -176,7 +194,7 @@ fn sigint_reads_no_line_it_does_not_answer() {
     let (read_end, write_end) =
         unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     let ours = read_end.try_clone().unwrap();
-    let mut child = command(&["-c", "3", "-t", "30"])
+    let mut child = command(&[&["-c", "3", "-t", "30"], extra].concat())
         .stdin(Stdio::from(read_end))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

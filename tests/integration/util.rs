@@ -216,6 +216,12 @@ impl Server {
     pub fn peak(&self) -> usize {
         self.state.peak.load(Ordering::SeqCst)
     }
+
+    /// TCP connections accepted so far (including ones that never sent a
+    /// parsable request, such as a TLS handshake).
+    pub fn accepted(&self) -> usize {
+        self.bg.accepted()
+    }
 }
 
 type Body = BoxBody<Bytes, Infallible>;
@@ -374,8 +380,8 @@ impl RawServer {
     }
 }
 
-/// Reads until the end of a request head (`\r\n\r\n`).
-async fn read_head(stream: &mut TcpStream) -> std::io::Result<()> {
+/// Reads until the end of a request head (`\r\n\r\n`) and returns it.
+async fn read_head(stream: &mut TcpStream) -> std::io::Result<String> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 1024];
     while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -385,7 +391,7 @@ async fn read_head(stream: &mut TcpStream) -> std::io::Result<()> {
         }
         buf.extend_from_slice(&chunk[..n]);
     }
-    Ok(())
+    Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
 async fn misbehave(
@@ -422,6 +428,102 @@ async fn misbehave(
             tokio::time::sleep(Duration::from_millis(300)).await;
             stream.set_zero_linger()?;
             drop(stream);
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// A scripted raw-TCP server, for retries.
+
+/// How a [`Scripted`] server answers one request.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// This status, with these extra header fields, and the body `status N`.
+    Status(u16, Vec<(&'static str, String)>),
+    /// Reset the connection (RST) right after reading the request head.
+    Reset,
+    /// Never answer (the connection stays open).
+    Hang,
+}
+
+/// A raw-TCP server that answers its n-th request (counted over all
+/// connections) with `script[n]`, and every request past the script with
+/// `200 ok`. One request per connection (`Connection: close`). It logs each
+/// request line with its arrival time.
+pub struct Scripted {
+    log: Arc<Mutex<Vec<(Instant, String)>>>,
+    bg: Background,
+}
+
+impl Scripted {
+    pub fn start(script: Vec<Reply>) -> Scripted {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(script);
+        let l = log.clone();
+        let on_conn: ConnFn = Arc::new(move |stream| {
+            let (log, script) = (l.clone(), script.clone());
+            Box::pin(async move {
+                let _ = scripted(stream, log, script).await;
+            })
+        });
+        Scripted {
+            log,
+            bg: Background::start(on_conn),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.bg.addr)
+    }
+
+    /// Every request so far: arrival time and request line (`GET /a HTTP/1.1`).
+    pub fn requests(&self) -> Vec<(Instant, String)> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Request lines so far, in arrival order.
+    pub fn lines(&self) -> Vec<String> {
+        self.requests().into_iter().map(|(_, l)| l).collect()
+    }
+}
+
+async fn scripted(
+    mut stream: TcpStream,
+    log: Arc<Mutex<Vec<(Instant, String)>>>,
+    script: Arc<Vec<Reply>>,
+) -> std::io::Result<()> {
+    let head = read_head(&mut stream).await?;
+    let line = head.lines().next().unwrap_or("").to_owned();
+    let n = {
+        let mut log = log.lock().unwrap();
+        log.push((Instant::now(), line));
+        log.len() - 1
+    };
+    match script.get(n) {
+        Some(Reply::Reset) => {
+            stream.set_zero_linger()?;
+            drop(stream);
+        }
+        Some(Reply::Hang) => std::future::pending::<()>().await,
+        reply => {
+            let (status, fields) = match reply {
+                Some(Reply::Status(s, f)) => (*s, f.clone()),
+                _ => (200, Vec::new()),
+            };
+            let body = format!("status {status}");
+            let mut out = format!(
+                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+                body.len()
+            );
+            for (name, value) in fields {
+                out.push_str(&format!("{name}: {value}\r\n"));
+            }
+            out.push_str("\r\n");
+            out.push_str(&body);
+            stream.write_all(out.as_bytes()).await?;
+            stream.shutdown().await?;
         }
     }
     Ok(())

@@ -1,0 +1,216 @@
+//! Retries (issue 5, item 3): which failures are transient, the backoff
+//! between attempts, and `Retry-After` (RFC 9110 sec. 10.2.3).
+//!
+//! With `--retries N`, a URL whose attempt ends in a transient failure is
+//! tried again, up to N more times:
+//! - failures of kind `connect`, `timeout` and `io`, and `dns` only when the
+//!   resolver said the failure was temporary (`EAI_AGAIN`, see
+//!   [`crate::error::TemporaryDns`]);
+//! - responses with status 429, 502, 503 or 504 (the final status, after
+//!   redirects).
+//!
+//! Never retried: every other kind (`invalid_url`, `tls`, `protocol`,
+//! `body`, ...) and every other status (a 404 is an answer). Only idempotent
+//! methods are retried (RFC 9110 sec. 9.2.2: GET, HEAD, OPTIONS, TRACE, PUT,
+//! DELETE); `--retry-all` retries the others (POST, PATCH, ...) too.
+//!
+//! The wait before attempt k+1 is exponential backoff with *full jitter*: a
+//! random duration in `[0, min(max_delay, base * 2^(k-1))]`. A `429` or `503`
+//! with `Retry-After` makes the wait at least the time it asks for, capped by
+//! `--max-retry-after`, and pauses the host for that long (see
+//! [`crate::schedule`]).
+
+use std::time::{Duration, SystemTime};
+
+use http::{HeaderValue, Method};
+
+use crate::error::ErrorKind;
+
+/// When and how often to try a URL again. Built from [`crate::Config`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts after the first (`--retries`). 0: no retries.
+    pub retries: u32,
+    /// Backoff base (`--retry-delay`): the first wait is at most this.
+    pub base: Duration,
+    /// Backoff cap (`--retry-max-delay`).
+    pub max_delay: Duration,
+    /// Retry non-idempotent methods too (`--retry-all`).
+    pub retry_all: bool,
+    /// Longest `Retry-After` honoured (`--max-retry-after`).
+    pub max_retry_after: Duration,
+}
+
+/// Whether RFC 9110 sec. 9.2.2 calls `method` idempotent (GET, HEAD, OPTIONS,
+/// TRACE, PUT, DELETE).
+pub fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+/// Whether a response status is worth another attempt: 429 Too Many
+/// Requests, 502 Bad Gateway, 503 Service Unavailable, 504 Gateway Timeout.
+pub fn is_transient_status(status: u16) -> bool {
+    matches!(status, 429 | 502 | 503 | 504)
+}
+
+/// Whether a failure of `kind` is worth another attempt; `temporary_dns`
+/// says whether a `dns` failure was a temporary one (`EAI_AGAIN`).
+pub fn is_transient_error(kind: ErrorKind, temporary_dns: bool) -> bool {
+    match kind {
+        ErrorKind::Connect | ErrorKind::Timeout | ErrorKind::Io => true,
+        ErrorKind::Dns => temporary_dns,
+        _ => false,
+    }
+}
+
+impl RetryPolicy {
+    /// Whether attempt number `attempt` (1-based) of a `method` request may
+    /// be followed by another.
+    pub fn allows(&self, method: &Method, attempt: u32) -> bool {
+        attempt <= self.retries && (self.retry_all || is_idempotent(method))
+    }
+
+    /// The backoff ceiling after attempt `attempt` (1-based):
+    /// `min(max_delay, base * 2^(attempt-1))`.
+    pub fn ceiling(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(31));
+        self.base.saturating_mul(factor).min(self.max_delay)
+    }
+
+    /// A full-jitter backoff after attempt `attempt`: uniform in
+    /// `[0, ceiling(attempt)]`.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        self.ceiling(attempt).mul_f64(fastrand::f64())
+    }
+
+    /// The wait before the next attempt: the backoff, or the `Retry-After`
+    /// delay (already capped) if that is longer.
+    pub fn wait(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        self.backoff(attempt).max(retry_after.unwrap_or_default())
+    }
+}
+
+/// The delay a `Retry-After` field asks for (RFC 9110 sec. 10.2.3): either
+/// delay-seconds (`120`) or an HTTP-date (`Wed, 21 Oct 2015 07:28:00 GMT`,
+/// measured from `now`; a date in the past gives 0). Capped at `cap`. `None`
+/// when the value is neither.
+pub fn parse_retry_after(value: &HeaderValue, now: SystemTime, cap: Duration) -> Option<Duration> {
+    let text = value.to_str().ok()?.trim();
+    let delay = if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        // Too many digits for u64 is still "a long time".
+        Duration::from_secs(text.parse::<u64>().unwrap_or(u64::MAX))
+    } else {
+        let at = httpdate::parse_http_date(text).ok()?;
+        at.duration_since(now).unwrap_or_default()
+    };
+    Some(delay.min(cap))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
+            retries: 3,
+            base: Duration::from_secs(1),
+            max_delay: Duration::from_secs(5),
+            retry_all: false,
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_with_full_jitter() {
+        let p = policy();
+        let ceilings: Vec<u64> = (1..=5).map(|a| p.ceiling(a).as_secs()).collect();
+        assert_eq!(ceilings, [1, 2, 4, 5, 5]);
+        assert_eq!(p.ceiling(u32::MAX), Duration::from_secs(5));
+        for attempt in 1..=5 {
+            for _ in 0..100 {
+                assert!(p.backoff(attempt) <= p.ceiling(attempt));
+            }
+        }
+        // Full jitter: the waits spread over the range, not all at the top.
+        let low = (0..200)
+            .filter(|_| p.backoff(3) < Duration::from_secs(2))
+            .count();
+        assert!((40..160).contains(&low), "{low}");
+        assert!(p.wait(1, Some(Duration::from_secs(9))) == Duration::from_secs(9));
+    }
+
+    #[test]
+    fn only_idempotent_methods_unless_retry_all() {
+        let p = policy();
+        for m in ["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"] {
+            assert!(p.allows(&m.parse().unwrap(), 1), "{m}");
+        }
+        for m in ["POST", "PATCH", "CONNECT", "PURGE"] {
+            assert!(!p.allows(&m.parse().unwrap(), 1), "{m}");
+        }
+        let all = RetryPolicy {
+            retry_all: true,
+            ..p
+        };
+        assert!(all.allows(&Method::POST, 3));
+        assert!(
+            !all.allows(&Method::POST, 4),
+            "only `retries` more attempts"
+        );
+    }
+
+    #[test]
+    fn transient_kinds_and_statuses() {
+        for k in [ErrorKind::Connect, ErrorKind::Timeout, ErrorKind::Io] {
+            assert!(is_transient_error(k, false), "{k}");
+        }
+        assert!(!is_transient_error(ErrorKind::Dns, false));
+        assert!(is_transient_error(ErrorKind::Dns, true));
+        for k in [
+            ErrorKind::InvalidUrl,
+            ErrorKind::Tls,
+            ErrorKind::Protocol,
+            ErrorKind::Body,
+            ErrorKind::Cancelled,
+        ] {
+            assert!(!is_transient_error(k, false), "{k}");
+        }
+        let statuses: Vec<u16> = (100..600).filter(|s| is_transient_status(*s)).collect();
+        assert_eq!(statuses, [429, 502, 503, 504]);
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let cap = Duration::from_secs(60);
+        let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        let v = |s: &'static str| HeaderValue::from_static(s);
+        assert_eq!(
+            parse_retry_after(&v("5"), now, cap),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(parse_retry_after(&v("3600"), now, cap), Some(cap));
+        assert_eq!(
+            parse_retry_after(&v("99999999999999999999999"), now, cap),
+            Some(cap)
+        );
+        assert_eq!(
+            parse_retry_after(&v("Sun, 06 Nov 1994 08:49:47 GMT"), now, cap),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            parse_retry_after(&v("Sun, 06 Nov 1994 08:00:00 GMT"), now, cap),
+            Some(Duration::ZERO)
+        );
+        // The obsolete RFC 850 and asctime forms are HTTP-dates too.
+        assert_eq!(
+            parse_retry_after(&v("Sunday, 06-Nov-94 08:49:38 GMT"), now, cap),
+            Some(Duration::from_secs(1))
+        );
+        for bad in ["", "-1", "1.5", "soon", "5 s"] {
+            assert_eq!(parse_retry_after(&v(bad), now, cap), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! Retries (issue 5, items 2 and 3): transient failures are tried again with
+//! backoff, the record is the last attempt's with `attempts`, non-idempotent
+//! methods only with `--retry-all`, and `Retry-After` is waited for.
+
+use std::time::{Duration, Instant};
+
+use fetcher_stream::{fetch_all, fetch_stream, Config, FetchResult};
+use futures::StreamExt;
+use http::Method;
+use serde_json::{json, Value};
+
+use crate::util::{exact, run, without, Reply, Scripted, Server};
+
+fn status(code: u16) -> Reply {
+    Reply::Status(code, Vec::new())
+}
+
+fn retry_after(code: u16, value: &str) -> Reply {
+    Reply::Status(code, vec![("Retry-After", value.to_owned())])
+}
+
+/// A quick retry schedule for tests: `--retries N --retry-delay 0.01`.
+fn fast_retries(n: &str) -> Vec<&str> {
+    vec!["--retries", n, "--retry-delay", "0.01"]
+}
+
+#[test]
+fn transient_statuses_are_retried_until_success() {
+    let server = Scripted::start(vec![status(503), status(502), status(429), status(504)]);
+    let url = server.url("/x");
+    let r = run(&fast_retries("4"), format!("{url}\n"));
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    assert_eq!(
+        exact(&r.records),
+        [json!({"type": "success", "url": url, "status": 200, "size": 10, "attempts": 5})]
+    );
+    assert_eq!(server.lines().len(), 5);
+}
+
+/// Out of retries: the record is the last attempt's (its status), with the
+/// number of attempts.
+#[test]
+fn the_record_is_the_last_attempts() {
+    let server = Scripted::start(vec![status(503), status(502), status(504)]);
+    let url = server.url("/x");
+    let r = run(&fast_retries("2"), format!("{url}\n"));
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    assert_eq!(
+        exact(&r.records),
+        [json!({"type": "success", "url": url, "status": 504, "size": 10, "attempts": 3})]
+    );
+}
+
+/// `--retries 0` (the default) tries once, and `attempts` is left out.
+#[test]
+fn no_retries_by_default() {
+    let server = Scripted::start(vec![status(503)]);
+    let url = server.url("/x");
+    let r = run(&[], format!("{url}\n"));
+    assert_eq!(
+        exact(&r.records),
+        [json!({"type": "success", "url": url, "status": 503, "size": 10})]
+    );
+    assert_eq!(server.lines().len(), 1);
+}
+
+/// A reset connection (`io`) and a request that times out (`timeout`, the
+/// deadline applies per attempt) are retried.
+#[test]
+fn io_and_timeout_failures_are_retried() {
+    // A reset on a request's connection is first sent once more on a new
+    // connection by the client itself (the stale-connection rule), so each
+    // attempt here meets two resets.
+    let server = Scripted::start(vec![Reply::Reset, Reply::Reset, Reply::Reset, Reply::Reset]);
+    let url = server.url("/reset");
+    let r = run(&fast_retries("0"), format!("{url}\n"));
+    assert_eq!(r.records[0]["error_kind"], "io", "{:?}", r.records);
+    assert!(r.records[0].get("attempts").is_none());
+    let r = run(&fast_retries("1"), format!("{url}\n"));
+    assert_eq!(
+        without(&r.records[0], &[]),
+        json!({"type": "success", "url": url, "status": 200, "size": 10, "attempts": 2})
+    );
+
+    let server = Scripted::start(vec![Reply::Hang]);
+    let url = server.url("/hang");
+    let mut args = fast_retries("1");
+    args.extend(["-t", "0.5"]);
+    let r = run(&args, format!("{url}\n"));
+    assert_eq!(r.records[0]["status"], 200, "{:?}", r.records);
+    assert_eq!(r.records[0]["attempts"], 2);
+    // `elapsed_ms` covers both attempts.
+    assert!(r.records[0]["elapsed_ms"].as_f64().unwrap() >= 500.0);
+}
+
+/// A refused connection (`connect`) is retried; out of retries, the record
+/// is the last failure with the number of attempts.
+#[test]
+fn connect_failures_are_retried() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{port}/");
+    let r = run(&fast_retries("2"), format!("{url}\n"));
+    assert_eq!(r.code(), 1);
+    assert_eq!(
+        without(&r.records[0], &["error"]),
+        json!({"type": "failure", "url": url, "error_kind": "connect", "attempts": 3})
+    );
+}
+
+/// 404, `invalid_url`, `unsupported_scheme` and `tls` are never retried.
+#[test]
+fn permanent_failures_are_not_retried() {
+    let server = Server::start();
+    let input = format!(
+        "{}\nhttp://[\nftp://x/\nhttps://{}/\n",
+        server.url("/status/404"),
+        server.addr()
+    );
+    let r = run(&fast_retries("3"), input);
+    let kinds: Vec<Value> = r
+        .sorted()
+        .iter()
+        .map(|x| {
+            assert!(x.get("attempts").is_none(), "{x}");
+            x.get("error_kind").cloned().unwrap_or(x["status"].clone())
+        })
+        .collect();
+    assert_eq!(kinds.len(), 4);
+    for want in [
+        json!(404),
+        json!("invalid_url"),
+        json!("unsupported_scheme"),
+        json!("tls"),
+    ] {
+        assert!(kinds.contains(&want), "{want} not in {kinds:?}");
+    }
+    assert_eq!(server.hits(), 1, "the 404 was asked once");
+    assert_eq!(
+        server.accepted(),
+        2,
+        "one connection for the 404, one for TLS"
+    );
+}
+
+/// Non-idempotent methods (here POST, through the library) are not retried
+/// unless `retry_all` (`--retry-all`) is set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_is_retried_only_with_retry_all() {
+    for (retry_all, want_status, want_requests) in [(false, 503, 1), (true, 200, 2)] {
+        let server = Scripted::start(vec![status(503)]);
+        let config = Config {
+            method: Method::POST,
+            retries: 2,
+            retry_delay: Duration::from_millis(10),
+            retry_all,
+            ..Config::default()
+        };
+        let r = fetch_all(futures::stream::iter([server.url("/p")]), config).await;
+        match &r[0] {
+            FetchResult::Success {
+                status, attempts, ..
+            } => {
+                assert_eq!(*status, want_status, "retry_all {retry_all}");
+                assert_eq!(*attempts, (want_requests > 1).then_some(want_requests));
+            }
+            other => panic!("{other:?}"),
+        }
+        let lines = server.lines();
+        assert_eq!(lines.len(), want_requests as usize);
+        assert!(lines.iter().all(|l| l.starts_with("POST /p ")), "{lines:?}");
+    }
+}
+
+/// A 429 with `Retry-After: 1` makes the retry wait a second (the backoff
+/// alone would be ~10 ms), pauses the host: a second URL to it, read while
+/// the pause lasts, is not sent before the pause ends; `elapsed_ms` covers
+/// the wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_waited_for_and_pauses_the_host() {
+    let server = Scripted::start(vec![retry_after(429, "1")]);
+    let (first, second) = (server.url("/first"), server.url("/second"));
+    let lines = futures::stream::iter([first.clone(), second.clone()]).then(|u| async move {
+        if u.ends_with("/second") {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        u
+    });
+    let config = Config {
+        retries: 1,
+        retry_delay: Duration::from_millis(10),
+        ..Config::default()
+    };
+    let records: Vec<FetchResult> = fetch_stream(lines, config).collect().await;
+    assert_eq!(records.len(), 2);
+    let seen = server.requests();
+    let lines: Vec<&str> = seen.iter().map(|(_, l)| l.as_str()).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines[0].starts_with("GET /first "), "{lines:?}");
+    let t0 = seen[0].0;
+    for (t, line) in &seen[1..] {
+        let after = *t - t0;
+        assert!(
+            after >= Duration::from_millis(900),
+            "{line} after {after:?}"
+        );
+    }
+    for r in &records {
+        let FetchResult::Success {
+            url,
+            status,
+            attempts,
+            elapsed_ms,
+            ..
+        } = r
+        else {
+            panic!("{r:?}")
+        };
+        assert_eq!(*status, 200);
+        if *url == first {
+            assert_eq!(*attempts, Some(2));
+            assert!(*elapsed_ms >= 900.0, "{elapsed_ms}");
+        } else {
+            assert_eq!(*attempts, None);
+        }
+    }
+}
+
+/// `--max-retry-after` caps a long `Retry-After` (here an HTTP-date an hour
+/// ahead).
+#[test]
+fn max_retry_after_caps_the_wait() {
+    let later = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(3600));
+    let server = Scripted::start(vec![retry_after(503, &later)]);
+    let url = server.url("/x");
+    let mut args = fast_retries("1");
+    args.extend(["--max-retry-after", "1"]);
+    let started = Instant::now();
+    let r = run(&args, format!("{url}\n"));
+    assert_eq!(r.records[0]["status"], 200, "{:?}", r.records);
+    assert_eq!(r.records[0]["attempts"], 2);
+    let seen = server.requests();
+    let gap = seen[1].0 - seen[0].0;
+    assert!(gap >= Duration::from_millis(900), "{gap:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// Cancelling during a backoff wait gives a prompt `cancelled` record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_during_backoff_is_prompt() {
+    let server = Scripted::start(vec![retry_after(503, "30")]);
+    let config = Config {
+        retries: 1,
+        ..Config::default()
+    };
+    let cancel = config.cancel.clone();
+    let run = tokio::spawn(fetch_all(futures::stream::iter([server.url("/x")]), config));
+    while server.lines().is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let asked = Instant::now();
+    cancel.cancel();
+    let records = tokio::time::timeout(Duration::from_secs(2), run)
+        .await
+        .expect("prompt")
+        .unwrap();
+    assert!(asked.elapsed() < Duration::from_secs(1));
+    assert_eq!(
+        records[0].error_kind().map(|k| k.as_str()),
+        Some("cancelled")
+    );
+    assert_eq!(server.lines().len(), 1);
+}

@@ -1,0 +1,289 @@
+//! Per-host limits, the look-ahead window and rate limits (issue 5, items 1
+//! and 2).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fetcher_stream::{fetch_stream, Config, FetchResult};
+use futures::StreamExt;
+
+use crate::util::{run, Misbehave, RawServer, Reply, Scripted, Server};
+
+/// `n` URLs of `server` with `path`, each made distinct by a query.
+fn urls(server: &Server, path: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| server.url(&format!("{path}?{i}"))).collect()
+}
+
+fn lines(urls: &[String]) -> String {
+    urls.iter().map(|u| format!("{u}\n")).collect()
+}
+
+/// Slow and fast URLs interleaved, `-c 20 --max-per-host 2`: each host sees
+/// exactly 2 requests at once, and the run takes about as long as the slow
+/// host's share alone (the fast host's URLs never wait behind it).
+#[test]
+fn max_per_host_caps_each_host_and_slow_host_does_not_block_the_fast() {
+    let mixed = |slow: &Server, fast: &Server| -> Vec<String> {
+        let s = urls(slow, "/delay/250", 16);
+        let f = urls(fast, "/delay/20", 16);
+        s.into_iter().zip(f).flat_map(|(a, b)| [a, b]).collect()
+    };
+    let slow = Server::start();
+    let alone = run(
+        &["-c", "20", "--max-per-host", "2"],
+        lines(&urls(&slow, "/delay/250", 16)),
+    );
+    assert_eq!(alone.code(), 0, "{}", alone.stderr);
+    assert_eq!(slow.peak(), 2);
+
+    let (slow, fast) = (Server::start(), Server::start());
+    let capped = run(
+        &["-c", "20", "--max-per-host", "2"],
+        lines(&mixed(&slow, &fast)),
+    );
+    assert_eq!(capped.code(), 0, "{}", capped.stderr);
+    assert_eq!(capped.records.len(), 32);
+    assert_eq!(capped.checked_summary()["succeeded"], 32);
+    assert_eq!((slow.hits(), fast.hits()), (16, 16));
+    assert_eq!(slow.peak(), 2, "slow host's peak");
+    assert_eq!(fast.peak(), 2, "fast host's peak");
+    // 8 rounds of 250 ms for the slow host; the fast share fits beside it.
+    assert!(
+        capped.elapsed < alone.elapsed + Duration::from_millis(1000),
+        "mixed {:?} vs slow alone {:?}",
+        capped.elapsed,
+        alone.elapsed
+    );
+
+    // For the record: the plain pipeline (no per-host cap) at -c 20.
+    let (slow, fast) = (Server::start(), Server::start());
+    let uncapped = run(&["-c", "20"], lines(&mixed(&slow, &fast)));
+    assert_eq!(uncapped.code(), 0, "{}", uncapped.stderr);
+    eprintln!(
+        "slow alone {:?}; mixed --max-per-host 2: {:?}; mixed plain -c 20: {:?} (slow peak {})",
+        alone.elapsed,
+        capped.elapsed,
+        uncapped.elapsed,
+        slow.peak()
+    );
+}
+
+/// The head-of-line case: a block of slow URLs first, then fast ones. With
+/// `--max-per-host 2` the waiting slow URLs hold no global slot, so the fast
+/// ones (further on in the window) all finish before the third slow one.
+#[test]
+fn waiting_urls_hold_no_global_slot() {
+    let (slow, fast) = (Server::start(), Server::start());
+    let s = urls(&slow, "/delay/500", 10);
+    let f = urls(&fast, "/delay/10", 10);
+    let input: Vec<String> = s.iter().chain(&f).cloned().collect();
+    let r = run(&["-c", "4", "--max-per-host", "2"], lines(&input));
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    assert_eq!(r.records.len(), 20);
+    let order: Vec<bool> = r
+        .records
+        .iter()
+        .map(|x| x["url"].as_str().unwrap().contains("/delay/500"))
+        .collect();
+    let third_slow = order
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| **s)
+        .nth(2)
+        .unwrap()
+        .0;
+    let last_fast = order.iter().rposition(|s| !s).unwrap();
+    assert!(
+        last_fast < third_slow,
+        "completion order (true = slow): {order:?}"
+    );
+    assert_eq!(slow.peak(), 2);
+    assert!(fast.peak() <= 2);
+}
+
+/// `--keep-order` with the scheduler: records in input order, bad lines
+/// included, one per line.
+#[test]
+fn keep_order_and_bad_lines_with_the_scheduler() {
+    let (a, b) = (Server::start(), Server::start());
+    let input = vec![
+        a.url("/delay/300"),
+        "nope://x".to_owned(),
+        b.url("/delay/10"),
+        a.url("/delay/10"),
+        "http://[".to_owned(),
+        b.url("/status/404"),
+    ];
+    let r = run(&["--keep-order", "--max-per-host", "1"], lines(&input));
+    assert_eq!(r.code(), 1, "{}", r.stderr);
+    let got: Vec<&str> = r
+        .records
+        .iter()
+        .map(|x| x["url"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, input.iter().map(String::as_str).collect::<Vec<_>>());
+    let kinds: Vec<&str> = r
+        .records
+        .iter()
+        .map(|x| x["error_kind"].as_str().unwrap_or("-"))
+        .collect();
+    assert_eq!(
+        kinds,
+        ["-", "unsupported_scheme", "-", "-", "invalid_url", "-"]
+    );
+    assert_eq!(r.records[5]["status"], 404);
+}
+
+/// A bad line gives its record at once, even while the window's other URLs
+/// wait for their host.
+#[test]
+fn bad_lines_do_not_wait_for_the_window() {
+    let server = Server::start();
+    let mut input = vec![server.url("/delay/1500"), server.url("/delay/10")];
+    input.push("nope://x".to_owned());
+    let r = run(&["--max-per-host", "1"], lines(&input));
+    let first = &r.records[0];
+    assert_eq!(first["url"], "nope://x", "{:?}", r.records);
+    assert_eq!(r.records.len(), 3);
+}
+
+/// The window bounds how much input is read: `--lookahead 10` with every
+/// request to one host at `--max-per-host 1` reads exactly 10 lines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookahead_bounds_the_lines_read() {
+    let server = RawServer::start(Misbehave::Hang);
+    let url = server.url("/");
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let counter = pulled.clone();
+    let input = futures::stream::iter(0..1_000).map(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        url.clone()
+    });
+    let config = Config {
+        max_concurrency: 3,
+        max_per_host: Some(1),
+        lookahead: Some(10),
+        timeout: Duration::from_secs(30),
+        ..Config::default()
+    };
+    let cancel = config.cancel.clone();
+    let mut results = Box::pin(fetch_stream(input, config));
+    let next = tokio::time::timeout(Duration::from_millis(500), results.next()).await;
+    assert!(next.is_err(), "{next:?}");
+    assert_eq!(pulled.load(Ordering::SeqCst), 10);
+    assert_eq!(server.requests(), 1);
+    // Cancelling answers the waiting lines and the one in flight promptly,
+    // each as `cancelled`. (Items the input stream has ready at once count as
+    // already read, as in the plain pipeline: here, all of them.)
+    cancel.cancel();
+    let rest: Vec<FetchResult> = tokio::time::timeout(Duration::from_secs(5), results.collect())
+        .await
+        .expect("cancelled run ends promptly");
+    assert_eq!(rest.len(), pulled.load(Ordering::SeqCst));
+    assert!(rest
+        .iter()
+        .all(|r| r.error_kind().map(|k| k.as_str()) == Some("cancelled")));
+    assert_eq!(server.requests(), 1);
+}
+
+/// `--rate-per-host 10/s`: each host's requests are 100 ms apart, but the
+/// hosts do not wait for each other; at `-c 1` a URL waiting for its host's
+/// token leaves the slot to the other host (12 URLs in ~0.5 s, where a shared
+/// limit or a held slot would need 1.1 s).
+#[test]
+fn rate_per_host_spaces_each_host_on_its_own() {
+    let (a, b) = (Scripted::start(vec![]), Scripted::start(vec![]));
+    let input: Vec<String> = (0..6)
+        .map(|i| a.url(&format!("/{i}")))
+        .chain((0..6).map(|i| b.url(&format!("/{i}"))))
+        .collect();
+    let r = run(
+        &["-c", "1", "--lookahead", "12", "--rate-per-host", "10/s"],
+        lines(&input),
+    );
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    assert_eq!(r.records.len(), 12);
+    for server in [&a, &b] {
+        let times: Vec<Instant> = server.requests().into_iter().map(|(t, _)| t).collect();
+        assert_eq!(times.len(), 6);
+        for w in times.windows(2) {
+            let gap = w[1] - w[0];
+            assert!(gap >= Duration::from_millis(80), "gap {gap:?}");
+        }
+    }
+    assert!(r.elapsed < Duration::from_millis(950), "{:?}", r.elapsed);
+}
+
+/// `--rate 20/s` over the whole run (plain pipeline): 6 attempts need at
+/// least 5 intervals of 50 ms.
+#[test]
+fn global_rate_spaces_attempts() {
+    let server = Scripted::start(vec![]);
+    let input: Vec<String> = (0..6).map(|i| server.url(&format!("/{i}"))).collect();
+    let r = run(&["-c", "6", "--rate", "20/s"], lines(&input));
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    let times: Vec<Instant> = server.requests().into_iter().map(|(t, _)| t).collect();
+    let span = *times.last().unwrap() - times[0];
+    assert!(span >= Duration::from_millis(230), "span {span:?}");
+}
+
+/// A 429 with `Retry-After` pauses its host: with `--max-per-host 1` and no
+/// retries, the next URL to that host is not sent before the pause ends, and
+/// it waits without its slot: at `-c 1` another host's URL goes first.
+/// `--max-retry-after` caps a long pause.
+#[test]
+fn retry_after_pauses_the_host() {
+    for (retry_after, cap, min, max) in [("1", "60", 900, 3000), ("3600", "1", 900, 3000)] {
+        let paused = Scripted::start(vec![Reply::Status(
+            429,
+            vec![("Retry-After", retry_after.to_owned())],
+        )]);
+        let other = Server::start();
+        let input = vec![
+            paused.url("/first"),
+            paused.url("/second"),
+            other.url("/delay/0"),
+        ];
+        let r = run(
+            &["-c", "1", "--max-per-host", "1", "--max-retry-after", cap],
+            lines(&input),
+        );
+        assert_eq!(r.records.len(), 3);
+        let seen = paused.requests();
+        assert_eq!(seen.len(), 2);
+        let gap = (seen[1].0 - seen[0].0).as_millis();
+        assert!(
+            (min..max).contains(&gap),
+            "Retry-After {retry_after}, cap {cap}: gap {gap} ms"
+        );
+        // The other host's URL did not wait for the pause.
+        assert_eq!(r.records[1]["url"], input[2], "{:?}", r.records);
+    }
+}
+
+/// Without `--max-per-host` and `--rate-per-host` the pipeline is the plain
+/// `buffer_unordered(c)`: `--lookahead` alone reads no line ahead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookahead_alone_keeps_the_plain_pipeline() {
+    let server = RawServer::start(Misbehave::Hang);
+    let url = server.url("/");
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let counter = pulled.clone();
+    let input = futures::stream::iter(0..1_000).map(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        url.clone()
+    });
+    let config = Config {
+        max_concurrency: 3,
+        lookahead: Some(50),
+        retries: 2,
+        timeout: Duration::from_secs(30),
+        ..Config::default()
+    };
+    let mut results = Box::pin(fetch_stream(input, config));
+    let next = tokio::time::timeout(Duration::from_millis(500), results.next()).await;
+    assert!(next.is_err(), "{next:?}");
+    assert_eq!(pulled.load(Ordering::SeqCst), 3);
+    server.reached(3).await;
+}
