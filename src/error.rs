@@ -99,6 +99,20 @@ pub enum FetchError {
     /// The run was interrupted.
     #[error("cancelled")]
     Cancelled,
+    /// A `--input jsonl` line that is not a request spec; the message starts
+    /// with `line N: `.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// The response body went past `--max-size` bytes (decoded bytes with
+    /// `--compressed`), or its `Content-Length` (`declared`) did.
+    #[error("body larger than --max-size ({limit} bytes){}", declared.map(|n| format!(": Content-Length is {n}")).unwrap_or_default())]
+    BodyTooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+        /// The `Content-Length` that was over the limit, when the body was
+        /// refused before reading.
+        declared: Option<u64>,
+    },
     /// A transport error, already classified, with its full message.
     #[error("{message}")]
     Transport {
@@ -118,6 +132,8 @@ impl FetchError {
             FetchError::Timeout(_) => ErrorKind::Timeout,
             FetchError::TooManyRedirects(_) => ErrorKind::TooManyRedirects,
             FetchError::Cancelled => ErrorKind::Cancelled,
+            FetchError::InvalidInput(_) => ErrorKind::InvalidInput,
+            FetchError::BodyTooLarge { .. } => ErrorKind::BodyTooLarge,
             FetchError::Transport { kind, .. } => *kind,
         }
     }
@@ -139,8 +155,9 @@ impl FetchError {
     /// - an HTTP/2 stream ended by the server's GOAWAY or refused with
     ///   `REFUSED_STREAM` (RFC 9113 sec. 6.8, 8.7).
     ///
-    /// The caller repeats only GET and HEAD, which RFC 9110 sec. 9.2.2 allows
-    /// to be repeated automatically after a communication failure.
+    /// The caller repeats only idempotent methods (GET, HEAD, PUT, DELETE,
+    /// OPTIONS, TRACE), which RFC 9110 sec. 9.2.2 allows to be repeated
+    /// automatically after a communication failure.
     pub(crate) fn is_stale_connection(err: &(dyn StdError + 'static)) -> bool {
         let mut stale = false;
         for e in chain(err) {
@@ -153,7 +170,7 @@ impl FetchError {
             // refused with REFUSED_STREAM: those above the GOAWAY's last stream
             // id were not processed (RFC 9113 sec. 6.8). h2 reports the same
             // error for a stream cut off when that connection then closes, which
-            // the server may have processed; GET and HEAD may be repeated all
+            // the server may have processed; idempotent methods may be repeated all
             // the same (idempotent, RFC 9110 sec. 9.2.2). A stream ended by a
             // plain I/O error is not sent again.
             if let Some(h2) = e.downcast_ref::<h2::Error>() {

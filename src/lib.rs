@@ -7,9 +7,12 @@
 //!
 //! # Layout
 //! - [`input`]: reading files/stdin lazily, one line at a time, bounded memory.
+//! - [`spec`]: `--input jsonl` request specs, and the method/header rules of `-X`/`-H`.
 //! - [`target`]: the URL rules (default scheme, IDNA, percent-encoding).
 //! - [`client`]: the hyper-util client over hyper-rustls, with typed DNS/TCP markers.
+//! - [`connect_timeout`]: the `--connect-timeout` deadline around the connector.
 //! - [`fetch`]: [`fetch_stream`] / [`fetch_all`], the concurrent pipeline and redirects.
+//! - [`body`]: reading a response body: counting, `--compressed` decoding, `--max-size`.
 //! - [`result`]: [`FetchResult`] and [`Summary`], the JSON records.
 //! - [`error`]: [`ErrorKind`] and [`FetchError`].
 //! - [`output`]: the JSON Lines writer and broken-pipe handling.
@@ -33,8 +36,10 @@
 //! # }
 //! ```
 
+pub mod body;
 pub mod cli;
 pub mod client;
+pub mod connect_timeout;
 pub mod error;
 pub mod exit;
 pub mod fdlimit;
@@ -42,6 +47,7 @@ pub mod fetch;
 pub mod input;
 pub mod output;
 pub mod result;
+pub mod spec;
 pub mod target;
 
 pub use error::{ErrorKind, FetchError};
