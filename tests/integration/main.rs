@@ -18,6 +18,8 @@ mod concurrency;
 mod redirects;
 // Input lines: CRLF, BOM, comments, invalid lines, default scheme, files, order.
 mod input;
+// Methods and bodies (-X, -d), forced HTTP versions, --connect-timeout (issue 5).
+mod requests;
 // Exit codes, usage errors, the summary line, -q, prompt output.
 mod cli;
 // Broken pipe on stdout, SIGINT and SIGTERM.
