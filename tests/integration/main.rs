@@ -20,6 +20,8 @@ mod redirects;
 mod input;
 // Methods and bodies (-X, -d), forced HTTP versions, --connect-timeout (issue 5).
 mod requests;
+// --input jsonl request specs: per-line requests, pass-through keys, invalid_input.
+mod specs;
 // Exit codes, usage errors, the summary line, -q, prompt output.
 mod cli;
 // Broken pipe on stdout, SIGINT and SIGTERM.
