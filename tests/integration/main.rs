@@ -22,6 +22,8 @@ mod input;
 mod requests;
 // --input jsonl request specs: per-line requests, pass-through keys, invalid_input.
 mod specs;
+// --compressed decoding (gzip, br, zstd, deflate) and --max-size.
+mod compression;
 // Exit codes, usage errors, the summary line, -q, prompt output.
 mod cli;
 // Broken pipe on stdout, SIGINT and SIGTERM.
