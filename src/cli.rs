@@ -82,6 +82,19 @@ pub struct Opts {
     #[arg(short = 'X', long, visible_alias = "request", value_name = "METHOD", value_parser = parse_method)]
     pub method: Option<Method>,
 
+    /// Extra request header field, as 'Name: value' (repeatable).
+    ///
+    /// Replaces a default field of the same name (User-Agent, Accept).
+    /// Authorization, Cookie and Proxy-Authorization are not sent to another
+    /// origin after a redirect. A value containing CR or LF is rejected, and so
+    /// are Content-Length and Transfer-Encoding (the client sets framing).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+
+    /// User-Agent field to send [default: fetcher-stream/VERSION].
+    #[arg(short = 'A', long, value_name = "STRING", value_parser = parse_user_agent)]
+    pub user_agent: Option<String>,
+
     /// Request body for every URL: a string, or @FILE (repeatable).
     ///
     /// As curl's -d: without -X the method is POST; Content-Type is
@@ -144,19 +157,6 @@ pub struct Opts {
     /// before reading. The guard against decompression bombs.
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub max_size: Option<u64>,
-
-    /// Extra request header field, as 'Name: value' (repeatable).
-    ///
-    /// Replaces a default field of the same name (User-Agent, Accept).
-    /// Authorization, Cookie and Proxy-Authorization are not sent to another
-    /// origin after a redirect. A value containing CR or LF is rejected, and so
-    /// are Content-Length and Transfer-Encoding (the client sets framing).
-    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
-    pub headers: Vec<(HeaderName, HeaderValue)>,
-
-    /// User-Agent field to send [default: fetcher-stream/VERSION].
-    #[arg(short = 'A', long, value_name = "STRING", value_parser = parse_user_agent)]
-    pub user_agent: Option<String>,
 
     /// Scheme for lines that have none (`host[:port][/path]`).
     #[arg(long, value_name = "SCHEME", value_enum, default_value_t = DefaultScheme::Https)]
