@@ -23,6 +23,9 @@
 //!   on a decompression bomb. A `Content-Length` above the limit fails before
 //!   any body byte is read. A body of exactly the limit is accepted, as with
 //!   curl's `--max-filesize`.
+//! - Decoder memory per body is bounded by the format: 32 KiB windows for
+//!   gzip and deflate, at most 16 MiB for Brotli (RFC 7932), and 8 MiB for
+//!   zstd ([`ZSTD_WINDOW_LOG_MAX`]; a larger window is refused).
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,6 +45,11 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Bytes decoded per read; the most decoded data held at once for one body.
 pub const DECODE_BLOCK: usize = 16 * 1024;
+
+/// Largest zstd window accepted, as a power of two: 8 MiB, the limit RFC 9659
+/// sec. 3 sets for `zstd` in HTTP. A frame asking for more is refused (a
+/// `protocol` failure) instead of making the decoder allocate up to 128 MiB.
+const ZSTD_WINDOW_LOG_MAX: u32 = 23;
 
 /// The `Accept-Encoding` value sent with `--compressed`: the codings
 /// [`Coding`] decodes.
@@ -280,7 +288,12 @@ where
             Box::new(d)
         }
         Coding::Brotli => Box::new(dec::BrotliDecoder::new(input)),
-        Coding::Zstd => Box::new(dec::ZstdDecoder::new(input)),
+        Coding::Zstd => Box::new(dec::ZstdDecoder::with_params(
+            input,
+            &[async_compression::zstd::DParameter::window_log_max(
+                ZSTD_WINDOW_LOG_MAX,
+            )],
+        )),
         Coding::Deflate if raw_deflate => Box::new(dec::DeflateDecoder::new(input)),
         Coding::Deflate => Box::new(dec::ZlibDecoder::new(input)),
     }
@@ -455,6 +468,28 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::Protocol, "{e}");
+    }
+
+    #[tokio::test]
+    async fn zstd_windows_over_8_mib_are_refused() {
+        use async_compression::tokio::write::ZstdEncoder;
+        use async_compression::zstd::CParameter;
+        for (log, ok) in [(23, true), (27, false)] {
+            let mut wire = Vec::new();
+            let params = [CParameter::window_log(log)];
+            let level = async_compression::Level::Default;
+            let mut e = ZstdEncoder::with_quality_and_params(&mut wire, level, &params);
+            e.write_all(&[5; 1000]).await.unwrap();
+            e.shutdown().await.unwrap();
+            let got = read_body(&encoded("zstd"), Full::new(Bytes::from(wire)), DECODE).await;
+            match got {
+                Ok(b) => assert!(ok && b.size == 1000, "log {log}: {b:?}"),
+                Err(e) => {
+                    assert!(!ok, "log {log}: {e}");
+                    assert_eq!(e.kind(), crate::ErrorKind::Protocol);
+                }
+            }
+        }
     }
 
     #[tokio::test]

@@ -30,7 +30,9 @@ pub enum ErrorKind {
     UnsupportedScheme,
     /// The host name could not be resolved (including the RFC 6761 `.invalid` TLD).
     Dns,
-    /// The TCP connection could not be made (refused, unreachable, reset during connect).
+    /// The TCP connection could not be made (refused, unreachable, reset during
+    /// connect), or the connection, TLS handshake included, was not established
+    /// within `--connect-timeout`.
     Connect,
     /// The TLS handshake failed (bad certificate, protocol mismatch, …).
     Tls,
@@ -39,7 +41,9 @@ pub enum ErrorKind {
     /// More redirects than `--max-redirects` (a redirect loop ends here too).
     TooManyRedirects,
     /// The server broke HTTP: a malformed response, a body that ended before its
-    /// `Content-Length`, a bad chunk, or a connection closed before any response.
+    /// `Content-Length`, a bad chunk, a connection closed before any response,
+    /// or (with `--compressed`) a body that does not decode by its
+    /// `Content-Encoding`.
     Protocol,
     /// An I/O error (such as a connection reset) while reading the response body.
     Body,
