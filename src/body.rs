@@ -49,7 +49,7 @@ pub const DECODE_BLOCK: usize = 16 * 1024;
 /// Largest zstd window accepted, as a power of two: 8 MiB, the limit RFC 9659
 /// sec. 3 sets for `zstd` in HTTP. A frame asking for more is refused (a
 /// `protocol` failure) instead of making the decoder allocate up to 128 MiB.
-const ZSTD_WINDOW_LOG_MAX: u32 = 23;
+pub const ZSTD_WINDOW_LOG_MAX: u32 = 23;
 
 /// The `Accept-Encoding` value sent with `--compressed`: the codings
 /// [`Coding`] decodes.

@@ -350,6 +350,43 @@ mod tests {
         }
     }
 
+    /// Every key a record can have is either `url` or in [`RECORD_KEYS`], so
+    /// a new record field cannot be shadowed by a pass-through key unnoticed.
+    #[test]
+    fn record_keys_cover_every_record_field() {
+        use crate::result::FetchResult;
+        let records = [
+            FetchResult::Success {
+                url: "u".into(),
+                status: 200,
+                size: 1,
+                elapsed_ms: 1.0,
+                http_version: "HTTP/1.1",
+                wire_size: Some(1),
+                final_url: Some("f".into()),
+                attempts: Some(2),
+                extra: None,
+            },
+            FetchResult::Failure {
+                url: "u".into(),
+                error: "e".into(),
+                error_kind: crate::ErrorKind::Io,
+                elapsed_ms: 1.0,
+                line: Some(1),
+                attempts: Some(2),
+                extra: None,
+            },
+        ];
+        for r in records {
+            let Value::Object(obj) = serde_json::to_value(&r).unwrap() else {
+                panic!("not an object");
+            };
+            for key in obj.keys() {
+                assert!(key == "url" || RECORD_KEYS.contains(&key.as_str()), "{key}");
+            }
+        }
+    }
+
     #[test]
     fn method_tokens() {
         assert_eq!(method("get").unwrap().as_str(), "get");
