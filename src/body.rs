@@ -23,6 +23,9 @@
 //!   on a decompression bomb. A `Content-Length` above the limit fails before
 //!   any body byte is read. A body of exactly the limit is accepted, as with
 //!   curl's `--max-filesize`.
+//! - Bytes after the end of the encoded data are read and counted as wire
+//!   bytes but not decoded (a gzip body's further members are decoded, RFC
+//!   1952 sec. 2.2), so the body is always read to its end.
 //! - Decoder memory per body is bounded by the format: 32 KiB windows for
 //!   gzip and deflate, at most 16 MiB for Brotli (RFC 7932), and 8 MiB for
 //!   zstd ([`ZSTD_WINDOW_LOG_MAX`]; a larger window is refused).
@@ -36,7 +39,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use http::header::{self, HeaderMap, HeaderValue};
 use http_body_util::{BodyDataStream, BodyExt};
 use hyper::body::Body;
-use tokio::io::{AsyncBufRead, AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio_util::io::StreamReader;
 
 use crate::error::FetchError;
@@ -244,7 +247,57 @@ where
         counter.fetch_add(b.len() as u64, Ordering::Relaxed);
     });
     let input = StreamReader::new(stream::iter([Ok(first)]).chain(rest));
-    let mut decoder = decoder(coding, raw_deflate, input);
+    use async_compression::tokio::bufread as dec;
+    let (size, input) = match coding {
+        Coding::Gzip => {
+            // A gzip body may hold several members (RFC 1952 sec. 2.2).
+            let mut d = dec::GzipDecoder::new(input);
+            d.multiple_members(true);
+            drive(d, coding, limit, dec::GzipDecoder::into_inner).await?
+        }
+        Coding::Brotli => {
+            let d = dec::BrotliDecoder::new(input);
+            drive(d, coding, limit, dec::BrotliDecoder::into_inner).await?
+        }
+        Coding::Zstd => {
+            let window = async_compression::zstd::DParameter::window_log_max(ZSTD_WINDOW_LOG_MAX);
+            let d = dec::ZstdDecoder::with_params(input, &[window]);
+            drive(d, coding, limit, dec::ZstdDecoder::into_inner).await?
+        }
+        Coding::Deflate if raw_deflate => {
+            let d = dec::DeflateDecoder::new(input);
+            drive(d, coding, limit, dec::DeflateDecoder::into_inner).await?
+        }
+        Coding::Deflate => {
+            let d = dec::ZlibDecoder::new(input);
+            drive(d, coding, limit, dec::ZlibDecoder::into_inner).await?
+        }
+    };
+    // Bytes after the end of the encoded data are read (and counted as wire
+    // bytes) but not decoded, so the body is read to its end and the
+    // connection can be reused.
+    let mut rest = input.into_inner();
+    while let Some(chunk) = rest.next().await {
+        chunk.map_err(|e| FetchError::from_body(&e))?;
+    }
+    Ok(BodySize {
+        size,
+        wire_size: Some(wire.load(Ordering::Relaxed)),
+    })
+}
+
+/// Reads `decoder` to its end in [`DECODE_BLOCK`]s, counting the decoded
+/// bytes against `limit`; returns the count and, by `into_inner`, the input
+/// the decoder read from.
+async fn drive<D, R>(
+    mut decoder: D,
+    coding: Coding,
+    limit: Option<u64>,
+    into_inner: fn(D) -> R,
+) -> Result<(u64, R), FetchError>
+where
+    D: AsyncRead + Unpin,
+{
     let mut block = vec![0u8; DECODE_BLOCK];
     let mut size = 0u64;
     loop {
@@ -261,41 +314,12 @@ where
             }
         };
         if n == 0 {
-            break;
+            return Ok((size, into_inner(decoder)));
         }
         size += n as u64;
         if let Some(limit) = limit.filter(|&l| size > l) {
             return Err(too_large(limit, None));
         }
-    }
-    Ok(BodySize {
-        size,
-        wire_size: Some(wire.load(Ordering::Relaxed)),
-    })
-}
-
-/// The streaming decoder for `coding` over `input`.
-fn decoder<R>(coding: Coding, raw_deflate: bool, input: R) -> Box<dyn AsyncRead + Send + Unpin>
-where
-    R: AsyncBufRead + Send + Unpin + 'static,
-{
-    use async_compression::tokio::bufread as dec;
-    match coding {
-        Coding::Gzip => {
-            // A gzip body may hold several members (RFC 1952 sec. 2.2).
-            let mut d = dec::GzipDecoder::new(input);
-            d.multiple_members(true);
-            Box::new(d)
-        }
-        Coding::Brotli => Box::new(dec::BrotliDecoder::new(input)),
-        Coding::Zstd => Box::new(dec::ZstdDecoder::with_params(
-            input,
-            &[async_compression::zstd::DParameter::window_log_max(
-                ZSTD_WINDOW_LOG_MAX,
-            )],
-        )),
-        Coding::Deflate if raw_deflate => Box::new(dec::DeflateDecoder::new(input)),
-        Coding::Deflate => Box::new(dec::ZlibDecoder::new(input)),
     }
 }
 
@@ -468,6 +492,21 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::Protocol, "{e}");
+    }
+
+    #[tokio::test]
+    async fn bytes_after_the_encoded_data_are_read_and_counted_not_decoded() {
+        let mut wire = encode(Coding::Deflate, false, &[3; 5000]).await;
+        let n = wire.len() as u64;
+        wire.extend_from_slice(&[0; 4000]);
+        let got = read_body(&encoded("deflate"), chunked(wire, 1000), DECODE).await;
+        assert_eq!(
+            got.unwrap(),
+            BodySize {
+                size: 5000,
+                wire_size: Some(n + 4000)
+            }
+        );
     }
 
     #[tokio::test]

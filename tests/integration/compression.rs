@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{json, Value};
@@ -61,7 +62,8 @@ struct Route {
 }
 
 /// A server answering each route's path with its body and coding (HTTP/1.1,
-/// `Content-Length`), and 404 otherwise; it keeps every `Accept-Encoding`
+/// `Content-Length`; chunked in 3 frames for paths under `/chunked`), and 404
+/// otherwise; it keeps every `Accept-Encoding`
 /// field it was sent.
 struct Encoded {
     bg: Background,
@@ -91,11 +93,22 @@ impl Encoded {
                                 if let Some(c) = r.coding {
                                     b = b.header("content-encoding", c);
                                 }
-                                b.body(Full::new(r.body)).unwrap()
+                                if r.path.starts_with("/chunked") {
+                                    let n = r.body.len();
+                                    let cuts = [0, n / 3, 2 * n / 3, n];
+                                    let frames: Vec<Result<_, Infallible>> = cuts
+                                        .windows(2)
+                                        .map(|w| Ok(Frame::data(r.body.slice(w[0]..w[1]))))
+                                        .collect();
+                                    let body = StreamBody::new(futures::stream::iter(frames));
+                                    b.body(body.boxed()).unwrap()
+                                } else {
+                                    b.body(Full::new(r.body).boxed()).unwrap()
+                                }
                             }
                             None => Response::builder()
                                 .status(404)
-                                .body(Full::new(Bytes::new()))
+                                .body(Full::new(Bytes::new()).boxed())
                                 .unwrap(),
                         };
                         Ok::<_, Infallible>(resp)
@@ -161,6 +174,30 @@ fn each_coding_is_decoded_with_exact_sizes() {
     for a in accept {
         assert_eq!(a.as_deref(), Some("gzip, br, zstd, deflate"));
     }
+}
+
+#[test]
+fn chunked_encoded_bodies_are_read_to_the_end_and_the_connection_reused() {
+    let plain = plain();
+    let wire = encode("gzip", &plain);
+    let server = Encoded::start(vec![route("/chunked-gzip", Some("gzip"), wire.clone())]);
+    let urls: Vec<String> = (0..10)
+        .map(|i| server.url(&format!("/chunked-gzip?{i}")))
+        .collect();
+    let run = run(
+        &["--compressed", "-c", "1", "--keep-order"],
+        urls.join("\n"),
+    );
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    let want: Vec<Value> = urls
+        .iter()
+        .map(|u| {
+            json!({"type": "success", "url": u, "status": 200,
+                   "size": plain.len(), "wire_size": wire.len()})
+        })
+        .collect();
+    assert_eq!(exact(&run.records), want);
+    assert_eq!(server.bg.accepted(), 1, "connections were not reused");
 }
 
 #[test]
