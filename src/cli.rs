@@ -107,8 +107,8 @@ pub struct Opts {
 
     /// Like -d, but @FILE is sent exactly as it is (repeatable).
     ///
-    /// As curl's --data-binary: no CR or LF is removed. Given with -d, the -d
-    /// parts come first, all joined with '&'.
+    /// As curl's --data-binary: no CR or LF is removed. Mixed with -d, the
+    /// parts are joined with '&' in command-line order.
     #[arg(long, value_name = "STRING|@FILE", value_parser = parse_data_binary)]
     pub data_binary: Vec<Data>,
 
@@ -282,8 +282,39 @@ fn parse_user_agent(s: &str) -> Result<String, String> {
 }
 
 impl Opts {
+    /// Parses the command line like clap's `try_parse_from`, and also puts the
+    /// `-d` and `--data-binary` parts together in `data` in command-line order
+    /// (curl's), which separate fields alone would lose.
+    ///
+    /// # Errors
+    /// clap's usage error.
+    pub fn try_parse_args<I, T>(args: I) -> Result<Opts, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Opts::command().try_get_matches_from(args)?;
+        let mut opts = Opts::from_arg_matches(&matches)?;
+        let at = |id: &str| {
+            matches
+                .indices_of(id)
+                .map(|i| i.collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        let data = at("data").into_iter().zip(opts.data.drain(..));
+        let binary = at("data_binary")
+            .into_iter()
+            .zip(opts.data_binary.drain(..));
+        let mut parts: Vec<(usize, Data)> = data.chain(binary).collect();
+        parts.sort_by_key(|(i, _)| *i);
+        opts.data = parts.into_iter().map(|(_, d)| d).collect();
+        Ok(opts)
+    }
+
     /// The request body of `-d` and `--data-binary`, joined with `&` (curl's
-    /// rule); `None` when neither was given.
+    /// rule): in command-line order after [`Opts::try_parse_args`], else the
+    /// `-d` parts first. `None` when neither was given.
     pub fn body(&self) -> Option<bytes::Bytes> {
         let mut parts = self.data.iter().chain(&self.data_binary);
         let first = parts.next()?;
@@ -435,7 +466,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
 /// The whole program: parse flags (usage errors exit 2), build the runtime,
 /// run, and return the exit status. `main` only calls this.
 pub fn main() -> ExitCode {
-    let opts = match Opts::try_parse() {
+    let opts = match Opts::try_parse_args(std::env::args_os()) {
         Ok(opts) => opts,
         // Usage errors echo the offending value: escape control characters in
         // it (a CR or ESC from `-H` must not reach the terminal raw).
@@ -565,8 +596,10 @@ mod tests {
         assert_eq!(o.config(CancellationToken::new()).method, None);
         let o = Opts::try_parse_from(["f", "--data-binary", &at]).unwrap();
         assert_eq!(o.body().unwrap(), "a=1\r\nb=2\n");
-        let o = Opts::try_parse_from(["f", "--data-binary", "z", "-d", ""]).unwrap();
-        assert_eq!(o.body().unwrap(), "&z");
+        let o = Opts::try_parse_args(["f", "--data-binary", "z", "-d", "", "--data-binary", "y"]);
+        assert_eq!(o.unwrap().body().unwrap(), "z&&y");
+        let o = Opts::try_parse_args(["f", "-d", "a", "--data-binary", &at, "-d", "c"]);
+        assert_eq!(o.unwrap().body().unwrap(), "a&a=1\r\nb=2\n&c");
         assert_eq!(
             Opts::try_parse_from(["f", "-d", "@x"]).unwrap_err().kind(),
             clap::error::ErrorKind::ValueValidation

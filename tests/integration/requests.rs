@@ -102,6 +102,14 @@ fn data_files_strip_cr_lf_and_data_binary_keeps_every_byte() {
     let seen = only_request(&["--data-binary", &at], &server, "/");
     assert_eq!(seen.body, &raw[..]);
     assert_eq!(header(&seen, "content-length"), [raw.len().to_string()]);
+    // Mixed parts keep their command-line order, as curl's.
+    let server = Server::start();
+    let seen = only_request(
+        &["--data-binary", "z", "-d", "y", "--data-binary", "x"],
+        &server,
+        "/",
+    );
+    assert_eq!(seen.body, "z&y&x");
     let _ = std::fs::remove_file(file);
 }
 
