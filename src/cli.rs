@@ -14,10 +14,10 @@ use tokio_util::sync::CancellationToken;
 
 use rustls::pki_types::CertificateDer;
 
-use crate::client::{load_pem_certs, ClientOptions, ResolveOverride};
+use crate::client::{load_pem_certs, ClientOptions, HttpVersions, ResolveOverride};
 use crate::exit::Exit;
 use crate::fetch::{fetch_stream, Config};
-use crate::input::read_inputs;
+use crate::input::{read_inputs, InputFormat};
 use crate::output::{self, StdoutSink};
 use crate::proxy::{NoProxy, Proxies, ProxyUrl};
 use crate::result::Summary;
@@ -78,9 +78,14 @@ pub struct Opts {
     #[arg(long)]
     pub keep_order: bool,
 
-    /// Request method: GET or HEAD (HEAD gives size 0).
-    #[arg(short = 'X', long, value_name = "GET|HEAD", default_value = "GET", value_parser = parse_method)]
-    pub method: Method,
+    /// Request method, sent as given (case kept) [default: GET, or POST with -d].
+    ///
+    /// Any RFC 9110 method token (GET, HEAD, POST, PUT, DELETE, PATCH, …), as
+    /// curl's -X/--request. HEAD gives size 0. Only idempotent methods (GET,
+    /// HEAD, PUT, DELETE, OPTIONS, TRACE) are sent again after a kept-alive
+    /// connection turns out closed.
+    #[arg(short = 'X', long, visible_alias = "request", value_name = "METHOD", value_parser = parse_method)]
+    pub method: Option<Method>,
 
     /// Extra request header field, as 'Name: value' (repeatable).
     ///
@@ -94,6 +99,69 @@ pub struct Opts {
     /// User-Agent field to send [default: fetcher-stream/VERSION].
     #[arg(short = 'A', long, value_name = "STRING", value_parser = parse_user_agent)]
     pub user_agent: Option<String>,
+
+    /// Request body for every URL: a string, or @FILE (repeatable).
+    ///
+    /// As curl's -d: without -X the method is POST; Content-Type is
+    /// application/x-www-form-urlencoded unless -H gives one; Content-Length
+    /// is set. @FILE is read once at start (CR and LF removed); a missing file
+    /// is a usage error. Several -d are joined with '&'. A 303 redirect (and
+    /// 301/302 after POST) switches to GET without the body; 307/308 resend it.
+    #[arg(short = 'd', long = "data", value_name = "STRING|@FILE", value_parser = parse_data)]
+    pub data: Vec<Data>,
+
+    /// Like -d, but @FILE is sent exactly as it is (repeatable).
+    ///
+    /// As curl's --data-binary: no CR or LF is removed. Mixed with -d, the
+    /// parts are joined with '&' in command-line order.
+    #[arg(long, value_name = "STRING|@FILE", value_parser = parse_data_binary)]
+    pub data_binary: Vec<Data>,
+
+    /// Use HTTP/1.1 only (https offers only http/1.1 by ALPN).
+    #[arg(long = "http1.1", conflicts_with = "http2_prior_knowledge")]
+    pub http1_1: bool,
+
+    /// Use HTTP/2 without upgrade: h2c on http://, ALPN h2 only on https://.
+    ///
+    /// As curl's option: the client starts with the HTTP/2 connection preface
+    /// (RFC 9113 sec. 3.3), so the server must speak HTTP/2; one that does not
+    /// gives a failure.
+    #[arg(long)]
+    pub http2_prior_knowledge: bool,
+
+    /// Most seconds to establish a connection (fractions allowed).
+    ///
+    /// Covers name resolution, the TCP connect and the TLS handshake of each
+    /// new connection, as curl's --connect-timeout. Expiry gives a `connect`
+    /// failure. The --timeout deadline still covers the whole URL.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
+    pub connect_timeout: Option<Duration>,
+
+    /// Format of input lines: `text` (one URL a line) or `jsonl`.
+    ///
+    /// With jsonl each non-blank line is a JSON object {"url": …, "method": …,
+    /// "headers": {…}, "body": "…"}; every other key is copied into that
+    /// line's record. A line that is not such an object gives one
+    /// `invalid_input` failure with its line number in `line`.
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = InputFormat::Text)]
+    pub input: InputFormat,
+
+    /// Ask for a compressed response and decode it (gzip, br, zstd, deflate).
+    ///
+    /// Sends Accept-Encoding: gzip, br, zstd, deflate. A record's size is then
+    /// the decoded length and wire_size the length received. A body with an
+    /// unknown coding is not decoded; one that does not decode gives a
+    /// `protocol` failure.
+    #[arg(long)]
+    pub compressed: bool,
+
+    /// Most body bytes per response; K, M, G suffixes are powers of 1024.
+    ///
+    /// Reading stops once the body (decoded, with --compressed) passes the
+    /// limit, with a `body_too_large` failure; a Content-Length above it fails
+    /// before reading. The guard against decompression bombs.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub max_size: Option<u64>,
 
     /// Scheme for lines that have none (`host[:port][/path]`).
     #[arg(long, value_name = "SCHEME", value_enum, default_value_t = DefaultScheme::Https)]
@@ -274,33 +342,68 @@ fn parse_rate(s: &str) -> Result<Rate, String> {
 }
 
 fn parse_method(s: &str) -> Result<Method, String> {
-    match s.to_ascii_uppercase().as_str() {
-        "GET" => Ok(Method::GET),
-        "HEAD" => Ok(Method::HEAD),
-        _ => Err(format!("'{s}' is not supported; use GET or HEAD")),
-    }
+    crate::spec::method(s)
 }
 
 fn parse_header(s: &str) -> Result<(HeaderName, HeaderValue), String> {
-    if s.contains(['\r', '\n']) {
-        return Err("header must not contain CR or LF".into());
-    }
     let (name, value) = s
         .split_once(':')
         .ok_or_else(|| format!("'{s}' is not 'Name: value'"))?;
-    let name = HeaderName::from_bytes(name.trim().as_bytes())
-        .map_err(|_| format!("'{}' is not a valid header name", name.trim()))?;
-    // Message framing is the client's job (RFC 9112 sec. 6): a user
-    // Content-Length on a bodiless request would desynchronise a kept-alive
-    // connection, and Transfer-Encoding would not be honoured.
-    if name == http::header::CONTENT_LENGTH || name == http::header::TRANSFER_ENCODING {
-        return Err(format!(
-            "'{name}' is set by fetcher-stream itself and cannot be given"
-        ));
+    crate::spec::header_field(name.trim(), value.trim())
+}
+
+/// A request body part from `-d` or `--data-binary`, read when the flags are
+/// parsed (so a missing @FILE is a usage error).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Data(pub bytes::Bytes);
+
+/// `-d`: the string, or the contents of @FILE without CR and LF (curl's rule).
+fn parse_data(s: &str) -> Result<Data, String> {
+    let mut data = read_data(s)?;
+    if s.starts_with('@') {
+        data.retain(|&b| b != b'\r' && b != b'\n');
     }
-    let value = HeaderValue::from_str(value.trim())
-        .map_err(|_| format!("invalid value for header '{name}'"))?;
-    Ok((name, value))
+    Ok(Data(data.into()))
+}
+
+/// `--data-binary`: the string, or the exact contents of @FILE.
+fn parse_data_binary(s: &str) -> Result<Data, String> {
+    read_data(s).map(|d| Data(d.into()))
+}
+
+fn read_data(s: &str) -> Result<Vec<u8>, String> {
+    let Some(path) = s.strip_prefix('@') else {
+        return Ok(s.as_bytes().to_vec());
+    };
+    if path == "-" {
+        return Err("@- (standard input) cannot be used: standard input carries the URLs".into());
+    }
+    std::fs::read(path).map_err(|e| format!("{path}: {e}"))
+}
+
+/// Parses a byte count with an optional K, M or G suffix (powers of 1024, as
+/// curl's --max-filesize; lower case too).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (digits, unit) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&t[..i], c.to_ascii_uppercase()),
+        _ => (t, 'B'),
+    };
+    let shift = match unit {
+        'B' => 0,
+        'K' => 10,
+        'M' => 20,
+        'G' => 30,
+        _ => return Err(format!("'{s}': the suffix must be K, M or G")),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of bytes"))?;
+    if n == 0 {
+        return Err("must be at least 1 byte".into());
+    }
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("'{s}' is too large"))
 }
 
 fn parse_user_agent(s: &str) -> Result<String, String> {
@@ -310,6 +413,54 @@ fn parse_user_agent(s: &str) -> Result<String, String> {
 }
 
 impl Opts {
+    /// Parses the command line like clap's `try_parse_from`, and also puts the
+    /// `-d` and `--data-binary` parts together in `data` in command-line order
+    /// (curl's), which separate fields alone would lose.
+    ///
+    /// # Errors
+    /// clap's usage error.
+    pub fn try_parse_args<I, T>(args: I) -> Result<Opts, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Opts::command().try_get_matches_from(args)?;
+        let mut opts = Opts::from_arg_matches(&matches)?;
+        let at = |id: &str| {
+            matches
+                .indices_of(id)
+                .map(|i| i.collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        let data = at("data").into_iter().zip(opts.data.drain(..));
+        let binary = at("data_binary")
+            .into_iter()
+            .zip(opts.data_binary.drain(..));
+        let mut parts: Vec<(usize, Data)> = data.chain(binary).collect();
+        parts.sort_by_key(|(i, _)| *i);
+        opts.data = parts.into_iter().map(|(_, d)| d).collect();
+        Ok(opts)
+    }
+
+    /// The request body of `-d` and `--data-binary`, joined with `&` (curl's
+    /// rule): in command-line order after [`Opts::try_parse_args`], else the
+    /// `-d` parts first. `None` when neither was given.
+    pub fn body(&self) -> Option<bytes::Bytes> {
+        let mut parts = self.data.iter().chain(&self.data_binary);
+        let first = parts.next()?;
+        let mut rest = parts.peekable();
+        if rest.peek().is_none() {
+            return Some(first.0.clone());
+        }
+        let mut joined = first.0.to_vec();
+        for part in rest {
+            joined.push(b'&');
+            joined.extend_from_slice(&part.0);
+        }
+        Some(joined.into())
+    }
+
     /// The library configuration these flags describe, with `cancel` as the
     /// cancellation token.
     pub fn config(&self, cancel: CancellationToken) -> Config {
@@ -320,6 +471,9 @@ impl Opts {
             max_redirects: self.max_redirects,
             keep_order: self.keep_order,
             method: self.method.clone(),
+            body: self.body(),
+            compressed: self.compressed,
+            max_size: self.max_size,
             headers: self.headers.clone(),
             user_agent: self.user_agent.clone().unwrap_or(defaults.user_agent),
             default_scheme: self.default_scheme,
@@ -334,6 +488,14 @@ impl Opts {
                 idle_socket_budget: None,
                 // Filled in by `run` from `Opts::proxies` (flags and environment).
                 proxies: crate::proxy::Proxies::none(),
+                http_versions: if self.http1_1 {
+                    HttpVersions::Http1Only
+                } else if self.http2_prior_knowledge {
+                    HttpVersions::Http2PriorKnowledge
+                } else {
+                    HttpVersions::Negotiate
+                },
+                connect_timeout: self.connect_timeout,
             },
             cancel,
             max_per_host: self.max_per_host.map(|n| n as usize),
@@ -426,6 +588,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
     }
     let (lines, input_failed) = read_inputs(
         opts.files.iter().map(PathBuf::from).collect(),
+        opts.input,
         cancel.clone(),
     );
     let mut results = std::pin::pin!(fetch_stream(lines, config));
@@ -473,7 +636,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
 /// The whole program: parse flags (usage errors exit 2), build the runtime,
 /// run, and return the exit status. `main` only calls this.
 pub fn main() -> ExitCode {
-    let opts = match Opts::try_parse() {
+    let opts = match Opts::try_parse_args(std::env::args_os()) {
         Ok(opts) => opts,
         // Usage errors echo the offending value: escape control characters in
         // it (a CR or ESC from `-H` must not reach the terminal raw).
@@ -546,7 +709,11 @@ mod tests {
         assert_eq!(o.max_concurrency, 5);
         assert_eq!(o.timeout, Duration::from_secs(5));
         assert_eq!(o.max_redirects, 10);
-        assert_eq!(o.method, Method::GET);
+        assert_eq!(o.method, None);
+        assert_eq!(o.body(), None);
+        assert_eq!(o.input, InputFormat::Text);
+        assert!(!o.compressed && !o.http1_1 && !o.http2_prior_knowledge);
+        assert_eq!((o.max_size, o.connect_timeout), (None, None));
         assert_eq!(o.default_scheme, DefaultScheme::Https);
         assert!(o.files.is_empty());
     }
@@ -574,12 +741,81 @@ mod tests {
     }
 
     #[test]
-    fn method_is_get_or_head() {
+    fn method_is_any_token_with_its_case_kept() {
+        let m = |s: &str| Opts::try_parse_from(["f", "-X", s]).map(|o| o.method.unwrap());
+        assert_eq!(m("HEAD").unwrap(), Method::HEAD);
+        assert_eq!(m("POST").unwrap(), Method::POST);
+        assert_eq!(m("PROPFIND").unwrap().as_str(), "PROPFIND");
+        assert_eq!(m("head").unwrap().as_str(), "head");
+        for bad in ["", "GE T", "A(B", "x\ny", "é"] {
+            assert!(m(bad).is_err(), "{bad:?}");
+        }
+        let o = Opts::try_parse_from(["f", "--request", "DELETE"]).unwrap();
+        assert_eq!(o.method, Some(Method::DELETE));
+    }
+
+    #[test]
+    fn data_joins_with_ampersand_and_reads_files() {
+        let dir = std::env::temp_dir().join(format!("issue5-req-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("body");
+        std::fs::write(&file, b"a=1\r\nb=2\n").unwrap();
+        let at = format!("@{}", file.display());
+        let o = Opts::try_parse_from(["f", "-d", "x=1", "--data", &at]).unwrap();
+        assert_eq!(o.body().unwrap(), "x=1&a=1b=2");
+        assert_eq!(o.config(CancellationToken::new()).method, None);
+        let o = Opts::try_parse_from(["f", "--data-binary", &at]).unwrap();
+        assert_eq!(o.body().unwrap(), "a=1\r\nb=2\n");
+        let o = Opts::try_parse_args(["f", "--data-binary", "z", "-d", "", "--data-binary", "y"]);
+        assert_eq!(o.unwrap().body().unwrap(), "z&&y");
+        let o = Opts::try_parse_args(["f", "-d", "a", "--data-binary", &at, "-d", "c"]);
+        assert_eq!(o.unwrap().body().unwrap(), "a&a=1\r\nb=2\n&c");
         assert_eq!(
-            Opts::try_parse_from(["f", "-X", "head"]).unwrap().method,
-            Method::HEAD
+            Opts::try_parse_from(["f", "-d", "@x"]).unwrap_err().kind(),
+            clap::error::ErrorKind::ValueValidation
         );
-        assert!(Opts::try_parse_from(["f", "-X", "POST"]).is_err());
+        assert!(Opts::try_parse_from(["f", "-d", "@/nonexistent/body"]).is_err());
+        assert!(Opts::try_parse_from(["f", "-d", "@-"]).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn http_version_flags_exclude_each_other() {
+        let o = Opts::try_parse_from(["f", "--http1.1"]).unwrap();
+        let c = o.config(CancellationToken::new()).client;
+        assert_eq!(c.http_versions, HttpVersions::Http1Only);
+        let o = Opts::try_parse_from(["f", "--http2-prior-knowledge"]).unwrap();
+        let c = o.config(CancellationToken::new()).client;
+        assert_eq!(c.http_versions, HttpVersions::Http2PriorKnowledge);
+        assert!(Opts::try_parse_from(["f", "--http1.1", "--http2-prior-knowledge"]).is_err());
+    }
+
+    #[test]
+    fn connect_timeout_is_positive_seconds() {
+        let o = Opts::try_parse_from(["f", "--connect-timeout", "0.5"]).unwrap();
+        let c = o.config(CancellationToken::new()).client;
+        assert_eq!(c.connect_timeout, Some(Duration::from_millis(500)));
+        assert!(Opts::try_parse_from(["f", "--connect-timeout", "0"]).is_err());
+    }
+
+    #[test]
+    fn input_format_and_compression_flags() {
+        let o = Opts::try_parse_from(["f", "--input", "jsonl", "--compressed"]).unwrap();
+        assert_eq!(o.input, InputFormat::Jsonl);
+        assert!(o.config(CancellationToken::new()).compressed);
+        assert!(Opts::try_parse_from(["f", "--input", "csv"]).is_err());
+    }
+
+    #[test]
+    fn max_size_takes_binary_suffixes() {
+        let size = |s: &str| Opts::try_parse_from(["f", "--max-size", s]).map(|o| o.max_size);
+        assert_eq!(size("100").unwrap(), Some(100));
+        assert_eq!(size("2K").unwrap(), Some(2048));
+        assert_eq!(size("1m").unwrap(), Some(1 << 20));
+        assert_eq!(size("3G").unwrap(), Some(3 << 30));
+        for bad in ["0", "", "1T", "K", "-1", "1.5M", "99999999999999999999G"] {
+            assert!(size(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -33,10 +33,11 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::Uri;
-use http_body_util::Empty;
+use http_body_util::Full;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
@@ -50,21 +51,24 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio::net::TcpStream;
 use tower_service::Service;
 
+use crate::connect_timeout::ConnectTimeout;
 use crate::error::{ConnectError, DnsError, TemporaryDns};
 use crate::proxy::{Proxies, ProxyScheme, ProxyUrl, Via};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
-/// The request body type: fetcher-stream sends no bodies.
-pub type RequestBody = Empty<Bytes>;
+/// The request body type: the bytes of `-d` / `--data-binary` or of a
+/// `--input jsonl` spec's `body`, in one `Bytes` shared by every URL (cloning
+/// it copies no data); empty for requests without a body.
+pub type RequestBody = Full<Bytes>;
 
 /// The shared, cheaply cloneable client: hyper-util's legacy `Client` over
 /// our connector, plus the proxy settings it needs to add
 /// `Proxy-Authorization` to absolute-form requests.
 #[derive(Clone, Debug)]
 pub struct HttpClient {
-    inner: Client<HttpsConnector<MarkConnect>, RequestBody>,
+    inner: Client<ConnectTimeout<HttpsConnector<MarkConnect>>, RequestBody>,
     proxies: Arc<Proxies>,
 }
 
@@ -525,6 +529,28 @@ pub struct ClientOptions {
     /// Default [`Proxies::none`]: the library never reads the environment;
     /// the command line does ([`Proxies::from_env`]).
     pub proxies: Proxies,
+    /// Which HTTP versions to speak (`--http1.1`, `--http2-prior-knowledge`).
+    /// Default [`HttpVersions::Negotiate`].
+    pub http_versions: HttpVersions,
+    /// Most time to establish one connection: name resolution, TCP connect and
+    /// the TLS handshake (`--connect-timeout`, as curl's). Expiry is a
+    /// `connect` failure. Default `None`: only the per-URL deadline applies.
+    pub connect_timeout: Option<Duration>,
+}
+
+/// The HTTP versions the client may use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HttpVersions {
+    /// HTTP/1.1 on http://; on https://, HTTP/2 or HTTP/1.1 as the server
+    /// selects by ALPN (`h2`, `http/1.1`). The default.
+    #[default]
+    Negotiate,
+    /// HTTP/1.1 only; https offers only `http/1.1` by ALPN (curl's `--http1.1`).
+    Http1Only,
+    /// HTTP/2 only, without upgrade (curl's `--http2-prior-knowledge`): h2c
+    /// with the connection preface on http:// (RFC 9113 sec. 3.3), and only
+    /// `h2` offered by ALPN on https://.
+    Http2PriorKnowledge,
 }
 
 /// Accepts any server certificate, but still checks handshake signatures so
@@ -624,22 +650,27 @@ pub fn build_client(
     let mut http = HttpConnector::new_with_resolver(resolver.clone());
     http.enforce_http(false);
     http.set_nodelay(true);
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
+    let tcp = MarkConnect {
+        inner: http,
+        resolve: options.resolve.clone().into(),
+        sockets,
+        proxies: proxies.clone(),
+        resolver,
+    };
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls_config(options))
-        .https_or_http()
-        .enable_http1()
-        .enable_http2()
-        .wrap_connector(MarkConnect {
-            inner: http,
-            resolve: options.resolve.clone().into(),
-            sockets,
-            proxies: proxies.clone(),
-            resolver,
-        });
+        .https_or_http();
+    // The ALPN protocols offered follow the enabled versions.
+    let https = match options.http_versions {
+        HttpVersions::Negotiate => builder.enable_http1().enable_http2().wrap_connector(tcp),
+        HttpVersions::Http1Only => builder.enable_http1().wrap_connector(tcp),
+        HttpVersions::Http2PriorKnowledge => builder.enable_http2().wrap_connector(tcp),
+    };
     let inner = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(pool_max_idle_per_host)
         .http1_max_headers(MAX_RESPONSE_HEADERS)
-        .build(https);
+        .http2_only(options.http_versions == HttpVersions::Http2PriorKnowledge)
+        .build(ConnectTimeout::new(https, options.connect_timeout));
     HttpClient { inner, proxies }
 }
 

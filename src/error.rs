@@ -30,7 +30,9 @@ pub enum ErrorKind {
     UnsupportedScheme,
     /// The host name could not be resolved (including the RFC 6761 `.invalid` TLD).
     Dns,
-    /// The TCP connection could not be made (refused, unreachable, reset during connect).
+    /// The TCP connection could not be made (refused, unreachable, reset during
+    /// connect), or the connection, TLS handshake included, was not established
+    /// within `--connect-timeout`.
     Connect,
     /// The TLS handshake failed (bad certificate, protocol mismatch, …).
     Tls,
@@ -43,7 +45,9 @@ pub enum ErrorKind {
     /// More redirects than `--max-redirects` (a redirect loop ends here too).
     TooManyRedirects,
     /// The server broke HTTP: a malformed response, a body that ended before its
-    /// `Content-Length`, a bad chunk, or a connection closed before any response.
+    /// `Content-Length`, a bad chunk, a connection closed before any response,
+    /// or (with `--compressed`) a body that does not decode by its
+    /// `Content-Encoding`.
     Protocol,
     /// An I/O error (such as a connection reset) while reading the response body.
     Body,
@@ -109,6 +113,20 @@ pub enum FetchError {
     /// worth another attempt (`--retries`), unlike a name that does not exist.
     #[error("{0}")]
     TemporaryDns(String),
+    /// A `--input jsonl` line that is not a request spec; the message starts
+    /// with `line N: `.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// The response body went past `--max-size` bytes (decoded bytes with
+    /// `--compressed`), or its `Content-Length` (`declared`) did.
+    #[error("body larger than --max-size ({limit} bytes){}", declared.map(|n| format!(": Content-Length is {n}")).unwrap_or_default())]
+    BodyTooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+        /// The `Content-Length` that was over the limit, when the body was
+        /// refused before reading.
+        declared: Option<u64>,
+    },
     /// A transport error, already classified, with its full message.
     #[error("{message}")]
     Transport {
@@ -129,6 +147,8 @@ impl FetchError {
             FetchError::TooManyRedirects(_) => ErrorKind::TooManyRedirects,
             FetchError::Cancelled => ErrorKind::Cancelled,
             FetchError::TemporaryDns(_) => ErrorKind::Dns,
+            FetchError::InvalidInput(_) => ErrorKind::InvalidInput,
+            FetchError::BodyTooLarge { .. } => ErrorKind::BodyTooLarge,
             FetchError::Transport { kind, .. } => *kind,
         }
     }
@@ -159,8 +179,9 @@ impl FetchError {
     /// - an HTTP/2 stream ended by the server's GOAWAY or refused with
     ///   `REFUSED_STREAM` (RFC 9113 sec. 6.8, 8.7).
     ///
-    /// The caller repeats only GET and HEAD, which RFC 9110 sec. 9.2.2 allows
-    /// to be repeated automatically after a communication failure.
+    /// The caller repeats only idempotent methods (GET, HEAD, PUT, DELETE,
+    /// OPTIONS, TRACE), which RFC 9110 sec. 9.2.2 allows to be repeated
+    /// automatically after a communication failure.
     pub(crate) fn is_stale_connection(err: &(dyn StdError + 'static)) -> bool {
         let mut stale = false;
         for e in chain(err) {
@@ -173,7 +194,7 @@ impl FetchError {
             // refused with REFUSED_STREAM: those above the GOAWAY's last stream
             // id were not processed (RFC 9113 sec. 6.8). h2 reports the same
             // error for a stream cut off when that connection then closes, which
-            // the server may have processed; GET and HEAD may be repeated all
+            // the server may have processed; idempotent methods may be repeated all
             // the same (idempotent, RFC 9110 sec. 9.2.2). A stream ended by a
             // plain I/O error is not sent again.
             if let Some(h2) = e.downcast_ref::<h2::Error>() {

@@ -59,8 +59,24 @@ pub struct Config {
     /// them are out, so at most `lookahead` lines lie between the oldest
     /// record not yet yielded and the newest line read. Default `false`.
     pub keep_order: bool,
-    /// The request method: `GET` (default) or `HEAD`.
-    pub method: Method,
+    /// The request method (`-X`): any RFC 9110 token, sent as given. Default
+    /// `None`: `GET`, or `POST` for a request with a body (curl's rule for
+    /// `-d`). A `--input jsonl` spec's `method` replaces it for its line.
+    pub method: Option<Method>,
+    /// The request body sent with every URL (`-d`, `--data-binary`), one
+    /// `Bytes` shared by all requests. A `--input jsonl` spec's `body`
+    /// replaces it for its line. Sent with `Content-Length` and, unless a
+    /// header field gives one, `Content-Type: application/x-www-form-urlencoded`
+    /// (curl's `-d`). Default `None`: no body.
+    pub body: Option<bytes::Bytes>,
+    /// Send `Accept-Encoding: gzip, br, zstd, deflate` and decode responses
+    /// by their `Content-Encoding`; records then carry `wire_size`
+    /// (`--compressed`, see [`crate::body`]). Default `false`.
+    pub compressed: bool,
+    /// Most body bytes read per response (decoded ones with `compressed`);
+    /// past it the URL is a `body_too_large` failure (`--max-size`). Default
+    /// `None`: no limit.
+    pub max_size: Option<u64>,
     /// Extra request header fields, sent in order after the defaults (they
     /// replace a default of the same name). `Authorization`, `Cookie` and
     /// `Proxy-Authorization` are not sent to another origin after a redirect
@@ -142,7 +158,10 @@ impl Default for Config {
             timeout: Duration::from_secs(5),
             max_redirects: 10,
             keep_order: false,
-            method: Method::GET,
+            method: None,
+            body: None,
+            compressed: false,
+            max_size: None,
             headers: Vec::new(),
             user_agent: concat!("fetcher-stream/", env!("CARGO_PKG_VERSION")).to_owned(),
             default_scheme: DefaultScheme::Https,
@@ -273,6 +292,12 @@ fn default_headers(config: &Config) -> HeaderMap {
         h.insert(header::USER_AGENT, ua);
     }
     h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+    if config.compressed {
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static(crate::body::ACCEPT_ENCODING),
+        );
+    }
     for (name, _) in &config.headers {
         h.remove(name);
     }
@@ -360,8 +385,8 @@ pub(crate) struct Job {
     /// Header fields of a `--input jsonl` spec, sent after (and replacing) the
     /// run's own.
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
-    /// The request body, if any (`-d`, or the spec's `body`).
-    #[allow(dead_code)] // not sent yet: the request-body change uses it
+    /// The request body, if any (`-d`, or the spec's `body`); a clone of the
+    /// run's `Bytes`, never a copy of the data.
     pub(crate) body: Option<bytes::Bytes>,
     /// Pass-through keys of a `--input jsonl` spec, copied into the record.
     pub(crate) extra: Option<Box<crate::result::Passthrough>>,
@@ -383,14 +408,26 @@ pub(crate) fn prepare(shared: &Shared, line: InputLine) -> Result<Job, FetchResu
         None => parse_url(&text, shared.config.default_scheme),
     };
     match url {
-        Ok(url) => Ok(Job {
-            text,
-            url,
-            method: spec.method.unwrap_or_else(|| shared.config.method.clone()),
-            headers: spec.headers,
-            body: spec.body,
-            extra: spec.extra,
-        }),
+        Ok(url) => {
+            let body = spec.body.or_else(|| shared.config.body.clone());
+            // curl's rule: a body without -X (or a spec "method") means POST.
+            let method = spec
+                .method
+                .or_else(|| shared.config.method.clone())
+                .unwrap_or(if body.is_some() {
+                    Method::POST
+                } else {
+                    Method::GET
+                });
+            Ok(Job {
+                text,
+                url,
+                method,
+                headers: spec.headers,
+                body,
+                extra: spec.extra,
+            })
+        }
         Err(e) => {
             let line = line.filter(|_| e.kind() == crate::ErrorKind::InvalidInput);
             let mut record = failure(text, e, started);
@@ -517,7 +554,7 @@ async fn run_one(shared: Arc<Shared>, job: Job, started: Instant) -> FetchResult
             elapsed_ms: elapsed_ms(started),
             http_version: done.http_version,
             final_url: done.final_url,
-            wire_size: None,
+            wire_size: done.wire_size,
             attempts: None,
             extra: None,
         },
@@ -546,6 +583,7 @@ async fn attempt_once(
 struct Done {
     status: u16,
     size: u64,
+    wire_size: Option<u64>,
     http_version: &'static str,
     final_url: Option<String>,
     /// The `Retry-After` field of a final 429 or 503 response.
@@ -573,24 +611,45 @@ fn is_credential(name: &HeaderName) -> bool {
     name == header::AUTHORIZATION || name == header::COOKIE || name == header::PROXY_AUTHORIZATION
 }
 
+/// The methods RFC 9110 sec. 9.2.2 calls idempotent (GET, HEAD, PUT, DELETE,
+/// OPTIONS, TRACE): a request with one of them may be sent again after a
+/// communication failure.
 fn is_idempotent(method: &Method) -> bool {
-    *method == Method::GET || *method == Method::HEAD
+    method.is_idempotent()
 }
 
-/// One hop's request: method, target, default and user header fields, and
-/// credentials where they may go (`cross_origin` drops them, curl's rule).
+/// What a hop sends as its body.
+#[derive(Clone, Copy)]
+enum HopBody<'a> {
+    /// No body: the request never had one.
+    None,
+    /// The job's body, with `Content-Length` and a default `Content-Type`.
+    Send(&'a bytes::Bytes),
+    /// The body was dropped by a redirect that turned the request into a GET
+    /// (RFC 9110 sec. 15.4): its `Content-Type` is not sent either.
+    Dropped,
+}
+
+/// One hop's request: method, target, default and user header fields, the
+/// body, and credentials where they may go (`cross_origin` drops them, curl's
+/// rule).
 fn build_request(
     shared: &Shared,
     job: &Job,
     method: &Method,
+    body: HopBody<'_>,
     current: &Url,
     origin: &Url,
     cross_origin: bool,
 ) -> Result<Request<crate::client::RequestBody>, FetchError> {
+    let data = match body {
+        HopBody::Send(b) => b.clone(),
+        HopBody::None | HopBody::Dropped => bytes::Bytes::new(),
+    };
     let mut req = Request::builder()
         .method(method.clone())
         .uri(request_uri(current)?)
-        .body(crate::client::RequestBody::new())
+        .body(crate::client::RequestBody::new(data))
         .map_err(|e| FetchError::InvalidUrl(e.to_string()))?;
     let headers = req.headers_mut();
     for (name, value) in &shared.headers {
@@ -620,6 +679,23 @@ fn build_request(
         if let Some(value) = creds.and_then(basic_auth) {
             headers.insert(header::AUTHORIZATION, value);
         }
+    }
+    match body {
+        HopBody::Send(b) => {
+            // As curl's -d: a form unless the user said otherwise.
+            if !headers.contains_key(header::CONTENT_TYPE) {
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-www-form-urlencoded"),
+                );
+            }
+            // Sent even for an empty body (`-d ''`), as curl does.
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(b.len()));
+        }
+        HopBody::Dropped => {
+            headers.remove(header::CONTENT_TYPE);
+        }
+        HopBody::None => {}
     }
     Ok(req)
 }
@@ -669,18 +745,23 @@ async fn fetch_url(shared: &Shared, job: &Job) -> Result<Done, FetchError> {
     let origin = job.url.clone();
     let mut current = job.url.clone();
     let mut method = job.method.clone();
+    let mut body = match &job.body {
+        Some(b) => HopBody::Send(b),
+        None => HopBody::None,
+    };
     let mut redirects = 0u32;
     loop {
         let cross_origin = redirects > 0 && !same_origin(&origin, &current);
-        let req = build_request(shared, job, &method, &current, &origin, cross_origin)?;
+        let req = build_request(shared, job, &method, body, &current, &origin, cross_origin)?;
         let resp = match shared.client.request(req).await {
             Ok(resp) => resp,
             // A request that dies on a kept-alive connection the server had just
             // closed, before any response byte, is sent once more on a new
             // connection, as curl does. hyper-util retries only requests that
-            // were not yet written. Only for methods safe to repeat.
+            // were not yet written. Only for idempotent methods.
             Err(e) if is_idempotent(&method) && FetchError::is_stale_connection(&e) => {
-                let req = build_request(shared, job, &method, &current, &origin, cross_origin)?;
+                let req =
+                    build_request(shared, job, &method, body, &current, &origin, cross_origin)?;
                 shared
                     .fresh_client
                     .request(req)
@@ -700,12 +781,17 @@ async fn fetch_url(shared: &Shared, job: &Job) -> Result<Done, FetchError> {
                 drain_small(resp).await;
                 // RFC 9110 sec. 15.4.4: 303 turns the next request into GET (HEAD
                 // stays HEAD). 301/302 after POST become GET too, as curl and
-                // browsers do (sec. 15.4.2, 15.4.3).
-                if method != Method::HEAD
-                    && (status == StatusCode::SEE_OTHER
-                        || (method == Method::POST && matches!(status.as_u16(), 301 | 302)))
+                // browsers do (sec. 15.4.2, 15.4.3). The body and its
+                // Content-Type go with the method; 307 and 308 resend both.
+                if status == StatusCode::SEE_OTHER
+                    || (method == Method::POST && matches!(status.as_u16(), 301 | 302))
                 {
-                    method = Method::GET;
+                    if method != Method::HEAD {
+                        method = Method::GET;
+                    }
+                    if matches!(body, HopBody::Send(_)) {
+                        body = HopBody::Dropped;
+                    }
                 }
                 redirects += 1;
                 current = next;
@@ -715,17 +801,16 @@ async fn fetch_url(shared: &Shared, job: &Job) -> Result<Done, FetchError> {
         let retry_after = matches!(status.as_u16(), 429 | 503)
             .then(|| resp.headers().get(header::RETRY_AFTER).cloned())
             .flatten();
-        let mut body = resp.into_body();
-        let mut size = 0u64;
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| FetchError::from_body(&e))?;
-            if let Some(data) = frame.data_ref() {
-                size += data.len() as u64;
-            }
-        }
+        let options = crate::body::BodyOptions {
+            decode: config.compressed,
+            max_size: config.max_size,
+        };
+        let (head, incoming) = resp.into_parts();
+        let read = crate::body::read_body(&head.headers, incoming, options).await?;
         return Ok(Done {
             status: status.as_u16(),
-            size,
+            size: read.size,
+            wire_size: read.wire_size,
             http_version,
             final_url: (redirects > 0).then(|| without_userinfo(current)),
             retry_after,
@@ -777,7 +862,8 @@ mod tests {
         assert_eq!(c.max_concurrency, 5);
         assert_eq!(c.timeout, Duration::from_secs(5));
         assert_eq!(c.max_redirects, 10);
-        assert_eq!(c.method, Method::GET);
+        assert_eq!(c.method, None);
+        assert!(c.body.is_none() && !c.compressed && c.max_size.is_none());
         assert!(c.user_agent.starts_with("fetcher-stream/"));
         assert_eq!(
             (c.max_per_host, c.lookahead, c.rate, c.rate_per_host),

@@ -9,6 +9,12 @@
 //! rules: surrounding whitespace trimmed (so CRLF is fine), a UTF-8 BOM dropped
 //! from the first line of each source, blank lines and lines starting with `#`
 //! skipped. Every other line becomes exactly one [`InputLine`].
+//!
+//! With [`InputFormat::Jsonl`] each non-blank line is a request spec instead
+//! (see [`crate::spec`]): [`classify_spec_line`] turns it into an
+//! [`InputLine`] with its spec, or into one carrying an `invalid_input`
+//! problem and its line number. Line numbers count the physical lines of each
+//! source from 1, blank ones included.
 
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -128,6 +134,17 @@ impl Decoder for LineDecoder {
     }
 }
 
+/// How input lines are read (`--input`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum InputFormat {
+    /// One URL a line; blank and `#` lines skipped (the default).
+    #[default]
+    Text,
+    /// One JSON request spec a line (JSON Lines); blank lines skipped, every
+    /// other line is a spec or an `invalid_input` failure. No comment lines.
+    Jsonl,
+}
+
 /// One counted input line: the text to echo as `url`, and, when the line cannot
 /// be a URL at all, the reason.
 #[derive(Debug)]
@@ -232,18 +249,83 @@ pub fn classify_line(raw: RawLine, first: bool) -> Option<InputLine> {
     }
 }
 
-/// Lines of one reader, with the line rules applied. An I/O error ends the
-/// source after printing `fetcher-stream: NAME: ERROR` and setting `failed`.
+/// Applies the `--input jsonl` rules to raw line number `number` (1-based) of
+/// a source; `first` is true for its first line (a UTF-8 BOM is dropped).
+/// Returns `None` for a blank line.
+///
+/// A spec gives an [`InputLine`] whose `text` is its `url`; anything else
+/// (not JSON, not a spec, not UTF-8, over [`MAX_LINE_BYTES`]) gives one with
+/// an `invalid_input` problem whose message starts with `line N: `, `text` the
+/// spec's `url` if it had one, else the line itself. `line` is set either way.
+pub fn classify_spec_line(raw: RawLine, first: bool, number: u64) -> Option<InputLine> {
+    let (bytes, too_long) = match raw {
+        RawLine::Line(b) => (b, false),
+        RawLine::TooLong(b) => (b, true),
+    };
+    let mut bytes: &[u8] = &bytes;
+    if first {
+        bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
+    }
+    let bytes = bytes.trim_ascii();
+    if bytes.is_empty() && !too_long {
+        return None;
+    }
+    let invalid =
+        |text: String, message: String, extra: Option<Box<crate::result::Passthrough>>| InputLine {
+            text,
+            problem: Some(FetchError::InvalidInput(format!(
+                "line {number}: {message}"
+            ))),
+            line: Some(number),
+            spec: extra.map(|extra| {
+                Box::new(RequestSpec {
+                    extra: Some(extra),
+                    ..RequestSpec::default()
+                })
+            }),
+        };
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) if !too_long => t,
+        _ if too_long => {
+            let shown = String::from_utf8_lossy(bytes);
+            let shown = shown.trim_end_matches('\u{fffd}');
+            let message = format!("line longer than {MAX_LINE_BYTES} bytes");
+            return Some(invalid(format!("{shown}…"), message, None));
+        }
+        _ => {
+            let text = String::from_utf8_lossy(bytes).into_owned();
+            return Some(invalid(text, "line is not valid UTF-8".into(), None));
+        }
+    };
+    Some(match crate::spec::parse_spec(text) {
+        Ok(spec) => InputLine {
+            text: spec.url,
+            problem: None,
+            line: Some(number),
+            spec: Some(Box::new(spec.request)),
+        },
+        Err(bad) => invalid(
+            bad.url.unwrap_or_else(|| text.to_owned()),
+            bad.message,
+            bad.extra,
+        ),
+    })
+}
+
+/// Lines of one reader, with the line rules of `format` applied. An I/O error
+/// ends the source after printing `fetcher-stream: NAME: ERROR` and setting
+/// `failed`.
 pub fn read_lines<R>(
     reader: R,
     name: String,
+    format: InputFormat,
     failed: Arc<AtomicBool>,
     cancel: CancellationToken,
 ) -> impl Stream<Item = InputLine> + Send + 'static
 where
     R: AsyncRead + Unpin + Send + 'static,
 {
-    let mut first = true;
+    let mut number = 0u64;
     let reader = GatedRead {
         inner: reader,
         cancel,
@@ -261,8 +343,11 @@ where
             })
         })
         .filter_map(move |raw| {
-            let is_first = std::mem::replace(&mut first, false);
-            futures::future::ready(classify_line(raw, is_first))
+            number += 1;
+            futures::future::ready(match format {
+                InputFormat::Text => classify_line(raw, number == 1),
+                InputFormat::Jsonl => classify_spec_line(raw, number == 1, number),
+            })
         })
 }
 
@@ -299,7 +384,8 @@ impl<R: AsyncRead + Unpin> AsyncRead for GatedRead<R> {
     }
 }
 
-/// Reads the given files in order (`-` is stdin; no files means stdin), lazily.
+/// Reads the given files in order (`-` is stdin; no files means stdin), lazily,
+/// as lines of `format`.
 ///
 /// A file that cannot be opened or read is reported on stderr with its name
 /// (`fetcher-stream: FILE: No such file or directory (os error 2)`), the
@@ -309,6 +395,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for GatedRead<R> {
 /// already read (those that are ready at once) and then ends.
 pub fn read_inputs(
     paths: Vec<PathBuf>,
+    format: InputFormat,
     cancel: CancellationToken,
 ) -> (
     Pin<Box<dyn Stream<Item = InputLine> + Send + 'static>>,
@@ -328,11 +415,12 @@ pub fn read_inputs(
             let cancel = gate.clone();
             async move {
                 if path.as_os_str() == "-" {
-                    return read_lines(tokio::io::stdin(), "-".into(), failed, cancel).boxed();
+                    return read_lines(tokio::io::stdin(), "-".into(), format, failed, cancel)
+                        .boxed();
                 }
                 let name = path.display().to_string();
                 match tokio::fs::File::open(&path).await {
-                    Ok(f) => read_lines(f, name, failed, cancel).boxed(),
+                    Ok(f) => read_lines(f, name, format, failed, cancel).boxed(),
                     Err(e) => {
                         crate::output::report_error(&format!("{name}: {e}"));
                         failed.store(true, Ordering::Relaxed);
@@ -416,5 +504,40 @@ mod tests {
             classify_line(RawLine::Line(Bytes::from_static(b"http://a/\xff")), false).unwrap();
         assert_eq!(bad.text, "http://a/\u{fffd}");
         assert_eq!(bad.problem.unwrap().kind(), crate::ErrorKind::InvalidUrl);
+    }
+
+    fn spec_line(s: &str, n: u64) -> Option<InputLine> {
+        classify_spec_line(line(s), n == 1, n)
+    }
+
+    #[test]
+    fn spec_lines() {
+        assert!(spec_line("  \r", 3).is_none());
+        let l = spec_line("\u{feff}{\"url\":\"http://a/\",\"id\":1}\r", 1).unwrap();
+        assert_eq!((l.text.as_str(), l.line), ("http://a/", Some(1)));
+        assert!(l.problem.is_none());
+        assert!(l.spec.unwrap().extra.is_some());
+        let bad = spec_line("# not a comment", 7).unwrap();
+        assert_eq!((bad.text.as_str(), bad.line), ("# not a comment", Some(7)));
+        let e = bad.problem.unwrap();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidInput);
+        assert!(
+            e.to_string().starts_with("invalid input: line 7: not JSON"),
+            "{e}"
+        );
+        let bad = spec_line(r#"{"url":"http://a/","method":"A B","id":5}"#, 2).unwrap();
+        assert_eq!(bad.text, "http://a/");
+        assert!(bad.spec.unwrap().extra.is_some());
+        let raw = RawLine::Line(Bytes::from_static(b"{\"url\":\"\xff\"}"));
+        let bad = classify_spec_line(raw, false, 4).unwrap();
+        assert_eq!(
+            bad.problem.unwrap().to_string(),
+            "invalid input: line 4: line is not valid UTF-8"
+        );
+        let long = RawLine::TooLong(Bytes::from_static(b"{\"url\":"));
+        let bad = classify_spec_line(long, false, 9).unwrap();
+        assert_eq!(bad.text, "{\"url\":…");
+        assert_eq!(bad.line, Some(9));
+        assert_eq!(bad.problem.unwrap().kind(), crate::ErrorKind::InvalidInput);
     }
 }

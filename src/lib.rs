@@ -8,12 +8,15 @@
 //!
 //! # Layout
 //! - [`input`]: reading files/stdin lazily, one line at a time, bounded memory.
+//! - [`spec`]: `--input jsonl` request specs, and the method/header rules of `-X`/`-H`.
 //! - [`target`]: the URL rules (default scheme, IDNA, percent-encoding).
 //! - [`client`]: the hyper-util client over hyper-rustls, with typed DNS/TCP markers.
 //! - [`proxy`]: choosing a proxy by curl's rules; CONNECT tunnels and SOCKS5.
+//! - [`connect_timeout`]: the `--connect-timeout` deadline around the connector.
 //! - [`fetch`]: [`fetch_stream`] / [`fetch_all`], the concurrent pipeline and redirects.
 //! - [`schedule`]: per-host caps, the look-ahead window, rate limits and host pauses.
 //! - [`retry`]: which failures are retried, backoff with jitter, `Retry-After`.
+//! - [`body`]: reading a response body: counting, `--compressed` decoding, `--max-size`.
 //! - [`result`]: [`FetchResult`] and [`Summary`], the JSON records.
 //! - [`error`]: [`ErrorKind`] and [`FetchError`].
 //! - [`output`]: the JSON Lines writer and broken-pipe handling.
@@ -37,8 +40,10 @@
 //! # }
 //! ```
 
+pub mod body;
 pub mod cli;
 pub mod client;
+pub mod connect_timeout;
 pub mod error;
 pub mod exit;
 pub mod fdlimit;
@@ -49,6 +54,7 @@ pub mod proxy;
 pub mod result;
 pub mod retry;
 pub mod schedule;
+pub mod spec;
 pub mod target;
 
 pub use error::{ErrorKind, FetchError};

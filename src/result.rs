@@ -39,8 +39,9 @@ pub enum FetchResult {
         /// is the status of the last hop; it is a 3xx with `max_redirects = 0` or
         /// when a redirect has no usable `Location`.
         status: u16,
-        /// Body bytes received for the final response, as sent on the wire (no
-        /// `Accept-Encoding` is sent, so this is the identity size). 0 for `HEAD`.
+        /// Body bytes of the final response. Without `--compressed` no
+        /// `Accept-Encoding` is sent and this is the size as received; with it,
+        /// the size after decoding (see `wire_size`). 0 for `HEAD`.
         size: u64,
         /// Milliseconds from the moment the request got its concurrency slot until
         /// the last body byte (queue wait is not counted).
@@ -78,8 +79,9 @@ pub enum FetchResult {
         /// Milliseconds from the moment the request got its concurrency slot until
         /// the failure (0 for lines rejected before any request was made).
         elapsed_ms: f64,
-        /// The 1-based line number in its source, present only for
-        /// `invalid_input` records (a `--input jsonl` line that is not a spec).
+        /// The 1-based line number in its source (physical lines, blank ones
+        /// included), present only for `invalid_input` records (a `--input
+        /// jsonl` line that is not a spec).
         #[serde(skip_serializing_if = "Option::is_none")]
         line: Option<u64>,
         /// How many times the request was sent, present only when more than once

@@ -437,6 +437,43 @@ fn request_on_a_connection_closed_before_any_response_byte_is_retried_once() {
     assert_eq!(kinds.len(), 2, "{targets:?}");
 }
 
+/// The stale-connection retry is for idempotent methods only (RFC 9110 sec.
+/// 9.2.2): the same stale connections with POST give failures and no request
+/// is sent twice; with PUT, every URL succeeds after its retry.
+#[test]
+fn stale_connections_are_retried_for_put_but_never_for_post() {
+    let server = Raw::routes(LONG_IDLE);
+    let urls: Vec<String> = (0..20)
+        .map(|i| server.url(&format!("/stale/{i}")))
+        .collect();
+    let input: String = urls.iter().map(|u| format!("{u}\n")).collect();
+    let run = run(&["-c", "1", "-t", "10", "-d", "x"], input.clone());
+    assert_eq!(run.records.len(), urls.len(), "{}", run.stderr);
+    run.checked_summary();
+    let failed: Vec<&Value> = run
+        .records
+        .iter()
+        .filter(|r| r["type"] == "failure")
+        .collect();
+    assert!(failed.len() >= 5, "{:?}", run.records);
+    for f in &failed {
+        assert!(
+            matches!(f["error_kind"].as_str(), Some("protocol" | "io")),
+            "{f}"
+        );
+    }
+    assert_eq!(server.targets().len(), urls.len(), "a POST was sent twice");
+
+    let server = Raw::routes(LONG_IDLE);
+    let urls: Vec<String> = (0..20)
+        .map(|i| server.url(&format!("/stale/{i}")))
+        .collect();
+    let (_, records) = records(&["-c", "1", "-t", "10", "-X", "PUT", "-d", "x"], &urls);
+    let want: Vec<Value> = urls.iter().map(|u| success(u, 200, 2)).collect();
+    assert_eq!(records, want);
+    assert!(server.targets().len() >= urls.len() + 5);
+}
+
 /// The server closes a connection that stayed idle for 1 s after its last
 /// response. URLs arrive on a slowly written stdin, in bursts with gaps a
 /// little over and about equal to that 1 s, so pooled connections are closed

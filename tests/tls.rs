@@ -126,6 +126,27 @@ fn https_to_an_ip_address_verifies_against_ip_sans() {
     );
 }
 
+#[test]
+fn forced_versions_choose_what_alpn_offers() {
+    let pki = Pki::new();
+    let both = TlsServer::start(pki.leaf(Leaf::Good), Options::default());
+    let ca = pki.ca_pem();
+    let url = both.url_for("127.0.0.1", "/bytes/3");
+    let version = |flag: &str| one(&["--cacert", &ca, flag], &url, 0)["http_version"].clone();
+    assert_eq!(version("--http1.1"), "HTTP/1.1");
+    assert_eq!(version("--http2-prior-knowledge"), "HTTP/2.0");
+    // A server without h2: no protocol in common, the handshake fails.
+    let options = Options {
+        h2: false,
+        ..Options::default()
+    };
+    let http1 = TlsServer::start(pki.leaf(Leaf::Good), options);
+    let url = http1.url_for("127.0.0.1", "/");
+    let rec = one(&["--cacert", &ca, "--http2-prior-knowledge"], &url, 1);
+    assert_eq!(rec["error_kind"], "tls", "{rec}");
+    assert_eq!(http1.requests(), 0);
+}
+
 // ---------------------------------------------------------------------------
 // Verification fails: a `tls` failure whose `error` names the reason.
 
@@ -278,6 +299,31 @@ fn a_handshake_that_stalls_hits_the_deadline() {
                "error_kind": "timeout"})
     );
     assert!(r.elapsed < Duration::from_secs(3), "took {:?}", r.elapsed);
+    assert_eq!(server.client_hellos(), 1);
+}
+
+#[test]
+fn connect_timeout_covers_the_tls_handshake() {
+    let server = StallServer::start();
+    let url = format!("https://example.test:{}/", server.port());
+    let resolve = format!("example.test:{}:127.0.0.1", server.port());
+    let args = [
+        "--connect-timeout",
+        "0.5",
+        "-t",
+        "10",
+        "--resolve",
+        &resolve,
+    ];
+    let r = fetch(&args, std::slice::from_ref(&url));
+    assert_eq!(r.code(), 1, "stderr: {}", r.stderr);
+    r.checked_summary();
+    assert_eq!(
+        without_elapsed(&r.records[0]),
+        json!({"type": "failure", "url": url, "error_kind": "connect",
+               "error": "connection not established within 0.5s (--connect-timeout)"})
+    );
+    assert!(r.elapsed < Duration::from_secs(4), "took {:?}", r.elapsed);
     assert_eq!(server.client_hellos(), 1);
 }
 

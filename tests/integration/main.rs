@@ -18,6 +18,12 @@ mod concurrency;
 mod redirects;
 // Input lines: CRLF, BOM, comments, invalid lines, default scheme, files, order.
 mod input;
+// Methods and bodies (-X, -d), forced HTTP versions, --connect-timeout (issue 5).
+mod requests;
+// --input jsonl request specs: per-line requests, pass-through keys, invalid_input.
+mod specs;
+// --compressed decoding (gzip, br, zstd, deflate) and --max-size.
+mod compression;
 // Exit codes, usage errors, the summary line, -q, prompt output.
 mod cli;
 // Broken pipe on stdout, SIGINT and SIGTERM.

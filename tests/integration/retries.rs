@@ -152,7 +152,7 @@ async fn post_is_retried_only_with_retry_all() {
     for (retry_all, want_status, want_requests) in [(false, 503, 1), (true, 200, 2)] {
         let server = Scripted::start(vec![status(503)]);
         let config = Config {
-            method: Method::POST,
+            method: Some(Method::POST),
             retries: 2,
             retry_delay: Duration::from_millis(10),
             retry_all,

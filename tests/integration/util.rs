@@ -117,6 +117,10 @@ pub struct Seen {
     /// Path and query, as sent.
     pub target: String,
     pub headers: HeaderMap,
+    /// The request body, read whole (empty when there was none).
+    pub body: Bytes,
+    /// The HTTP version the request came in.
+    pub version: http::Version,
 }
 
 #[derive(Default)]
@@ -154,10 +158,11 @@ impl Drop for InFlight {
 /// - `/delay/MS`: waits MS milliseconds, then 200 with the body `ok`.
 /// - `/redirect/N`: 302 to the relative `N-1`; `/redirect/0` is 200 `done`.
 /// - `/loop`: 302 to itself.
-/// - `/to?URL`: 302 to URL (everything after `?`, used as is).
+/// - `/to?URL`: 302 to URL (everything after `?`, used as is); `/to/CODE?URL`
+///   answers with status CODE instead (301, 303, 307, 308, …).
 /// - anything else: 200 with the body `ok`.
 ///
-/// It records every request (method, target, headers) and the peak number of
+/// It records every request (method, target, headers, body, version) and the peak number of
 /// requests being handled at once. As xh's test server does, it fails the test
 /// on drop if a handler panicked.
 pub struct Server {
@@ -265,10 +270,19 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         .uri()
         .path_and_query()
         .map_or("/".to_owned(), |p| p.as_str().to_owned());
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let req = Request::from_parts(parts, ());
     state.seen.lock().unwrap().push(Seen {
         method: req.method().clone(),
         target: target.clone(),
         headers: req.headers().clone(),
+        body,
+        version: req.version(),
     });
     let path = req.uri().path();
     let mut parts = path.trim_start_matches('/').splitn(2, '/');
@@ -294,7 +308,13 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
             k => redirect(&(k - 1).to_string()),
         },
         "loop" => redirect("/loop"),
-        "to" => redirect(req.uri().query().expect("/to?URL")),
+        "to" => {
+            let mut resp = redirect(req.uri().query().expect("/to?URL"));
+            if !arg.is_empty() {
+                *resp.status_mut() = StatusCode::from_u16(n() as u16).unwrap();
+            }
+            resp
+        }
         _ => respond(200, full("ok")),
     };
     Ok(resp)

@@ -1,0 +1,329 @@
+//! `--compressed` and `--max-size` (issue 5, item 7): decoding of each coding
+//! with exact `size`/`wire_size`, corrupt bodies, and the size limit as the
+//! guard against a decompression bomb.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::{json, Value};
+use tokio::io::AsyncWriteExt;
+
+use crate::util::{exact, run, Background, ConnFn, Server};
+
+/// The plain body every encoded route decodes to: 100,000 bytes that
+/// compress well but not to nothing.
+fn plain() -> Vec<u8> {
+    (0..100_000u32)
+        .map(|i| b"abcdefgh"[(i % 7) as usize] ^ (i / 1000) as u8)
+        .collect()
+}
+
+/// `data` encoded with the named coding (`deflate-raw`: RFC 1951 without the
+/// zlib wrapper).
+fn encode(coding: &str, data: &[u8]) -> Vec<u8> {
+    use async_compression::tokio::write as enc;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut out = Vec::new();
+        macro_rules! run {
+            ($e:expr) => {{
+                let mut e = $e;
+                e.write_all(data).await.unwrap();
+                e.shutdown().await.unwrap();
+            }};
+        }
+        match coding {
+            "gzip" => run!(enc::GzipEncoder::new(&mut out)),
+            "br" => run!(enc::BrotliEncoder::new(&mut out)),
+            "zstd" => run!(enc::ZstdEncoder::new(&mut out)),
+            "deflate" => run!(enc::ZlibEncoder::new(&mut out)),
+            "deflate-raw" => run!(enc::DeflateEncoder::new(&mut out)),
+            _ => unreachable!("{coding}"),
+        }
+        out
+    })
+}
+
+/// One route: the `Content-Encoding` it declares and the bytes it sends.
+#[derive(Clone)]
+struct Route {
+    path: &'static str,
+    coding: Option<&'static str>,
+    body: Bytes,
+}
+
+/// A server answering each route's path with its body and coding (HTTP/1.1,
+/// `Content-Length`; chunked in 3 frames for paths under `/chunked`), and 404
+/// otherwise; it keeps every `Accept-Encoding`
+/// field it was sent.
+struct Encoded {
+    bg: Background,
+    accept: Arc<Mutex<Vec<Option<String>>>>,
+}
+
+impl Encoded {
+    fn start(routes: Vec<Route>) -> Encoded {
+        let routes = Arc::new(routes);
+        let accept = Arc::new(Mutex::new(Vec::new()));
+        let log = accept.clone();
+        let on_conn: ConnFn = Arc::new(move |stream| {
+            let routes = routes.clone();
+            let log = log.clone();
+            Box::pin(async move {
+                let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let ae = req
+                        .headers()
+                        .get("accept-encoding")
+                        .map(|v| v.to_str().unwrap().to_owned());
+                    log.lock().unwrap().push(ae);
+                    let route = routes.iter().find(|r| r.path == req.uri().path()).cloned();
+                    async move {
+                        let resp = match route {
+                            Some(r) => {
+                                let mut b = Response::builder();
+                                if let Some(c) = r.coding {
+                                    b = b.header("content-encoding", c);
+                                }
+                                if r.path.starts_with("/chunked") {
+                                    let n = r.body.len();
+                                    let cuts = [0, n / 3, 2 * n / 3, n];
+                                    let frames: Vec<Result<_, Infallible>> = cuts
+                                        .windows(2)
+                                        .map(|w| Ok(Frame::data(r.body.slice(w[0]..w[1]))))
+                                        .collect();
+                                    let body = StreamBody::new(futures::stream::iter(frames));
+                                    b.body(body.boxed()).unwrap()
+                                } else {
+                                    b.body(Full::new(r.body).boxed()).unwrap()
+                                }
+                            }
+                            None => Response::builder()
+                                .status(404)
+                                .body(Full::new(Bytes::new()).boxed())
+                                .unwrap(),
+                        };
+                        Ok::<_, Infallible>(resp)
+                    }
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            })
+        });
+        Encoded {
+            bg: Background::start(on_conn),
+            accept,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.bg.addr)
+    }
+}
+
+fn route(path: &'static str, coding: Option<&'static str>, body: Vec<u8>) -> Route {
+    Route {
+        path,
+        coding,
+        body: body.into(),
+    }
+}
+
+#[test]
+fn each_coding_is_decoded_with_exact_sizes() {
+    let plain = plain();
+    let cases = [
+        ("/gzip", "gzip", encode("gzip", &plain)),
+        ("/x-gzip", "x-gzip", encode("gzip", &plain)),
+        ("/br", "br", encode("br", &plain)),
+        ("/zstd", "zstd", encode("zstd", &plain)),
+        ("/deflate", "deflate", encode("deflate", &plain)),
+        ("/deflate-raw", "deflate", encode("deflate-raw", &plain)),
+    ];
+    let server = Encoded::start(
+        cases
+            .iter()
+            .map(|(p, c, b)| route(p, Some(c), b.clone()))
+            .collect(),
+    );
+    let urls: Vec<String> = cases.iter().map(|(p, ..)| server.url(p)).collect();
+    let run = run(&["--compressed", "--keep-order"], urls.join("\n"));
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    run.checked_summary();
+    let want: Vec<Value> = cases
+        .iter()
+        .zip(&urls)
+        .map(|((_, _, wire), url)| {
+            assert!(wire.len() < plain.len() / 2);
+            json!({"type": "success", "url": url, "status": 200,
+                   "size": plain.len(), "wire_size": wire.len()})
+        })
+        .collect();
+    assert_eq!(exact(&run.records), want);
+    let accept = server.accept.lock().unwrap().clone();
+    assert_eq!(accept.len(), cases.len());
+    for a in accept {
+        assert_eq!(a.as_deref(), Some("gzip, br, zstd, deflate"));
+    }
+}
+
+#[test]
+fn chunked_encoded_bodies_are_read_to_the_end_and_the_connection_reused() {
+    let plain = plain();
+    let wire = encode("gzip", &plain);
+    let server = Encoded::start(vec![route("/chunked-gzip", Some("gzip"), wire.clone())]);
+    let urls: Vec<String> = (0..10)
+        .map(|i| server.url(&format!("/chunked-gzip?{i}")))
+        .collect();
+    let run = run(
+        &["--compressed", "-c", "1", "--keep-order"],
+        urls.join("\n"),
+    );
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    let want: Vec<Value> = urls
+        .iter()
+        .map(|u| {
+            json!({"type": "success", "url": u, "status": 200,
+                   "size": plain.len(), "wire_size": wire.len()})
+        })
+        .collect();
+    assert_eq!(exact(&run.records), want);
+    assert_eq!(server.bg.accepted(), 1, "connections were not reused");
+}
+
+#[test]
+fn without_compressed_nothing_is_asked_or_decoded() {
+    let wire = encode("gzip", &plain());
+    let server = Encoded::start(vec![route("/gzip", Some("gzip"), wire.clone())]);
+    let url = server.url("/gzip");
+    let run = run(&[], format!("{url}\n"));
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    assert_eq!(
+        exact(&run.records),
+        [json!({"type": "success", "url": url, "status": 200, "size": wire.len()})]
+    );
+    assert_eq!(server.accept.lock().unwrap().clone(), [None]);
+}
+
+#[test]
+fn unknown_codings_are_counted_as_received_and_corrupt_bodies_fail() {
+    let gz = encode("gzip", &plain());
+    let mut cut = gz.clone();
+    cut.truncate(gz.len() / 2);
+    let server = Encoded::start(vec![
+        route("/compress", Some("compress"), b"LZW?".to_vec()),
+        route("/stacked", Some("gzip, br"), b"twice".to_vec()),
+        route("/identity", Some("identity"), b"plain".to_vec()),
+        route("/none", None, b"none".to_vec()),
+        route("/garbage", Some("gzip"), b"this is not gzip".to_vec()),
+        route("/cut", Some("gzip"), cut),
+        route("/badbr", Some("br"), vec![0xff; 64]),
+    ]);
+    let paths = [
+        "/compress",
+        "/stacked",
+        "/identity",
+        "/none",
+        "/garbage",
+        "/cut",
+        "/badbr",
+    ];
+    let urls: Vec<String> = paths.iter().map(|p| server.url(p)).collect();
+    let run = run(&["--compressed", "--keep-order"], urls.join("\n"));
+    assert_eq!(run.code(), 1, "{}", run.stderr);
+    run.checked_summary();
+    let ok = |i: usize, n: usize| json!({"type": "success", "url": urls[i], "status": 200, "size": n, "wire_size": n});
+    let got = exact(&run.records);
+    assert_eq!(got[..4], [ok(0, 4), ok(1, 5), ok(2, 5), ok(3, 4)]);
+    for (i, coding) in [(4, "gzip"), (5, "gzip"), (6, "br")] {
+        let r = &got[i];
+        assert_eq!(
+            (r["url"].as_str(), r["error_kind"].as_str()),
+            (Some(&*urls[i]), Some("protocol")),
+            "{r}"
+        );
+        let error = r["error"].as_str().unwrap();
+        assert!(
+            error.starts_with(&format!("cannot decode the {coding} body")),
+            "{r}"
+        );
+    }
+}
+
+#[test]
+fn max_size_stops_a_gzip_bomb_promptly() {
+    // 10 MiB of zeros, about 10 KiB on the wire.
+    let bomb = encode("gzip", &vec![0; 10 << 20]);
+    assert!(bomb.len() < 64 << 10, "{}", bomb.len());
+    let server = Encoded::start(vec![route("/bomb", Some("gzip"), bomb.clone())]);
+    let url = server.url("/bomb");
+    let run = run(&["--compressed", "--max-size", "1M"], format!("{url}\n"));
+    assert_eq!(run.code(), 1, "{}", run.stderr);
+    assert_eq!(
+        exact(&run.records),
+        [
+            json!({"type": "failure", "url": url, "error_kind": "body_too_large",
+                "error": "body larger than --max-size (1048576 bytes)"})
+        ]
+    );
+    assert!(
+        run.elapsed < Duration::from_secs(3),
+        "took {:?}",
+        run.elapsed
+    );
+    // Under a limit it is not over, it decodes in full.
+    let run = crate::util::run(&["--compressed", "--max-size", "10M"], format!("{url}\n"));
+    assert_eq!(
+        exact(&run.records),
+        [json!({"type": "success", "url": url, "status": 200,
+                "size": 10 << 20, "wire_size": bomb.len()})]
+    );
+}
+
+#[test]
+fn max_size_without_compressed_counts_wire_bytes() {
+    let server = Server::start();
+    let exactly = server.url("/bytes/1024");
+    let declared = server.url("/bytes/1025");
+    let streamed = server.url("/chunked/3000");
+    let run = run(
+        &["--max-size", "1k", "--keep-order"],
+        format!("{exactly}\n{declared}\n{streamed}\n"),
+    );
+    assert_eq!(run.code(), 1, "{}", run.stderr);
+    assert_eq!(
+        exact(&run.records),
+        [
+            json!({"type": "success", "url": exactly, "status": 200, "size": 1024}),
+            json!({"type": "failure", "url": declared, "error_kind": "body_too_large",
+                   "error": "body larger than --max-size (1024 bytes): Content-Length is 1025"}),
+            json!({"type": "failure", "url": streamed, "error_kind": "body_too_large",
+                   "error": "body larger than --max-size (1024 bytes)"}),
+        ]
+    );
+}
+
+#[test]
+fn head_with_compressed_and_max_size_reads_no_body() {
+    let wire = encode("gzip", &plain());
+    let server = Encoded::start(vec![route("/gzip", Some("gzip"), wire)]);
+    let url = server.url("/gzip");
+    let run = run(
+        &["-X", "HEAD", "--compressed", "--max-size", "10"],
+        format!("{url}\n"),
+    );
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    assert_eq!(
+        exact(&run.records),
+        [json!({"type": "success", "url": url, "status": 200, "size": 0, "wire_size": 0})]
+    );
+}
