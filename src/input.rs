@@ -81,6 +81,19 @@ impl Default for LineDecoder {
     }
 }
 
+impl RawLine {
+    /// The line's bytes (the kept prefix of an overlong one), without a UTF-8
+    /// BOM when `first` (the first line of a source).
+    fn content(&self, first: bool) -> &[u8] {
+        let (RawLine::Line(b) | RawLine::TooLong(b)) = self;
+        if first {
+            b.strip_prefix(BOM).unwrap_or(b)
+        } else {
+            b
+        }
+    }
+}
+
 impl Decoder for LineDecoder {
     type Item = RawLine;
     type Error = std::io::Error;
@@ -198,14 +211,8 @@ impl From<&str> for InputLine {
 /// a source (where a UTF-8 BOM is dropped). Returns `None` for blank and comment
 /// lines.
 pub fn classify_line(raw: RawLine, first: bool) -> Option<InputLine> {
-    let (bytes, too_long) = match raw {
-        RawLine::Line(b) => (b, false),
-        RawLine::TooLong(b) => (b, true),
-    };
-    let mut bytes: &[u8] = &bytes;
-    if first {
-        bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
-    }
+    let too_long = matches!(raw, RawLine::TooLong(_));
+    let bytes = raw.content(first);
     if too_long {
         let mut shown = bytes.trim_ascii_start();
         // The cut may have split a UTF-8 sequence: end before it.
@@ -258,14 +265,8 @@ pub fn classify_line(raw: RawLine, first: bool) -> Option<InputLine> {
 /// an `invalid_input` problem whose message starts with `line N: `, `text` the
 /// spec's `url` if it had one, else the line itself. `line` is set either way.
 pub fn classify_spec_line(raw: RawLine, first: bool, number: u64) -> Option<InputLine> {
-    let (bytes, too_long) = match raw {
-        RawLine::Line(b) => (b, false),
-        RawLine::TooLong(b) => (b, true),
-    };
-    let mut bytes: &[u8] = &bytes;
-    if first {
-        bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
-    }
+    let too_long = matches!(raw, RawLine::TooLong(_));
+    let bytes = raw.content(first);
     let bytes = bytes.trim_ascii();
     if bytes.is_empty() && !too_long {
         return None;

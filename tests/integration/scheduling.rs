@@ -154,12 +154,7 @@ fn bad_lines_do_not_wait_for_the_window() {
 async fn lookahead_bounds_the_lines_read() {
     let server = RawServer::start(Misbehave::Hang);
     let url = server.url("/");
-    let pulled = Arc::new(AtomicUsize::new(0));
-    let counter = pulled.clone();
-    let input = futures::stream::iter(0..1_000).map(move |_| {
-        counter.fetch_add(1, Ordering::SeqCst);
-        url.clone()
-    });
+    let (input, pulled) = counted_input(url, 1_000);
     let config = Config {
         max_concurrency: 3,
         max_per_host: Some(1),
@@ -268,12 +263,7 @@ fn retry_after_pauses_the_host() {
 async fn lookahead_alone_keeps_the_plain_pipeline() {
     let server = RawServer::start(Misbehave::Hang);
     let url = server.url("/");
-    let pulled = Arc::new(AtomicUsize::new(0));
-    let counter = pulled.clone();
-    let input = futures::stream::iter(0..1_000).map(move |_| {
-        counter.fetch_add(1, Ordering::SeqCst);
-        url.clone()
-    });
+    let (input, pulled) = counted_input(url, 1_000);
     let config = Config {
         max_concurrency: 3,
         lookahead: Some(50),
@@ -286,4 +276,22 @@ async fn lookahead_alone_keeps_the_plain_pipeline() {
     assert!(next.is_err(), "{next:?}");
     assert_eq!(pulled.load(Ordering::SeqCst), 3);
     server.reached(3).await;
+}
+
+/// `n` copies of `url` as an in-memory input, and a count of the items the
+/// pipeline has pulled from it so far.
+fn counted_input(
+    url: String,
+    n: usize,
+) -> (
+    impl futures::Stream<Item = String> + Send + 'static,
+    Arc<AtomicUsize>,
+) {
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let counter = pulled.clone();
+    let input = futures::stream::iter(0..n).map(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        url.clone()
+    });
+    (input, pulled)
 }
