@@ -611,13 +611,6 @@ fn is_credential(name: &HeaderName) -> bool {
     name == header::AUTHORIZATION || name == header::COOKIE || name == header::PROXY_AUTHORIZATION
 }
 
-/// The methods RFC 9110 sec. 9.2.2 calls idempotent (GET, HEAD, PUT, DELETE,
-/// OPTIONS, TRACE): a request with one of them may be sent again after a
-/// communication failure.
-fn is_idempotent(method: &Method) -> bool {
-    method.is_idempotent()
-}
-
 /// What a hop sends as its body.
 #[derive(Clone, Copy)]
 enum HopBody<'a> {
@@ -759,7 +752,7 @@ async fn fetch_url(shared: &Shared, job: &Job) -> Result<Done, FetchError> {
             // closed, before any response byte, is sent once more on a new
             // connection, as curl does. hyper-util retries only requests that
             // were not yet written. Only for idempotent methods.
-            Err(e) if is_idempotent(&method) && FetchError::is_stale_connection(&e) => {
+            Err(e) if retry::is_idempotent(&method) && FetchError::is_stale_connection(&e) => {
                 let req =
                     build_request(shared, job, &method, body, &current, &origin, cross_origin)?;
                 shared

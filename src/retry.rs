@@ -42,12 +42,10 @@ pub struct RetryPolicy {
 }
 
 /// Whether RFC 9110 sec. 9.2.2 calls `method` idempotent (GET, HEAD, OPTIONS,
-/// TRACE, PUT, DELETE).
+/// TRACE, PUT, DELETE): a request with it may be sent again after a failure,
+/// by `--retries` and by the one resend after a stale kept-alive connection.
 pub fn is_idempotent(method: &Method) -> bool {
-    matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
-    )
+    method.is_idempotent()
 }
 
 /// Whether a response status is worth another attempt: 429 Too Many
