@@ -301,6 +301,13 @@ where
     let mut block = vec![0u8; DECODE_BLOCK];
     let mut size = 0u64;
     loop {
+        // A small input can decode to gigabytes (brotli: 1.6 KB to 1 GiB)
+        // without the decoder ever waiting for the network, so the loop would
+        // keep its worker thread: other requests, their deadlines and this
+        // one's `--timeout` and cancellation would wait until it ended. Each
+        // block takes one unit of tokio's cooperative budget, so the task
+        // yields regularly and the deadline around it can fire.
+        tokio::task::consume_budget().await;
         let n = match decoder.read(&mut block).await {
             Ok(n) => n,
             Err(e) if e.get_ref().is_some_and(|inner| inner.is::<Wire>()) => {

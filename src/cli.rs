@@ -89,7 +89,8 @@ pub struct Opts {
 
     /// Extra request header field, as 'Name: value' (repeatable).
     ///
-    /// Replaces a default field of the same name (User-Agent, Accept).
+    /// Replaces a default field of the same name (User-Agent, Accept); an
+    /// empty value ('Accept:') sends no such field at all, as curl does.
     /// Authorization, Cookie and Proxy-Authorization are not sent to another
     /// origin after a redirect. A value containing CR or LF is rejected, and so
     /// are Content-Length and Transfer-Encoding (the client sets framing).
@@ -150,8 +151,9 @@ pub struct Opts {
     ///
     /// Sends Accept-Encoding: gzip, br, zstd, deflate. A record's size is then
     /// the decoded length and wire_size the length received. A body with an
-    /// unknown coding is not decoded; one that does not decode gives a
-    /// `protocol` failure.
+    /// unknown coding or several codings (gzip, gzip) is not decoded (size is
+    /// then the length received); one that does not decode gives a `protocol`
+    /// failure.
     #[arg(long)]
     pub compressed: bool,
 
@@ -517,22 +519,21 @@ impl Opts {
     /// `all_proxy`/`ALL_PROXY`; hosts in `--noproxy`, else in
     /// `no_proxy`/`NO_PROXY`, are reached directly. `env` stands in for the
     /// process environment (see [`crate::proxy`]).
-    ///
-    /// # Errors
-    /// A message naming the variable whose value is not a supported proxy URL.
-    pub fn proxies(&self, env: impl Fn(&str) -> Option<String>) -> Result<Proxies, String> {
+    /// A variable that is not a supported proxy URL fails only the URLs that
+    /// would go through it ([`Proxies::unusable`]), as with curl.
+    pub fn proxies(&self, env: impl Fn(&str) -> Option<String>) -> Proxies {
         let mut proxies = match &self.proxy {
             Some(ProxyChoice::Off) => Proxies::none(),
             Some(ProxyChoice::Use(url)) => Proxies {
                 no_proxy: NoProxy::from_lookup(&env),
                 ..Proxies::all(url.clone())
             },
-            None => Proxies::from_lookup(&env)?,
+            None => Proxies::from_lookup(&env),
         };
         if let Some(list) = &self.noproxy {
             proxies.no_proxy = list.clone();
         }
-        Ok(proxies)
+        proxies
     }
 }
 
@@ -571,9 +572,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
     output::watch_stdout_reader();
 
     let mut config = opts.config(cancel.clone());
-    config.client.proxies = opts
-        .proxies(crate::proxy::env_var)
-        .map_err(anyhow::Error::msg)?;
+    config.client.proxies = opts.proxies(crate::proxy::env_var);
     if let Some(limit) = crate::fdlimit::raise_nofile_limit() {
         let fitted = crate::fdlimit::fit_concurrency(config.max_concurrency, limit);
         if fitted < config.max_concurrency {
@@ -747,7 +746,7 @@ mod tests {
         assert_eq!(m("POST").unwrap(), Method::POST);
         assert_eq!(m("PROPFIND").unwrap().as_str(), "PROPFIND");
         assert_eq!(m("head").unwrap().as_str(), "head");
-        for bad in ["", "GE T", "A(B", "x\ny", "é"] {
+        for bad in ["", "GE T", "A(B", "x\ny", "é", "CONNECT"] {
             assert!(m(bad).is_err(), "{bad:?}");
         }
         let o = Opts::try_parse_from(["f", "--request", "DELETE"]).unwrap();
@@ -858,7 +857,7 @@ mod tests {
 
     fn proxy_for(args: &[&str], vars: &[(&str, &str)], url: &str) -> Option<String> {
         let o = Opts::try_parse_from(args).unwrap();
-        let proxies = o.proxies(env(vars)).unwrap();
+        let proxies = o.proxies(env(vars));
         proxies
             .route(&url.parse().unwrap())
             .map(ToString::to_string)
@@ -910,15 +909,17 @@ mod tests {
             proxy_for(&["f"], &vars, "http://t/").unwrap(),
             "http://env:1"
         );
-        // A bad variable is an error naming it.
+        // A bad variable makes the URLs that would use it fail, naming it...
+        let bad = [("https_proxy", "socks4://h")];
+        let https: http::Uri = "https://t/".parse().unwrap();
         let o = Opts::try_parse_from(["f"]).unwrap();
-        let err = o
-            .proxies(env(&[("https_proxy", "socks4://h")]))
-            .unwrap_err();
-        assert!(err.starts_with("https_proxy:"), "{err}");
-        // ...unless --proxy makes it irrelevant.
-        let o = Opts::try_parse_from(["f", "-x", ""]).unwrap();
-        assert!(o.proxies(env(&[("https_proxy", "socks4://h")])).is_ok());
+        let why = o.proxies(env(&bad)).unusable(&https).map(str::to_owned);
+        assert!(why.unwrap().starts_with("https_proxy:"));
+        // ...unless --proxy or --noproxy makes it irrelevant.
+        for flags in [["f", "-x", ""], ["f", "-x", "h:1"], ["f", "--noproxy", "*"]] {
+            let o = Opts::try_parse_from(flags).unwrap();
+            assert_eq!(o.proxies(env(&bad)).unusable(&https), None, "{flags:?}");
+        }
     }
 
     #[test]

@@ -324,6 +324,15 @@ impl Service<Uri> for MarkConnect {
     /// Connects to `uri`'s host, or to its proxy when [`Proxies::route`]
     /// names one (see `MarkConnect::call_proxied`).
     fn call(&mut self, uri: Uri) -> Self::Future {
+        // The environment named a proxy for this URL that cannot be used:
+        // fail rather than connect directly behind the user's back.
+        if let Some(why) = self.proxies.unusable(&uri) {
+            let err: BoxError = Box::new(crate::error::ProxyError {
+                message: format!("cannot use the proxy from {why}"),
+                source: None,
+            });
+            return Box::pin(async move { Err(err) });
+        }
         if let Some(proxy) = self.proxies.route(&uri) {
             let proxy = proxy.clone();
             return self.call_proxied(proxy, uri);

@@ -690,6 +690,16 @@ fn build_request(
         }
         HopBody::None => {}
     }
+    // As curl's `-H 'Name:'`: a field the user gave with an empty value is
+    // not sent, and neither is the default it replaced.
+    let empty: Vec<HeaderName> = headers
+        .iter()
+        .filter(|(_, v)| v.is_empty())
+        .map(|(n, _)| n.clone())
+        .collect();
+    for name in empty {
+        headers.remove(name);
+    }
     Ok(req)
 }
 

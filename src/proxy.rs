@@ -217,7 +217,8 @@ impl FromStr for ProxyUrl {
             Some((userinfo, host_port)) => (Some(userinfo), host_port),
             None => (None, authority),
         };
-        let (host, port) = split_host_port(host_port).map_err(|e| format!("'{s}': {e}"))?;
+        let (host, port) =
+            split_host_port(host_port).map_err(|e| format!("'{}': {e}", redact(s)))?;
         let credentials = userinfo
             .map(|u| decode_userinfo(u, scheme))
             .transpose()
@@ -431,6 +432,15 @@ pub struct Proxies {
     /// Hosts reached directly whatever the two fields above say. Default:
     /// empty.
     pub no_proxy: NoProxy,
+    /// Why the environment's proxy for `http://` targets cannot be used (an
+    /// `https://` or `socks4://` proxy, a bad port…), e.g. `all_proxy:
+    /// unsupported proxy scheme 'socks4://' …`. As with curl, such a variable
+    /// matters only to a URL that would go through it: that URL fails as
+    /// `proxy` with this message, never silently direct, and other URLs are
+    /// not affected. Default: none.
+    pub http_unusable: Option<String>,
+    /// The same for `https://` targets.
+    pub https_unusable: Option<String>,
 }
 
 impl Proxies {
@@ -444,26 +454,20 @@ impl Proxies {
         Proxies {
             http: Some(proxy.clone()),
             https: Some(proxy),
-            no_proxy: NoProxy::default(),
+            ..Proxies::default()
         }
     }
 
     /// The proxies the process environment asks for, by curl's rules: see the
-    /// [module documentation](self).
-    ///
-    /// # Errors
-    /// A message naming the variable when a proxy variable that is used is
-    /// not a supported proxy URL (a value that is not UTF-8 is read lossily,
-    /// and then fails as one).
-    pub fn from_env() -> Result<Proxies, String> {
+    /// [module documentation](self). A variable that is not a supported proxy
+    /// URL (a value that is not UTF-8 is read lossily, and then fails as one)
+    /// is kept in [`Proxies::http_unusable`] / [`Proxies::https_unusable`].
+    pub fn from_env() -> Proxies {
         Proxies::from_lookup(env_var)
     }
 
     /// As [`Proxies::from_env`], with `get` standing in for the environment
     /// (`None`: the variable is not set).
-    ///
-    /// # Errors
-    /// A message naming the variable whose value is not a supported proxy URL.
     ///
     /// # Example
     /// ```
@@ -473,32 +477,50 @@ impl Proxies {
     ///     "ALL_PROXY" => Some("socks5h://127.0.0.1:1080".to_string()),
     ///     _ => None,
     /// };
-    /// let p = Proxies::from_lookup(env).unwrap();
+    /// let p = Proxies::from_lookup(env);
     /// assert_eq!(p.http.unwrap().to_string(), "socks5h://127.0.0.1:1080");
     /// ```
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Proxies, String> {
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Proxies {
         let get = non_empty(get);
         let first = |names: &[&'static str]| {
             names
                 .iter()
                 .find_map(|&name| get(name).map(|value| (name, value)))
         };
-        let parse = |found: Option<(&str, String)>| {
-            found
-                .map(|(name, value)| {
-                    value
-                        .parse::<ProxyUrl>()
-                        .map_err(|e| format!("{name}: {e}"))
-                })
-                .transpose()
+        // The proxy a variable names, or why it cannot be used.
+        let parse = |found: Option<(&str, String)>| match found {
+            None => (None, None),
+            Some((name, value)) => match value.parse::<ProxyUrl>() {
+                Ok(proxy) => (Some(proxy), None),
+                Err(e) => (None, Some(format!("{name}: {e}"))),
+            },
         };
         let all = || first(&["all_proxy", "ALL_PROXY"]);
-        Ok(Proxies {
-            // No upper-case HTTP_PROXY: a CGI request's `Proxy:` field sets it.
-            http: parse(first(&["http_proxy"]).or_else(all))?,
-            https: parse(first(&["https_proxy", "HTTPS_PROXY"]).or_else(all))?,
+        // No upper-case HTTP_PROXY: a CGI request's `Proxy:` field sets it.
+        let (http, http_unusable) = parse(first(&["http_proxy"]).or_else(all));
+        let (https, https_unusable) = parse(first(&["https_proxy", "HTTPS_PROXY"]).or_else(all));
+        Proxies {
+            http,
+            https,
             no_proxy: NoProxy::from_lookup(get),
-        })
+            http_unusable,
+            https_unusable,
+        }
+    }
+
+    /// Why the proxy for a request to `uri` cannot be used, when the
+    /// environment named one this tool does not support and `uri`'s host is
+    /// not in [`Proxies::no_proxy`]; `None` otherwise.
+    pub fn unusable(&self, uri: &Uri) -> Option<&str> {
+        let message = match uri.scheme_str() {
+            Some("http") => self.http_unusable.as_deref(),
+            Some("https") => self.https_unusable.as_deref(),
+            _ => None,
+        }?;
+        if self.no_proxy.matches(uri.host()?) {
+            return None;
+        }
+        Some(message)
     }
 
     /// The proxy for a request to `uri`, if any: by its scheme, unless its
@@ -840,10 +862,9 @@ mod tests {
         let p = Proxies::from_lookup(env(&[
             ("HTTP_PROXY", "http://upper:1"),
             ("ALL_PROXY", "http://all:2"),
-        ]))
-        .unwrap();
+        ]));
         assert_eq!(route(&p, "http://t/").as_deref(), Some("http://all:2"));
-        let p = Proxies::from_lookup(env(&[("http_proxy", "lower:1")])).unwrap();
+        let p = Proxies::from_lookup(env(&[("http_proxy", "lower:1")]));
         assert_eq!(route(&p, "http://t/").as_deref(), Some("http://lower:1"));
         assert_eq!(route(&p, "https://t/"), None);
         // Lower case wins; upper case is read for the others.
@@ -851,11 +872,10 @@ mod tests {
             ("HTTPS_PROXY", "upper:1"),
             ("https_proxy", "lower:2"),
             ("NO_PROXY", "skip.test"),
-        ]))
-        .unwrap();
+        ]));
         assert_eq!(route(&p, "https://t/").as_deref(), Some("http://lower:2"));
         assert_eq!(route(&p, "https://a.skip.test/"), None);
-        let p = Proxies::from_lookup(env(&[("HTTPS_PROXY", "socks5://upper:1")])).unwrap();
+        let p = Proxies::from_lookup(env(&[("HTTPS_PROXY", "socks5://upper:1")]));
         assert_eq!(route(&p, "https://t/").as_deref(), Some("socks5://upper:1"));
         // Specific beats all; empty counts as unset; no_proxy beats NO_PROXY.
         let p = Proxies::from_lookup(env(&[
@@ -864,15 +884,28 @@ mod tests {
             ("http_proxy", "web:2"),
             ("no_proxy", "a.test"),
             ("NO_PROXY", "*"),
-        ]))
-        .unwrap();
+        ]));
         assert_eq!(route(&p, "http://t/").as_deref(), Some("http://web:2"));
         assert_eq!(route(&p, "https://t/").as_deref(), Some("http://all:1"));
         assert_eq!(route(&p, "https://a.test/"), None);
-        // A bad value names its variable.
-        let err = Proxies::from_lookup(env(&[("ALL_PROXY", "socks4://h")])).unwrap_err();
-        assert!(err.starts_with("ALL_PROXY: unsupported"), "{err}");
-        assert!(Proxies::from_lookup(env(&[])).unwrap().is_empty());
+        // A bad value names its variable, and matters only to the URLs that
+        // would use it (curl's behaviour): never to no_proxy hosts or to the
+        // other scheme. Credentials never appear in the message.
+        let p = Proxies::from_lookup(env(&[
+            ("ALL_PROXY", "socks4://h"),
+            ("https_proxy", "http://u:secret@h:99999"),
+            ("no_proxy", "direct.test"),
+        ]));
+        let http = p.unusable(&"http://t/".parse().unwrap()).unwrap();
+        assert!(http.starts_with("ALL_PROXY: unsupported"), "{http}");
+        let https = p.unusable(&"https://t/".parse().unwrap()).unwrap();
+        assert!(https.starts_with("https_proxy: "), "{https}");
+        assert!(!https.contains("secret"), "{https}");
+        assert_eq!(p.unusable(&"https://direct.test/".parse().unwrap()), None);
+        assert_eq!(route(&p, "http://t/"), None);
+        let p = Proxies::from_lookup(env(&[("http_proxy", "socks4://h")]));
+        assert_eq!(p.unusable(&"https://t/".parse().unwrap()), None);
+        assert!(Proxies::from_lookup(env(&[])).is_empty());
     }
 
     #[test]

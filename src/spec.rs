@@ -48,13 +48,22 @@ pub const RECORD_KEYS: [&str; 11] = [
 ];
 
 /// Parses a request method: any RFC 9110 token (sec. 9.1, 5.6.2), case kept
-/// (methods are case-sensitive; `get` is not `GET`), as curl's `-X`.
+/// (methods are case-sensitive; `get` is not `GET`), as curl's `-X`, except
+/// `CONNECT`.
 ///
 /// # Errors
-/// A message when `s` is empty or has a character outside `tchar`.
+/// A message when `s` is empty, has a character outside `tchar`, or is
+/// `CONNECT`: its request target is a `host:port` (RFC 9110 sec. 9.3.6), so
+/// the URL's path could not be sent, and it opens a tunnel rather than
+/// fetching anything (proxies are set with `--proxy`).
 pub fn method(s: &str) -> Result<Method, String> {
     if s.is_empty() {
         return Err("the method must not be empty".into());
+    }
+    if s == "CONNECT" {
+        return Err(
+            "CONNECT opens a tunnel and cannot fetch a URL; for a proxy use --proxy".into(),
+        );
     }
     Method::from_bytes(s.as_bytes())
         .map_err(|_| format!("'{s}' is not a method (an RFC 9110 token, e.g. GET or PROPFIND)"))

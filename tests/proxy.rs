@@ -477,17 +477,37 @@ fn unsupported_proxies_are_usage_errors() {
         "{}",
         r.stderr
     );
-    let r = fetch(
-        &[],
-        &[("ALL_PROXY", "https://127.0.0.1:1")],
-        &["http://127.0.0.1:1/"],
-    );
-    assert_eq!(r.code(), 2, "stderr: {}", r.stderr);
-    assert!(r.records.is_empty());
+}
+
+/// A proxy variable this tool cannot use fails only the URLs that would go
+/// through it, as `proxy` failures naming the variable (never sent directly
+/// instead); URLs it does not concern are fetched, as curl does.
+#[test]
+fn an_unusable_proxy_variable_fails_only_the_urls_that_would_use_it() {
+    let origin = Server::start();
+    let url = origin.url("/");
+    let env = [("https_proxy", "https://user:secret@127.0.0.1:1")];
+    // An http URL does not use https_proxy.
+    assert_eq!(strip(&one(&[], &env, &url, 0)), success(&url, 200, 2));
+    // An https URL would: it fails without any connection.
+    let https = "https://127.0.0.1:9/";
+    let r = one(&[], &env, https, 1);
+    assert_eq!(strip(&r), failure(https, "proxy"));
+    let error = r["error"].as_str().unwrap();
     assert!(
-        r.stderr
-            .contains("fetcher-stream: ALL_PROXY: unsupported proxy scheme 'https://'"),
-        "{}",
-        r.stderr
+        error.contains("https_proxy: unsupported proxy scheme 'https://'"),
+        "{error}"
     );
+    assert!(!error.contains("secret"), "{error}");
+    // --noproxy and --proxy make it irrelevant.
+    let env = [("ALL_PROXY", "socks4://127.0.0.1:1")];
+    assert_eq!(
+        strip(&one(&["--noproxy", "*"], &env, &url, 0)),
+        success(&url, 200, 2)
+    );
+    assert_eq!(
+        strip(&one(&["-x", ""], &env, &url, 0)),
+        success(&url, 200, 2)
+    );
+    assert_eq!(origin.hits(), 3);
 }

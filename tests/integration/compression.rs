@@ -289,6 +289,38 @@ fn max_size_stops_a_gzip_bomb_promptly() {
     );
 }
 
+/// Without `--max-size`, a bomb still cannot outlast `--timeout`, and the
+/// other URLs are not held up while it decodes (found by review: brotli and
+/// zstd decoding never waited for the network, so it kept its worker thread
+/// and the deadline fired only after the whole body was decoded).
+#[test]
+fn a_brotli_bomb_cannot_outlast_the_timeout() {
+    // 1 GiB of zeros in 1,617 bytes (Python's brotli, quality 5, lgwin 22).
+    let bomb = include_bytes!("../fixtures/zeros-1gib.br").to_vec();
+    let server = Encoded::start(vec![
+        route("/bomb", Some("br"), bomb),
+        route("/plain", None, b"ok".to_vec()),
+    ]);
+    let (bomb, plain) = (server.url("/bomb"), server.url("/plain"));
+    let input: String = [&bomb, &bomb, &plain, &plain, &plain]
+        .iter()
+        .map(|u| format!("{u}\n"))
+        .collect();
+    let run = run(&["--compressed", "-t", "0.5", "-c", "5"], input);
+    let timeout = json!({"type": "failure", "url": bomb, "error_kind": "timeout",
+        "error": "timeout after 0.5s"});
+    let ok = json!({"type": "success", "url": plain, "status": 200, "size": 2, "wire_size": 2});
+    assert_eq!(
+        exact(&run.records),
+        [timeout.clone(), timeout, ok.clone(), ok.clone(), ok]
+    );
+    assert!(
+        run.elapsed < Duration::from_secs(3),
+        "took {:?}",
+        run.elapsed
+    );
+}
+
 #[test]
 fn max_size_without_compressed_counts_wire_bytes() {
     let server = Server::start();

@@ -52,6 +52,28 @@ fn data_means_post_with_a_form_body_and_its_length() {
     assert_eq!(seen.version, http::Version::HTTP_11);
 }
 
+/// As curl's `-H 'Name:'`: an empty value removes the field, the default
+/// one (Accept, the form Content-Type of `-d`) included.
+#[test]
+fn an_empty_header_value_removes_the_field() {
+    let server = Server::start();
+    let args = [
+        "-d",
+        "x",
+        "-H",
+        "Content-Type:",
+        "-H",
+        "Accept:",
+        "-H",
+        "X-A: 1",
+    ];
+    let seen = only_request(&args, &server, "/");
+    assert!(header(&seen, "content-type").is_empty(), "{seen:?}");
+    assert!(header(&seen, "accept").is_empty(), "{seen:?}");
+    assert_eq!(header(&seen, "x-a"), ["1"]);
+    assert_eq!(header(&seen, "content-length"), ["1"]);
+}
+
 #[test]
 fn empty_data_still_sends_content_length_zero() {
     let server = Server::start();
