@@ -35,7 +35,12 @@ use crate::target::DefaultScheme;
 /// Exit status: 0 every record is a success, 1 at least one failure, 2 usage
 /// error or unreadable input file, 130 interrupted, 141 stdout closed.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "fetcher-stream", version, max_term_width = 100)]
+#[command(
+    name = "fetcher-stream",
+    version,
+    max_term_width = 100,
+    args_override_self = true
+)]
 pub struct Opts {
     /// Files of URLs, one a line; `-` or none means standard input.
     // Parsed as OsString so that an empty name reaches `open` and is reported
@@ -715,6 +720,29 @@ mod tests {
         assert_eq!((o.max_size, o.connect_timeout), (None, None));
         assert_eq!(o.default_scheme, DefaultScheme::Https);
         assert!(o.files.is_empty());
+    }
+
+    /// As with curl, a flag given twice takes its last value; repeatable
+    /// flags (-H, -d, --resolve, --cacert) add up.
+    #[test]
+    fn a_repeated_flag_takes_its_last_value() {
+        let o = Opts::try_parse_from([
+            "f",
+            "-c",
+            "2",
+            "-c",
+            "3",
+            "--compressed",
+            "--compressed",
+            "-H",
+            "A: 1",
+            "-H",
+            "B: 2",
+        ])
+        .unwrap();
+        assert_eq!(o.max_concurrency, 3);
+        assert!(o.compressed);
+        assert_eq!(o.headers.len(), 2);
     }
 
     #[test]
