@@ -210,6 +210,8 @@ pub struct CountedIo {
     proxied: bool,
     /// Reads in a row that found data ready; see [`READS_BEFORE_YIELD`].
     ready_reads: u8,
+    /// Set once a response came back on this connection.
+    used: ConnectionUse,
 }
 
 impl CountedIo {
@@ -224,6 +226,7 @@ impl CountedIo {
             one_shot,
             proxied: false,
             ready_reads: 0,
+            used: ConnectionUse::default(),
         }
     }
 }
@@ -243,9 +246,34 @@ impl Drop for CountedIo {
     }
 }
 
+/// Whether a connection has carried a response yet, shared between the
+/// connection (as hyper-util's `Connected::extra`, which also puts it in each
+/// response's extensions) and the requests on it: `fetch.rs` marks it when a
+/// response head arrives, and a request that fails on a connection that never
+/// answered is not taken for a stale kept-alive one
+/// (`FetchError::is_stale_connection`).
+#[derive(Clone, Debug, Default)]
+pub struct ConnectionUse(Arc<std::sync::atomic::AtomicBool>);
+
+impl ConnectionUse {
+    /// Records that a response came back on the connection.
+    pub fn answered(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a response has come back on the connection.
+    pub fn has_answered(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 impl Connection for CountedIo {
     fn connected(&self) -> Connected {
-        let connected = self.inner.connected().proxy(self.proxied);
+        let connected = self
+            .inner
+            .connected()
+            .proxy(self.proxied)
+            .extra(self.used.clone());
         if self.one_shot {
             connected.poison();
         }

@@ -184,10 +184,22 @@ impl FetchError {
     /// automatically after a communication failure.
     pub(crate) fn is_stale_connection(err: &(dyn StdError + 'static)) -> bool {
         let mut stale = false;
+        // Whether the connection had already carried a response: a failure on
+        // a connection's first request is the server's answer to that request
+        // (a reset, a close), not a stale kept-alive connection, and is not
+        // sent again (found in review: `GET /reset` reached the server twice).
+        let mut reused = true;
         for e in chain(err) {
             if let Some(c) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
                 if c.is_connect() {
                     return false;
+                }
+                if let Some(info) = c.connect_info() {
+                    let mut extensions = http::Extensions::new();
+                    info.get_extras(&mut extensions);
+                    if let Some(used) = extensions.get::<crate::client::ConnectionUse>() {
+                        reused = used.has_answered();
+                    }
                 }
             }
             // On HTTP/2, only streams ended by the server's GOAWAY (NO_ERROR) or
@@ -214,7 +226,7 @@ impl FetchError {
                 );
             }
         }
-        stale
+        stale && reused
     }
 
     /// Classifies an error raised while reading the response body.

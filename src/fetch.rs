@@ -773,6 +773,11 @@ async fn fetch_url(shared: &Shared, job: &Job) -> Result<Done, FetchError> {
             }
             Err(e) => return Err(FetchError::from_request(&e)),
         };
+        // The connection has answered: a later failure on it may be a stale
+        // keep-alive (see `FetchError::is_stale_connection`).
+        if let Some(used) = resp.extensions().get::<crate::client::ConnectionUse>() {
+            used.answered();
+        }
         let status = resp.status();
         let http_version = version_name(resp.version());
         if is_redirect(status) && config.max_redirects > 0 {

@@ -79,6 +79,25 @@ fn connection_reset_while_reading_the_body_is_body() {
     );
 }
 
+/// A server that answers a new connection's first request by closing or
+/// resetting it gets that one request: only a kept-alive connection that had
+/// answered before is taken for stale and the request sent again (found in
+/// review: `GET /reset` reached the server twice). `one_failure` checks the
+/// count.
+#[test]
+fn a_request_refused_on_a_new_connection_is_sent_once() {
+    let (url, run) = one_failure(Misbehave::Close, &["-t", "5"]);
+    assert_eq!(
+        without(&run.records[0], &["error"]),
+        json!({"type": "failure", "url": url, "error_kind": "protocol"})
+    );
+    let (url, run) = one_failure(Misbehave::ResetAtOnce, &["-t", "5"]);
+    assert_eq!(
+        without(&run.records[0], &["error"]),
+        json!({"type": "failure", "url": url, "error_kind": "io"})
+    );
+}
+
 #[test]
 fn refused_connection_is_connect() {
     // A port that was just bound and released: nothing listens on it.

@@ -337,6 +337,10 @@ pub enum Misbehave {
     /// Send a head with `Content-Length: 100` and 10 bytes, wait 300 ms, then
     /// reset the connection (RST, via `SO_LINGER` 0).
     Reset,
+    /// Read the request, then close the connection without a response.
+    Close,
+    /// Read the request, then reset the connection without a response.
+    ResetAtOnce,
 }
 
 /// A raw-TCP server that answers every request with a [`Misbehave`]iour and
@@ -446,6 +450,11 @@ async fn misbehave(
             stream.write_all(head_100).await?;
             stream.write_all(&[b'r'; 10]).await?;
             tokio::time::sleep(Duration::from_millis(300)).await;
+            stream.set_zero_linger()?;
+            drop(stream);
+        }
+        Misbehave::Close => stream.shutdown().await?,
+        Misbehave::ResetAtOnce => {
             stream.set_zero_linger()?;
             drop(stream);
         }
