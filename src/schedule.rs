@@ -93,9 +93,13 @@ impl FromStr for Rate {
             "d" => 86_400,
             _ => return Err(format!("'{s}': the unit must be /s, /m, /h or /d")),
         };
-        let count: u32 = n
-            .parse()
-            .map_err(|_| format!("'{s}' is not N[/s|/m|/h|/d] with N a whole number"))?;
+        let count: u32 = n.parse().map_err(|e: std::num::ParseIntError| {
+            if *e.kind() == std::num::IntErrorKind::PosOverflow {
+                format!("'{s}': N is too large (at most {})", u32::MAX)
+            } else {
+                format!("'{s}' is not N[/s|/m|/h|/d] with N a whole number")
+            }
+        })?;
         let count = NonZeroU32::new(count).ok_or_else(|| format!("'{s}': N must be at least 1"))?;
         Ok(Rate {
             count,
@@ -502,6 +506,8 @@ mod tests {
         for bad in ["0", "0/s", "-1/s", "x/s", "5/y", "", "1.5/s"] {
             assert!(bad.parse::<Rate>().is_err(), "{bad}");
         }
+        let e = "4294967296/s".parse::<Rate>().unwrap_err();
+        assert!(e.contains("too large"), "{e}");
     }
 
     #[test]

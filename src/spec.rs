@@ -14,8 +14,11 @@
 //! - `body` (string): sent as UTF-8; replaces `-d`. Without a `method` the
 //!   request is then a POST (curl's `-d` rule).
 //! - `null` for `method`, `headers` or `body` means "not given".
-//! - Every other key is copied unchanged (order and numbers kept exactly)
-//!   into the record, after the record's own keys, so results join back to the
+//! - Every other key is copied into the record (order and every digit of a
+//!   number kept, thanks to serde_json's `preserve_order` and
+//!   `arbitrary_precision`; the text is written anew, so `1e5` comes back as
+//!   `1e+5`; a key given twice keeps its last value; nesting over 128 levels is
+//!   refused, serde_json's limit), after the record's own keys, so results join back to the
 //!   caller's data. A key that is also a record key (`type`, `status`, …, see
 //!   [`RECORD_KEYS`]) would give the record two such keys: the line is refused
 //!   instead, naming the key.
