@@ -45,7 +45,7 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use url::{Origin, Url};
 
-use crate::fetch::Job;
+use crate::fetch::{Attempted, Job, Resume};
 use crate::input::InputLine;
 use crate::result::FetchResult;
 
@@ -140,8 +140,8 @@ impl HostPauses {
 pub(crate) struct Limits {
     /// `--rate`: one token per attempt, awaited just before it is sent.
     pub(crate) rate: Option<DefaultDirectRateLimiter>,
-    /// `--rate-per-host`: one token per attempt and host. The scheduler takes
-    /// the first attempt's with `check_key`; a retry awaits its own.
+    /// `--rate-per-host`: one token per attempt and host, taken by the
+    /// scheduler with `check_key` before it starts the attempt.
     pub(crate) host_rate: Option<DefaultKeyedRateLimiter<HostKey>>,
     /// `Retry-After` pauses.
     pub(crate) pauses: HostPauses,
@@ -175,18 +175,10 @@ impl Limits {
         }
     }
 
-    /// Waits for whatever must come before an attempt to `host` is sent: the
-    /// host's pause to end, its rate token (when `host_token`) and the global
-    /// rate token. Not cancel-aware: the caller races it with cancellation.
-    pub(crate) async fn before_attempt(&self, host: &HostKey, host_token: bool) {
-        while let Some(until) = self.pauses.paused_until(host) {
-            tokio::time::sleep_until(until).await;
-        }
-        if host_token {
-            if let Some(l) = &self.host_rate {
-                l.until_key_ready(host).await;
-            }
-        }
+    /// Waits for the global `--rate` token, just before an attempt is sent.
+    /// Every URL needs one, so waiting for it in a slot keeps no other URL
+    /// from going. Not cancel-aware: the caller races it with cancellation.
+    pub(crate) async fn before_attempt(&self) {
         if let Some(l) = &self.rate {
             l.until_ready().await;
         }
@@ -198,11 +190,15 @@ impl Limits {
 /// one entry per host.
 const FORGET_HOSTS_EVERY: u64 = 4096;
 
-/// A URL in the window, waiting for its host.
+/// A URL in the window, waiting for its host (or, after a transient
+/// failure, for its next attempt).
 struct Waiting {
     seq: u64,
     host: usize,
     job: Job,
+    /// For a retry: the attempts made, the URL's start, and the earliest
+    /// moment the next attempt may start. `None` before the first attempt.
+    resume: Option<Resume>,
 }
 
 /// What the scheduler knows of one host in the window.
@@ -216,7 +212,7 @@ struct HostSlot {
     blocked_in_pass: u64,
 }
 
-type Launch = Box<dyn FnMut(Job) -> BoxFuture<'static, FetchResult> + Send>;
+type Launch = Box<dyn FnMut(Job, Option<Resume>) -> BoxFuture<'static, Attempted> + Send>;
 type Prepare = Box<dyn FnMut(InputLine) -> Result<Job, FetchResult> + Send>;
 
 /// The look-ahead scheduler: a `Stream` of records like `buffer_unordered`
@@ -239,7 +235,7 @@ pub(crate) struct Scheduler {
     /// With `keep_order`: the sequence number of the next record to yield.
     next_out: u64,
     waiting: VecDeque<Waiting>,
-    running: FuturesUnordered<BoxFuture<'static, (u64, usize, FetchResult)>>,
+    running: FuturesUnordered<BoxFuture<'static, (u64, usize, Attempted)>>,
     /// Finished records: in completion order, or (keep_order) by sequence.
     ready: VecDeque<FetchResult>,
     held: BTreeMap<u64, FetchResult>,
@@ -270,7 +266,7 @@ impl Scheduler {
         options: SchedulerOptions,
         limits: std::sync::Arc<Limits>,
         prepare: impl FnMut(InputLine) -> Result<Job, FetchResult> + Send + 'static,
-        launch: impl FnMut(Job) -> BoxFuture<'static, FetchResult> + Send + 'static,
+        launch: impl FnMut(Job, Option<Resume>) -> BoxFuture<'static, Attempted> + Send + 'static,
     ) -> Scheduler {
         let concurrency = options.concurrency.max(1);
         Scheduler {
@@ -378,7 +374,12 @@ impl Scheduler {
                     match (self.prepare)(line) {
                         Ok(job) => {
                             let host = self.host_slot(host_key(&job.url));
-                            self.waiting.push_back(Waiting { seq, host, job });
+                            self.waiting.push_back(Waiting {
+                                seq,
+                                host,
+                                job,
+                                resume: None,
+                            });
                         }
                         Err(record) => self.emit(seq, record),
                     }
@@ -391,14 +392,32 @@ impl Scheduler {
 
     fn start(&mut self, w: Waiting) {
         self.hosts[w.host].in_flight += 1;
-        let fut = (self.launch)(w.job);
+        let fut = (self.launch)(w.job, w.resume);
         let (seq, host) = (w.seq, w.host);
         self.running
             .push(Box::pin(async move { (seq, host, fut.await) }));
     }
 
-    /// Starts waiting URLs, in input order, whose host can take them, while
-    /// slots are free; arms the timer for the earliest blocked host.
+    /// Puts a URL to be tried again back into the window at its input
+    /// position (the window is kept in input order), to wait for its
+    /// `not_before` and its host like any other URL. It keeps its host
+    /// reference and its place in the window's count.
+    fn requeue(&mut self, seq: u64, host: usize, job: Job, resume: Resume) {
+        let at = self.waiting.partition_point(|w| w.seq < seq);
+        self.waiting.insert(
+            at,
+            Waiting {
+                seq,
+                host,
+                job,
+                resume: Some(resume),
+            },
+        );
+    }
+
+    /// Starts waiting URLs, in input order, whose host can take them and
+    /// whose retry time (if any) has come, while slots are free; arms the
+    /// timer for the earliest blocked host or retry.
     fn dispatch(&mut self) {
         if self.cancel.is_cancelled() {
             // `launch` answers at once with a `cancelled` record.
@@ -413,6 +432,13 @@ impl Scheduler {
         let mut wake: Option<Instant> = None;
         let mut i = 0;
         while i < self.waiting.len() && self.running.len() < self.concurrency {
+            if let Some(at) = self.waiting[i].resume.map(|r| r.not_before) {
+                if at > now {
+                    wake = Some(wake.map_or(at, |w| w.min(at)));
+                    i += 1;
+                    continue;
+                }
+            }
             let h = self.waiting[i].host;
             if self.hosts[h].blocked_in_pass == pass || self.hosts[h].in_flight >= self.per_host {
                 i += 1;
@@ -451,10 +477,15 @@ impl Stream for Scheduler {
                 return Poll::Ready(Some(r));
             }
             match this.running.poll_next_unpin(cx) {
-                Poll::Ready(Some((seq, host, record))) => {
+                Poll::Ready(Some((seq, host, attempted))) => {
                     this.hosts[host].in_flight -= 1;
-                    this.release_host(host);
-                    this.emit(seq, record);
+                    match attempted {
+                        Attempted::Done(record) => {
+                            this.release_host(host);
+                            this.emit(seq, record);
+                        }
+                        Attempted::Retry(job, resume) => this.requeue(seq, host, job, resume),
+                    }
                     continue;
                 }
                 Poll::Ready(None) | Poll::Pending => {}
