@@ -7,11 +7,14 @@
 //! `tokio::time::timeout` that covers resolution, connect, TLS, every redirect
 //! hop and the whole body.
 //!
-//! With `--max-per-host` or `--rate-per-host` ([`Config::max_per_host`],
-//! [`Config::rate_per_host`]) the look-ahead scheduler of [`crate::schedule`]
-//! takes the place of `buffer_unordered`; without them nothing changes. Each
-//! task retries transient failures as [`crate::retry`] describes (the
-//! timeout applies per attempt).
+//! When a URL may have to wait, for its host or for its next attempt
+//! (`--max-per-host`, `--rate-per-host`, `--rate`, `--retries`; see
+//! [`Config::scheduled`]), the look-ahead scheduler of [`crate::schedule`]
+//! takes the place of `buffer_unordered`; without them nothing changes. A
+//! task runs one attempt (under its own timeout); after a transient failure
+//! that [`crate::retry`] says to try again, it hands the URL back to the
+//! scheduler with the time of its next attempt, and the URL waits in the
+//! window without holding a slot.
 //!
 //! One line in gives exactly one record out: unusable lines become failure
 //! records without a request, and when [`Config::cancel`] fires the pipeline
@@ -93,23 +96,29 @@ pub struct Config {
     /// requests end as `cancelled` failures. Default: a fresh token nobody fires.
     pub cancel: CancellationToken,
     /// Most requests in flight to one host (scheme + host + port;
-    /// `--max-per-host`). Setting it (or `rate_per_host`) switches the
-    /// pipeline to the look-ahead scheduler of [`crate::schedule`]. Default
-    /// `None`: no per-host cap, the plain `buffer_unordered` pipeline.
+    /// `--max-per-host`). Setting it switches the pipeline to the look-ahead
+    /// scheduler of [`crate::schedule`] (see [`Config::scheduled`]). Default
+    /// `None`: no per-host cap.
     pub max_per_host: Option<usize>,
     /// Lines the scheduler reads ahead to find URLs of hosts that can take a
-    /// request (`--lookahead`); at least `max_concurrency`. Only used with
-    /// `max_per_host` or `rate_per_host`. Default `None`: 4 x
+    /// request (`--lookahead`); at least `max_concurrency`. Only used when
+    /// the scheduler runs ([`Config::scheduled`]). Default `None`: 4 x
     /// `max_concurrency`.
     pub lookahead: Option<usize>,
     /// Request attempts per time unit over the whole run (`--rate`), evenly
-    /// spaced. Default `None`: unlimited.
+    /// spaced; switches to the scheduler (a `Retry-After` then pauses its
+    /// host). The token is awaited inside the attempt's task, holding its
+    /// slot: every URL needs one, so no other URL could use the slot
+    /// meanwhile. Default `None`: unlimited.
     pub rate: Option<Rate>,
     /// Request attempts per time unit to one host (`--rate-per-host`), evenly
-    /// spaced; switches to the scheduler like `max_per_host`. Default `None`.
+    /// spaced; switches to the scheduler. A URL whose host has no token yet
+    /// waits in the window. Default `None`.
     pub rate_per_host: Option<Rate>,
     /// Attempts after the first for transient failures (`--retries`; see
-    /// [`crate::retry`]). Default 0.
+    /// [`crate::retry`]). Above 0 it switches to the scheduler: a URL waiting
+    /// for its next attempt goes back into the window at its input position,
+    /// holding no slot. Default 0.
     pub retries: u32,
     /// Backoff base (`--retry-delay`): the wait after attempt k is random in
     /// `[0, min(retry_max_delay, retry_delay * 2^(k-1))]`. Default 1 s.

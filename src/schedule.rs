@@ -1,19 +1,32 @@
 //! Per-host scheduling: `--max-per-host`, `--rate`, `--rate-per-host`,
-//! `--lookahead`, and host pauses from `Retry-After` (issue 5, items 1 and 2).
+//! `--lookahead`, host pauses from `Retry-After`, and the waits between
+//! `--retries` attempts (issue 5, items 1 to 3).
 //!
-//! Without `--max-per-host` and `--rate-per-host` the pipeline in
-//! [`crate::fetch`] stays the plain `buffer_unordered(c)` stream, and nothing
-//! here runs except the global rate limiter and the pause table, which a
-//! request consults before each attempt.
+//! Without any of `--max-per-host`, `--rate-per-host`, `--rate` and
+//! `--retries` no URL ever has to wait, and the pipeline in [`crate::fetch`]
+//! stays the plain `buffer_unordered(c)` stream: nothing here runs.
 //!
-//! With either flag, a `Scheduler` replaces `buffer_unordered`. It pulls
-//! input lines into a bounded *look-ahead window* (`--lookahead N`, default
-//! 4 x `-c`) and starts, in input order, every waiting URL whose host
-//! (scheme + host + port, [`url::Origin`]) is below its cap, not paused, and
-//! has a rate token, while fewer than `-c` requests are in flight. A URL whose
-//! host cannot take it waits in the window *without holding a global slot*, so
+//! With any of them ([`crate::Config::scheduled`]), a `Scheduler` replaces
+//! `buffer_unordered`. It pulls input lines into a bounded *look-ahead
+//! window* (`--lookahead N`, default 4 x `-c`) and starts, in input order,
+//! every waiting URL whose host (scheme + host + port, [`url::Origin`]) is
+//! below its cap, not paused, and has a rate token, and (for a retry) whose
+//! next attempt is due, while fewer than `-c` requests are in flight. A URL
+//! that cannot go waits in the window *without holding a global slot*, so
 //! URLs of other hosts further on take the free slots: no head-of-line
-//! blocking. Memory is bounded by the window: at most N lines are waiting,
+//! blocking.
+//!
+//! Each start runs one attempt. When it ends in a transient failure that
+//! [`crate::retry`] allows to try again, the task hands the job back
+//! (`fetch::Attempted::Retry`) with its attempt count, its start
+//! time and the earliest moment of its next attempt (the backoff, or the
+//! `Retry-After` delay, which also pauses the host); the scheduler frees the
+//! URL's global and per-host slots and puts it back into the window at its
+//! input position, where it waits like any other URL. It still counts
+//! against the window. On cancellation it ends at once as `cancelled`, with
+//! the attempts made.
+//!
+//! Memory is bounded by the window: at most N lines are waiting,
 //! in flight or (unordered) queued for output at once; with `--keep-order`, at
 //! most N lines lie between the oldest record not yet written and the newest
 //! line read (finished records are held until the ones before them are
@@ -23,9 +36,12 @@
 //! Per-host rate tokens are taken with governor's non-blocking `check_key`;
 //! when a host has none, the scheduler sets one timer for the earliest moment
 //! a blocked host can go (a token's arrival or a pause's end) and meanwhile
-//! starts other hosts' URLs. The global `--rate` is a plain governor limiter
-//! awaited by each attempt just before it is sent (every URL needs it, so
-//! waiting for it while holding a slot costs no other URL anything).
+//! starts other hosts' URLs; a retry not yet due is handled the same way. The
+//! global `--rate` is a plain governor limiter awaited by each attempt, in
+//! its slot, just before it is sent: every URL needs a token, so waiting for
+//! it while holding a slot costs no other URL anything (and taking it in the
+//! scheduler would waste a host's token whenever the global one is missing,
+//! as governor cannot check two limiters at once).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
