@@ -560,6 +560,92 @@ mod tests {
         assert_ne!(k("http://a/"), k("http://b/"));
     }
 
+    /// A retry gives its slot back and waits in the window: at `-c 1`, URL
+    /// a's first attempt (100 ms) asks to be tried again 5 s later; b starts
+    /// in the freed slot at once, a's second attempt starts at 5.1 s, and
+    /// with `keep_order` the records still come out as a, b.
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_waits_in_the_window_without_its_slot() {
+        use futures::FutureExt;
+        let t0 = Instant::now();
+        let log: std::sync::Arc<Mutex<Vec<(String, u32, Duration)>>> = Default::default();
+        let input = futures::stream::iter(["http://a/", "http://b/"])
+            .map(InputLine::from)
+            .boxed();
+        let options = SchedulerOptions {
+            concurrency: 1,
+            per_host: None,
+            lookahead: None,
+            keep_order: true,
+            cancel: CancellationToken::new(),
+        };
+        let prepare = |line: InputLine| {
+            Ok(Job {
+                url: Url::parse(&line.text).unwrap(),
+                text: line.text,
+                method: http::Method::GET,
+                headers: Vec::new(),
+                body: None,
+                extra: None,
+            })
+        };
+        let seen = log.clone();
+        let launch = move |job: Job, resume: Option<Resume>| {
+            let attempt = resume.map_or(1, |r| r.attempts + 1);
+            let started = resume.map_or_else(std::time::Instant::now, |r| r.started);
+            seen.lock()
+                .unwrap()
+                .push((job.text.clone(), attempt, t0.elapsed()));
+            async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if job.text == "http://a/" && attempt == 1 {
+                    let not_before = Instant::now() + Duration::from_secs(5);
+                    let resume = Resume {
+                        attempts: 1,
+                        started,
+                        not_before,
+                    };
+                    return Attempted::Retry(job, resume);
+                }
+                let mut record = FetchResult::Success {
+                    url: job.text,
+                    status: 200,
+                    size: 0,
+                    elapsed_ms: 0.0,
+                    http_version: "HTTP/1.1",
+                    wire_size: None,
+                    final_url: None,
+                    attempts: None,
+                    extra: None,
+                };
+                record.set_attempts(attempt);
+                Attempted::Done(record)
+            }
+            .boxed()
+        };
+        let limits = std::sync::Arc::new(Limits::new(None, None));
+        let records: Vec<FetchResult> = Scheduler::new(input, options, limits, prepare, launch)
+            .collect()
+            .await;
+        let ms = Duration::from_millis;
+        assert_eq!(
+            *log.lock().unwrap(),
+            [
+                ("http://a/".to_owned(), 1, ms(0)),
+                ("http://b/".to_owned(), 1, ms(100)),
+                ("http://a/".to_owned(), 2, ms(5100)),
+            ]
+        );
+        let got: Vec<(&str, Option<u32>)> = records
+            .iter()
+            .map(|r| match r {
+                FetchResult::Success { url, attempts, .. } => (url.as_str(), *attempts),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(got, [("http://a/", Some(2)), ("http://b/", None)]);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn pauses_expire_and_keep_the_later_end() {
         let p = HostPauses::default();
