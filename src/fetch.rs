@@ -956,6 +956,38 @@ mod tests {
     }
 
     #[test]
+    fn the_scheduler_runs_when_a_url_may_have_to_wait() {
+        let rate = Some("5/s".parse().unwrap());
+        for c in [
+            Config {
+                max_per_host: Some(2),
+                ..Config::default()
+            },
+            Config {
+                rate_per_host: rate,
+                ..Config::default()
+            },
+            Config {
+                rate,
+                ..Config::default()
+            },
+            Config {
+                retries: 1,
+                ..Config::default()
+            },
+        ] {
+            assert!(c.scheduled() && c.pauses_hosts(), "{c:?}");
+        }
+        let plain = Config {
+            lookahead: Some(50),
+            max_concurrency: 50,
+            keep_order: true,
+            ..Config::default()
+        };
+        assert!(!plain.scheduled() && !plain.pauses_hosts());
+    }
+
+    #[test]
     fn user_headers_replace_defaults() {
         let c = Config {
             headers: vec![

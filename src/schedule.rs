@@ -121,8 +121,10 @@ impl FromStr for Rate {
 }
 
 /// Hosts told to wait by a `429` or `503` response's `Retry-After`: no new
-/// request goes to a paused host before its pause ends. Shared by the
-/// scheduler and every request task. Uses tokio's clock (so paused test time
+/// request goes to a paused host before its pause ends. Request tasks set
+/// pauses; the scheduler checks them before it starts a URL (only the
+/// scheduler runs when pauses can happen, see
+/// [`crate::Config::pauses_hosts`]). Uses tokio's clock (so paused test time
 /// applies).
 #[derive(Default)]
 pub(crate) struct HostPauses {
