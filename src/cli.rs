@@ -78,8 +78,8 @@ pub struct Opts {
     /// At most N requests are still in flight, but a finished URL keeps its
     /// slot until every URL before it is printed (futures' `buffered`), so a
     /// slow URL holds back the records after it and can leave slots idle.
-    /// With --max-per-host or --rate-per-host, a finished record holds a place
-    /// in the look-ahead window instead of a slot.
+    /// With --max-per-host, --rate-per-host, --rate or --retries, a finished
+    /// record holds a place in the look-ahead window instead of a slot.
     #[arg(long)]
     pub keep_order: bool,
 
@@ -219,15 +219,17 @@ pub struct Opts {
     ///
     /// -c stays the global cap. A URL whose host is at its cap waits in the
     /// look-ahead window (--lookahead) without taking a global slot, so URLs
-    /// of other hosts further on use the free slots. Without this flag and
-    /// --rate-per-host, URLs simply start in input order.
+    /// of other hosts further on use the free slots. Without this flag,
+    /// --rate-per-host, --rate and --retries, URLs simply start in input
+    /// order.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_per_host: Option<u32>,
 
     /// Input lines read ahead to find URLs whose host can take a request.
     ///
-    /// Used with --max-per-host and --rate-per-host; at least -c. Bounds
-    /// memory: at most N lines are waiting or in flight at once (with
+    /// Used with --max-per-host, --rate-per-host, --rate or --retries; at
+    /// least -c. Bounds memory: at most N lines are waiting (retries
+    /// included) or in flight at once (with
     /// --keep-order, at most N lines between the oldest record not yet
     /// printed and the newest line read). [default: 4 x -c]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
@@ -237,7 +239,8 @@ pub struct Opts {
     ///
     /// Over the whole run, evenly spaced (a token bucket without bursts, as
     /// curl's --rate). A bare N means N/s; N/d (per day) works too. Retries
-    /// take a token too.
+    /// take a token too. The token is awaited in the attempt's slot (every URL
+    /// needs one, so no other URL could use the slot meanwhile).
     #[arg(long, value_name = "N[/s|/m|/h]", value_parser = parse_rate)]
     pub rate: Option<Rate>,
 
@@ -255,7 +258,8 @@ pub struct Opts {
     /// and the statuses 429, 502, 503 and 504. Only GET, HEAD, OPTIONS, TRACE,
     /// PUT and DELETE are retried unless --retry-all is given. The record is
     /// the last attempt's, with "attempts" when above 1; --timeout applies to
-    /// each attempt.
+    /// each attempt. A URL waiting for its retry holds no slot: it goes back
+    /// into the look-ahead window (--lookahead) at its input position.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub retries: u32,
 

@@ -7,11 +7,14 @@
 //! `tokio::time::timeout` that covers resolution, connect, TLS, every redirect
 //! hop and the whole body.
 //!
-//! With `--max-per-host` or `--rate-per-host` ([`Config::max_per_host`],
-//! [`Config::rate_per_host`]) the look-ahead scheduler of [`crate::schedule`]
-//! takes the place of `buffer_unordered`; without them nothing changes. Each
-//! task retries transient failures as [`crate::retry`] describes (the
-//! timeout applies per attempt).
+//! When a URL may have to wait, for its host or for its next attempt
+//! (`--max-per-host`, `--rate-per-host`, `--rate`, `--retries`; see
+//! [`Config::scheduled`]), the look-ahead scheduler of [`crate::schedule`]
+//! takes the place of `buffer_unordered`; without them nothing changes. A
+//! task runs one attempt (under its own timeout); after a transient failure
+//! that [`crate::retry`] says to try again, it hands the URL back to the
+//! scheduler with the time of its next attempt, and the URL waits in the
+//! window without holding a slot.
 //!
 //! One line in gives exactly one record out: unusable lines become failure
 //! records without a request, and when [`Config::cancel`] fires the pipeline
@@ -38,7 +41,7 @@ use crate::error::FetchError;
 use crate::input::InputLine;
 use crate::result::{round_ms, FetchResult};
 use crate::retry::{self, RetryPolicy};
-use crate::schedule::{host_key, HostKey, Limits, Rate, Scheduler, SchedulerOptions};
+use crate::schedule::{host_key, Limits, Rate, Scheduler, SchedulerOptions};
 use crate::target::{check_scheme, parse_url, request_uri, same_origin, DefaultScheme};
 
 /// Settings for a run. `Config::default()` gives the documented defaults.
@@ -93,23 +96,29 @@ pub struct Config {
     /// requests end as `cancelled` failures. Default: a fresh token nobody fires.
     pub cancel: CancellationToken,
     /// Most requests in flight to one host (scheme + host + port;
-    /// `--max-per-host`). Setting it (or `rate_per_host`) switches the
-    /// pipeline to the look-ahead scheduler of [`crate::schedule`]. Default
-    /// `None`: no per-host cap, the plain `buffer_unordered` pipeline.
+    /// `--max-per-host`). Setting it switches the pipeline to the look-ahead
+    /// scheduler of [`crate::schedule`] (see [`Config::scheduled`]). Default
+    /// `None`: no per-host cap.
     pub max_per_host: Option<usize>,
     /// Lines the scheduler reads ahead to find URLs of hosts that can take a
-    /// request (`--lookahead`); at least `max_concurrency`. Only used with
-    /// `max_per_host` or `rate_per_host`. Default `None`: 4 x
+    /// request (`--lookahead`); at least `max_concurrency`. Only used when
+    /// the scheduler runs ([`Config::scheduled`]). Default `None`: 4 x
     /// `max_concurrency`.
     pub lookahead: Option<usize>,
     /// Request attempts per time unit over the whole run (`--rate`), evenly
-    /// spaced. Default `None`: unlimited.
+    /// spaced; switches to the scheduler (a `Retry-After` then pauses its
+    /// host). The token is awaited inside the attempt's task, holding its
+    /// slot: every URL needs one, so no other URL could use the slot
+    /// meanwhile. Default `None`: unlimited.
     pub rate: Option<Rate>,
     /// Request attempts per time unit to one host (`--rate-per-host`), evenly
-    /// spaced; switches to the scheduler like `max_per_host`. Default `None`.
+    /// spaced; switches to the scheduler. A URL whose host has no token yet
+    /// waits in the window. Default `None`.
     pub rate_per_host: Option<Rate>,
     /// Attempts after the first for transient failures (`--retries`; see
-    /// [`crate::retry`]). Default 0.
+    /// [`crate::retry`]). Above 0 it switches to the scheduler: a URL waiting
+    /// for its next attempt goes back into the window at its input position,
+    /// holding no slot. Default 0.
     pub retries: u32,
     /// Backoff base (`--retry-delay`): the wait after attempt k is random in
     /// `[0, min(retry_max_delay, retry_delay * 2^(k-1))]`. Default 1 s.
@@ -124,20 +133,27 @@ pub struct Config {
 }
 
 impl Config {
-    /// Whether a `429`/`503` response's `Retry-After` pauses its host: when
-    /// any request control is on (`retries` > 0, `max_per_host`, `rate`,
-    /// `rate_per_host`). A plain run does not pause hosts, so one server's
-    /// `Retry-After` cannot hold up other URLs' slots.
-    pub fn pauses_hosts(&self) -> bool {
+    /// Whether the look-ahead scheduler of [`crate::schedule`] replaces
+    /// `buffer_unordered`: when any request control that can make a URL wait
+    /// is on (`max_per_host`, `rate_per_host`, `retries` > 0, `rate`). A URL
+    /// that must wait for its host (a per-host cap or rate token, a
+    /// `Retry-After` pause) or for its next attempt (a retry's backoff) then
+    /// waits in the window without holding a slot. With none of these the
+    /// pipeline is the plain `buffer_unordered(max_concurrency)` stream, in
+    /// which nothing ever waits.
+    pub fn scheduled(&self) -> bool {
         self.retries > 0
             || self.max_per_host.is_some()
             || self.rate.is_some()
             || self.rate_per_host.is_some()
     }
 
-    /// Whether the look-ahead scheduler replaces `buffer_unordered`.
-    fn per_host(&self) -> bool {
-        self.max_per_host.is_some() || self.rate_per_host.is_some()
+    /// Whether a `429`/`503` response's `Retry-After` pauses its host: exactly
+    /// when the scheduler runs ([`Config::scheduled`]), which keeps the
+    /// paused host's URLs in its window. A plain run does not pause hosts, so
+    /// one server's `Retry-After` cannot hold up other URLs.
+    pub fn pauses_hosts(&self) -> bool {
+        self.scheduled()
     }
 
     fn retry_policy(&self) -> RetryPolicy {
@@ -234,7 +250,7 @@ where
         config,
     });
     let cancel = shared.config.cancel.clone();
-    if shared.config.per_host() {
+    if shared.config.scheduled() {
         let options = SchedulerOptions {
             concurrency,
             per_host: shared.config.max_per_host,
@@ -251,7 +267,7 @@ where
             options,
             limits,
             move |line| prepare(&for_prepare, line),
-            move |job| launch(shared.clone(), job).boxed(),
+            move |job, resume| launch(shared.clone(), job, resume).boxed(),
         );
         return Either::Left(scheduler);
     }
@@ -365,7 +381,7 @@ impl<S: Stream + Unpin> Stream for StopOnCancel<S> {
 }
 
 /// Aborts the task when dropped (dropping a `JoinHandle` alone does not).
-struct AbortOnDrop(JoinHandle<FetchResult>);
+struct AbortOnDrop(JoinHandle<Attempted>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -443,48 +459,115 @@ pub(crate) fn prepare(shared: &Shared, line: InputLine) -> Result<Job, FetchResu
     }
 }
 
-/// Called when a line gets its concurrency slot: the clock starts here.
+/// Called when a line gets its concurrency slot in the plain pipeline: the
+/// clock starts here.
 fn start(
     shared: Arc<Shared>,
     line: InputLine,
 ) -> impl std::future::Future<Output = FetchResult> + Send {
     match prepare(&shared, line) {
-        Ok(job) => Either::Right(launch(shared, job)),
+        Ok(job) => Either::Right(launch(shared.clone(), job, None).then(move |attempted| {
+            match attempted {
+                Attempted::Done(record) => Either::Left(future::ready(record)),
+                // Not reached: retries switch the pipeline to the scheduler
+                // (`Config::scheduled`), which re-queues a retry in its
+                // window. Should one come here, it waits in its slot.
+                Attempted::Retry(job, resume) => {
+                    Either::Right(retry_in_slot(shared, job, resume).boxed())
+                }
+            }
+        })),
         Err(record) => Either::Left(future::ready(record)),
     }
 }
 
-/// Spawns the fetch of `job` as its own task and returns its record; the
-/// clock starts here. Dropping the future aborts the task.
+/// Runs the further attempts of a URL without the scheduler, waiting for each
+/// in the slot it holds.
+async fn retry_in_slot(shared: Arc<Shared>, mut job: Job, mut resume: Resume) -> FetchResult {
+    let cancel = shared.config.cancel.clone();
+    loop {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => {},
+            _ = tokio::time::sleep_until(resume.not_before) => {},
+        }
+        match launch(shared.clone(), job, Some(resume)).await {
+            Attempted::Done(record) => return record,
+            Attempted::Retry(j, r) => (job, resume) = (j, r),
+        }
+    }
+}
+
+/// Where a URL that is to be tried again stands: the attempts made so far,
+/// when its clock started (its first attempt's launch; the record's
+/// `elapsed_ms` counts from here over every attempt and wait), and the
+/// earliest moment the next attempt may start (tokio's clock).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Resume {
+    /// Attempts made so far (at least 1).
+    pub(crate) attempts: u32,
+    /// When the first attempt was launched.
+    pub(crate) started: Instant,
+    /// Not before this: the backoff, or the `Retry-After` delay if longer.
+    pub(crate) not_before: tokio::time::Instant,
+}
+
+/// How an attempt of a URL ended: with the URL's record, or with a transient
+/// failure to try again (the job comes back, to wait for its next attempt
+/// without holding a slot).
+pub(crate) enum Attempted {
+    /// The URL is finished: its record.
+    Done(FetchResult),
+    /// Try again as attempt `resume.attempts + 1`, not before
+    /// `resume.not_before`.
+    Retry(Job, Resume),
+}
+
+/// Spawns one attempt of `job` as its own task (attempt 1 when `resume` is
+/// `None`, when the URL's clock starts; else attempt `resume.attempts + 1`)
+/// and returns how it ended. Dropping the future aborts the task. After
+/// cancellation it answers at once with a `cancelled` record.
 pub(crate) fn launch(
     shared: Arc<Shared>,
     mut job: Job,
-) -> impl Future<Output = FetchResult> + Send {
-    let started = Instant::now();
+    resume: Option<Resume>,
+) -> impl Future<Output = Attempted> + Send {
+    let started = resume.map_or_else(Instant::now, |r| r.started);
+    let attempts_made = resume.map_or(0, |r| r.attempts);
     let extra = job.extra.take();
     if shared.config.cancel.is_cancelled() {
         let mut record = failure(job.text, FetchError::Cancelled, started);
+        record.set_attempts(attempts_made);
         record.set_extra(extra);
-        return Either::Left(future::ready(record));
+        return Either::Left(future::ready(Attempted::Done(record)));
     }
     let echo = job.text.clone();
-    let task = AbortOnDrop(tokio::spawn(run_one(shared, job, started)));
+    let attempt = attempts_made + 1;
+    let task = AbortOnDrop(tokio::spawn(run_attempt(shared, job, attempt, started)));
     Either::Right(async move {
         let mut task = task;
         let mut record = match (&mut task.0).await {
-            Ok(r) => r,
-            Err(e) if e.is_cancelled() => failure(echo, FetchError::Cancelled, started),
-            Err(e) => failure(
-                echo,
-                FetchError::Transport {
-                    kind: crate::ErrorKind::Io,
-                    message: format!("fetch task failed: {e}"),
-                },
-                started,
-            ),
+            Ok(Attempted::Retry(mut job, resume)) => {
+                job.extra = extra;
+                return Attempted::Retry(job, resume);
+            }
+            Ok(Attempted::Done(r)) => r,
+            Err(e) => {
+                let err = if e.is_cancelled() {
+                    FetchError::Cancelled
+                } else {
+                    FetchError::Transport {
+                        kind: crate::ErrorKind::Io,
+                        message: format!("fetch task failed: {e}"),
+                    }
+                };
+                let mut record = failure(echo, err, started);
+                record.set_attempts(attempt);
+                record
+            }
         };
         record.set_extra(extra);
-        record
+        Attempted::Done(record)
     })
 }
 
@@ -504,48 +587,45 @@ fn elapsed_ms(started: Instant) -> f64 {
     round_ms(started.elapsed().as_secs_f64() * 1000.0)
 }
 
-/// One URL, start to finish, as a spawned task: attempts (each under its own
-/// `timeout`) until one is final (see [`crate::retry`]); the record is the
-/// last attempt's, its `elapsed_ms` counts from `started` over every attempt
+/// One attempt of a URL, as a spawned task, under its own `timeout` (see
+/// [`crate::retry`]). A transient failure with retries left does not wait
+/// here: the job comes back as [`Attempted::Retry`] with the time its next
+/// attempt may start, so the scheduler can free its slots meanwhile. A
+/// `429`/`503` with `Retry-After` pauses the host (when
+/// [`Config::pauses_hosts`]). Otherwise the record is this attempt's, with
+/// `attempts` and an `elapsed_ms` counted from `started` over every attempt
 /// and wait.
-async fn run_one(shared: Arc<Shared>, job: Job, started: Instant) -> FetchResult {
+async fn run_attempt(shared: Arc<Shared>, job: Job, attempt: u32, started: Instant) -> Attempted {
     let cancel = shared.config.cancel.clone();
     let policy = shared.retry;
-    let host = host_key(&job.url);
-    let mut attempt = 1u32;
-    let outcome = loop {
-        let outcome = tokio::select! {
-            biased;
-            _ = cancel.cancelled() => Err(FetchError::Cancelled),
-            r = attempt_once(&shared, &job, &host, attempt) => r,
-        };
-        let retry_after = match &outcome {
-            Ok(done) => done.retry_after.as_ref().and_then(|v| {
-                retry::parse_retry_after(v, SystemTime::now(), policy.max_retry_after)
-            }),
-            Err(_) => None,
-        };
-        if let Some(delay) = retry_after.filter(|_| shared.config.pauses_hosts()) {
-            shared
-                .limits
-                .pauses
-                .pause(&host, tokio::time::Instant::now() + delay);
-        }
-        let transient = match &outcome {
-            Ok(done) => retry::is_transient_status(done.status),
-            Err(e) => e.is_transient(),
-        };
-        if !transient || !policy.allows(&job.method, attempt) {
-            break outcome;
-        }
-        let wait = policy.wait(attempt, retry_after);
-        tokio::select! {
-            biased;
-            _ = cancel.cancelled() => break Err(FetchError::Cancelled),
-            _ = tokio::time::sleep(wait) => {},
-        }
-        attempt += 1;
+    let outcome = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Err(FetchError::Cancelled),
+        r = attempt_once(&shared, &job) => r,
     };
+    let retry_after = match &outcome {
+        Ok(done) => done
+            .retry_after
+            .as_ref()
+            .and_then(|v| retry::parse_retry_after(v, SystemTime::now(), policy.max_retry_after)),
+        Err(_) => None,
+    };
+    let now = tokio::time::Instant::now();
+    if let Some(delay) = retry_after.filter(|_| shared.config.pauses_hosts()) {
+        shared.limits.pauses.pause(&host_key(&job.url), now + delay);
+    }
+    let transient = match &outcome {
+        Ok(done) => retry::is_transient_status(done.status),
+        Err(e) => e.is_transient(),
+    };
+    if transient && policy.allows(&job.method, attempt) {
+        let resume = Resume {
+            attempts: attempt,
+            started,
+            not_before: now + policy.wait(attempt, retry_after),
+        };
+        return Attempted::Retry(job, resume);
+    }
     let mut record = match outcome {
         Ok(done) => FetchResult::Success {
             url: job.text,
@@ -561,18 +641,14 @@ async fn run_one(shared: Arc<Shared>, job: Job, started: Instant) -> FetchResult
         Err(e) => failure(job.text, e, started),
     };
     record.set_attempts(attempt);
-    record
+    Attempted::Done(record)
 }
 
-/// One attempt: waits for the host's pause, rate tokens (the scheduler took
-/// the first attempt's per-host token), then fetches under the deadline.
-async fn attempt_once(
-    shared: &Shared,
-    job: &Job,
-    host: &HostKey,
-    attempt: u32,
-) -> Result<Done, FetchError> {
-    shared.limits.before_attempt(host, attempt > 1).await;
+/// One attempt: waits for the global `--rate` token (the scheduler took the
+/// per-host one and checked the host's pause), then fetches under the
+/// deadline.
+async fn attempt_once(shared: &Shared, job: &Job) -> Result<Done, FetchError> {
+    shared.limits.before_attempt().await;
     let limit = shared.config.timeout;
     match tokio::time::timeout(limit, fetch_url(shared, job)).await {
         Ok(r) => r,
@@ -881,7 +957,39 @@ mod tests {
         assert_eq!(c.retry_delay, Duration::from_secs(1));
         assert_eq!(c.retry_max_delay, Duration::from_secs(30));
         assert_eq!(c.max_retry_after, Duration::from_secs(60));
-        assert!(!c.pauses_hosts() && !c.per_host());
+        assert!(!c.pauses_hosts() && !c.scheduled());
+    }
+
+    #[test]
+    fn the_scheduler_runs_when_a_url_may_have_to_wait() {
+        let rate = Some("5/s".parse().unwrap());
+        for c in [
+            Config {
+                max_per_host: Some(2),
+                ..Config::default()
+            },
+            Config {
+                rate_per_host: rate,
+                ..Config::default()
+            },
+            Config {
+                rate,
+                ..Config::default()
+            },
+            Config {
+                retries: 1,
+                ..Config::default()
+            },
+        ] {
+            assert!(c.scheduled() && c.pauses_hosts(), "{c:?}");
+        }
+        let plain = Config {
+            lookahead: Some(50),
+            max_concurrency: 50,
+            keep_order: true,
+            ..Config::default()
+        };
+        assert!(!plain.scheduled() && !plain.pauses_hosts());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! The binary is a thin shell around [`fetch_stream`]: input lines become a
 //! `Stream`, fetched with `buffer_unordered(max_concurrency)` (or, with
-//! per-host limits, a look-ahead scheduler) over one pooled hyper-util
+//! per-host limits, rate limits or retries, a look-ahead scheduler) over one
+//! pooled hyper-util
 //! client, each request attempt under a `tokio::time::timeout` deadline.
 //!
 //! # Layout

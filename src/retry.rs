@@ -19,6 +19,11 @@
 //! with `Retry-After` makes the wait at least the time it asks for, capped by
 //! `--max-retry-after`, and pauses the host for that long (see
 //! [`crate::schedule`]).
+//!
+//! This module is the policy only. The waiting happens in the look-ahead
+//! scheduler of [`crate::schedule`], which `--retries` turns on: the
+//! attempt's task ends, the URL's slots are freed, and the URL waits in the
+//! window until its next attempt may start.
 
 use std::time::{Duration, SystemTime};
 

@@ -1,19 +1,32 @@
 //! Per-host scheduling: `--max-per-host`, `--rate`, `--rate-per-host`,
-//! `--lookahead`, and host pauses from `Retry-After` (issue 5, items 1 and 2).
+//! `--lookahead`, host pauses from `Retry-After`, and the waits between
+//! `--retries` attempts (issue 5, items 1 to 3).
 //!
-//! Without `--max-per-host` and `--rate-per-host` the pipeline in
-//! [`crate::fetch`] stays the plain `buffer_unordered(c)` stream, and nothing
-//! here runs except the global rate limiter and the pause table, which a
-//! request consults before each attempt.
+//! Without any of `--max-per-host`, `--rate-per-host`, `--rate` and
+//! `--retries` no URL ever has to wait, and the pipeline in [`crate::fetch`]
+//! stays the plain `buffer_unordered(c)` stream: nothing here runs.
 //!
-//! With either flag, a `Scheduler` replaces `buffer_unordered`. It pulls
-//! input lines into a bounded *look-ahead window* (`--lookahead N`, default
-//! 4 x `-c`) and starts, in input order, every waiting URL whose host
-//! (scheme + host + port, [`url::Origin`]) is below its cap, not paused, and
-//! has a rate token, while fewer than `-c` requests are in flight. A URL whose
-//! host cannot take it waits in the window *without holding a global slot*, so
+//! With any of them ([`crate::Config::scheduled`]), a `Scheduler` replaces
+//! `buffer_unordered`. It pulls input lines into a bounded *look-ahead
+//! window* (`--lookahead N`, default 4 x `-c`) and starts, in input order,
+//! every waiting URL whose host (scheme + host + port, [`url::Origin`]) is
+//! below its cap, not paused, and has a rate token, and (for a retry) whose
+//! next attempt is due, while fewer than `-c` requests are in flight. A URL
+//! that cannot go waits in the window *without holding a global slot*, so
 //! URLs of other hosts further on take the free slots: no head-of-line
-//! blocking. Memory is bounded by the window: at most N lines are waiting,
+//! blocking.
+//!
+//! Each start runs one attempt. When it ends in a transient failure that
+//! [`crate::retry`] allows to try again, the task hands the job back
+//! (`fetch::Attempted::Retry`) with its attempt count, its start
+//! time and the earliest moment of its next attempt (the backoff, or the
+//! `Retry-After` delay, which also pauses the host); the scheduler frees the
+//! URL's global and per-host slots and puts it back into the window at its
+//! input position, where it waits like any other URL. It still counts
+//! against the window. On cancellation it ends at once as `cancelled`, with
+//! the attempts made.
+//!
+//! Memory is bounded by the window: at most N lines are waiting,
 //! in flight or (unordered) queued for output at once; with `--keep-order`, at
 //! most N lines lie between the oldest record not yet written and the newest
 //! line read (finished records are held until the ones before them are
@@ -23,9 +36,12 @@
 //! Per-host rate tokens are taken with governor's non-blocking `check_key`;
 //! when a host has none, the scheduler sets one timer for the earliest moment
 //! a blocked host can go (a token's arrival or a pause's end) and meanwhile
-//! starts other hosts' URLs. The global `--rate` is a plain governor limiter
-//! awaited by each attempt just before it is sent (every URL needs it, so
-//! waiting for it while holding a slot costs no other URL anything).
+//! starts other hosts' URLs; a retry not yet due is handled the same way. The
+//! global `--rate` is a plain governor limiter awaited by each attempt, in
+//! its slot, just before it is sent: every URL needs a token, so waiting for
+//! it while holding a slot costs no other URL anything (and taking it in the
+//! scheduler would waste a host's token whenever the global one is missing,
+//! as governor cannot check two limiters at once).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
@@ -45,7 +61,7 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use url::{Origin, Url};
 
-use crate::fetch::Job;
+use crate::fetch::{Attempted, Job, Resume};
 use crate::input::InputLine;
 use crate::result::FetchResult;
 
@@ -109,8 +125,10 @@ impl FromStr for Rate {
 }
 
 /// Hosts told to wait by a `429` or `503` response's `Retry-After`: no new
-/// request goes to a paused host before its pause ends. Shared by the
-/// scheduler and every request task. Uses tokio's clock (so paused test time
+/// request goes to a paused host before its pause ends. Request tasks set
+/// pauses; the scheduler checks them before it starts a URL (only the
+/// scheduler runs when pauses can happen, see
+/// [`crate::Config::pauses_hosts`]). Uses tokio's clock (so paused test time
 /// applies).
 #[derive(Default)]
 pub(crate) struct HostPauses {
@@ -144,8 +162,8 @@ impl HostPauses {
 pub(crate) struct Limits {
     /// `--rate`: one token per attempt, awaited just before it is sent.
     pub(crate) rate: Option<DefaultDirectRateLimiter>,
-    /// `--rate-per-host`: one token per attempt and host. The scheduler takes
-    /// the first attempt's with `check_key`; a retry awaits its own.
+    /// `--rate-per-host`: one token per attempt and host, taken by the
+    /// scheduler with `check_key` before it starts the attempt.
     pub(crate) host_rate: Option<DefaultKeyedRateLimiter<HostKey>>,
     /// `Retry-After` pauses.
     pub(crate) pauses: HostPauses,
@@ -179,18 +197,10 @@ impl Limits {
         }
     }
 
-    /// Waits for whatever must come before an attempt to `host` is sent: the
-    /// host's pause to end, its rate token (when `host_token`) and the global
-    /// rate token. Not cancel-aware: the caller races it with cancellation.
-    pub(crate) async fn before_attempt(&self, host: &HostKey, host_token: bool) {
-        while let Some(until) = self.pauses.paused_until(host) {
-            tokio::time::sleep_until(until).await;
-        }
-        if host_token {
-            if let Some(l) = &self.host_rate {
-                l.until_key_ready(host).await;
-            }
-        }
+    /// Waits for the global `--rate` token, just before an attempt is sent.
+    /// Every URL needs one, so waiting for it in a slot keeps no other URL
+    /// from going. Not cancel-aware: the caller races it with cancellation.
+    pub(crate) async fn before_attempt(&self) {
         if let Some(l) = &self.rate {
             l.until_ready().await;
         }
@@ -202,11 +212,15 @@ impl Limits {
 /// one entry per host.
 const FORGET_HOSTS_EVERY: u64 = 4096;
 
-/// A URL in the window, waiting for its host.
+/// A URL in the window, waiting for its host (or, after a transient
+/// failure, for its next attempt).
 struct Waiting {
     seq: u64,
     host: usize,
     job: Job,
+    /// For a retry: the attempts made, the URL's start, and the earliest
+    /// moment the next attempt may start. `None` before the first attempt.
+    resume: Option<Resume>,
 }
 
 /// What the scheduler knows of one host in the window.
@@ -220,7 +234,7 @@ struct HostSlot {
     blocked_in_pass: u64,
 }
 
-type Launch = Box<dyn FnMut(Job) -> BoxFuture<'static, FetchResult> + Send>;
+type Launch = Box<dyn FnMut(Job, Option<Resume>) -> BoxFuture<'static, Attempted> + Send>;
 type Prepare = Box<dyn FnMut(InputLine) -> Result<Job, FetchResult> + Send>;
 
 /// The look-ahead scheduler: a `Stream` of records like `buffer_unordered`
@@ -243,7 +257,7 @@ pub(crate) struct Scheduler {
     /// With `keep_order`: the sequence number of the next record to yield.
     next_out: u64,
     waiting: VecDeque<Waiting>,
-    running: FuturesUnordered<BoxFuture<'static, (u64, usize, FetchResult)>>,
+    running: FuturesUnordered<BoxFuture<'static, (u64, usize, Attempted)>>,
     /// Finished records: in completion order, or (keep_order) by sequence.
     ready: VecDeque<FetchResult>,
     held: BTreeMap<u64, FetchResult>,
@@ -274,7 +288,7 @@ impl Scheduler {
         options: SchedulerOptions,
         limits: std::sync::Arc<Limits>,
         prepare: impl FnMut(InputLine) -> Result<Job, FetchResult> + Send + 'static,
-        launch: impl FnMut(Job) -> BoxFuture<'static, FetchResult> + Send + 'static,
+        launch: impl FnMut(Job, Option<Resume>) -> BoxFuture<'static, Attempted> + Send + 'static,
     ) -> Scheduler {
         let concurrency = options.concurrency.max(1);
         Scheduler {
@@ -382,7 +396,12 @@ impl Scheduler {
                     match (self.prepare)(line) {
                         Ok(job) => {
                             let host = self.host_slot(host_key(&job.url));
-                            self.waiting.push_back(Waiting { seq, host, job });
+                            self.waiting.push_back(Waiting {
+                                seq,
+                                host,
+                                job,
+                                resume: None,
+                            });
                         }
                         Err(record) => self.emit(seq, record),
                     }
@@ -395,14 +414,32 @@ impl Scheduler {
 
     fn start(&mut self, w: Waiting) {
         self.hosts[w.host].in_flight += 1;
-        let fut = (self.launch)(w.job);
+        let fut = (self.launch)(w.job, w.resume);
         let (seq, host) = (w.seq, w.host);
         self.running
             .push(Box::pin(async move { (seq, host, fut.await) }));
     }
 
-    /// Starts waiting URLs, in input order, whose host can take them, while
-    /// slots are free; arms the timer for the earliest blocked host.
+    /// Puts a URL to be tried again back into the window at its input
+    /// position (the window is kept in input order), to wait for its
+    /// `not_before` and its host like any other URL. It keeps its host
+    /// reference and its place in the window's count.
+    fn requeue(&mut self, seq: u64, host: usize, job: Job, resume: Resume) {
+        let at = self.waiting.partition_point(|w| w.seq < seq);
+        self.waiting.insert(
+            at,
+            Waiting {
+                seq,
+                host,
+                job,
+                resume: Some(resume),
+            },
+        );
+    }
+
+    /// Starts waiting URLs, in input order, whose host can take them and
+    /// whose retry time (if any) has come, while slots are free; arms the
+    /// timer for the earliest blocked host or retry.
     fn dispatch(&mut self) {
         if self.cancel.is_cancelled() {
             // `launch` answers at once with a `cancelled` record.
@@ -417,6 +454,13 @@ impl Scheduler {
         let mut wake: Option<Instant> = None;
         let mut i = 0;
         while i < self.waiting.len() && self.running.len() < self.concurrency {
+            if let Some(at) = self.waiting[i].resume.map(|r| r.not_before) {
+                if at > now {
+                    wake = Some(wake.map_or(at, |w| w.min(at)));
+                    i += 1;
+                    continue;
+                }
+            }
             let h = self.waiting[i].host;
             if self.hosts[h].blocked_in_pass == pass || self.hosts[h].in_flight >= self.per_host {
                 i += 1;
@@ -455,10 +499,15 @@ impl Stream for Scheduler {
                 return Poll::Ready(Some(r));
             }
             match this.running.poll_next_unpin(cx) {
-                Poll::Ready(Some((seq, host, record))) => {
+                Poll::Ready(Some((seq, host, attempted))) => {
                     this.hosts[host].in_flight -= 1;
-                    this.release_host(host);
-                    this.emit(seq, record);
+                    match attempted {
+                        Attempted::Done(record) => {
+                            this.release_host(host);
+                            this.emit(seq, record);
+                        }
+                        Attempted::Retry(job, resume) => this.requeue(seq, host, job, resume),
+                    }
                     continue;
                 }
                 Poll::Ready(None) | Poll::Pending => {}
@@ -517,6 +566,92 @@ mod tests {
         assert_ne!(k("http://a/"), k("https://a/"));
         assert_ne!(k("http://a/"), k("http://a:81/"));
         assert_ne!(k("http://a/"), k("http://b/"));
+    }
+
+    /// A retry gives its slot back and waits in the window: at `-c 1`, URL
+    /// a's first attempt (100 ms) asks to be tried again 5 s later; b starts
+    /// in the freed slot at once, a's second attempt starts at 5.1 s, and
+    /// with `keep_order` the records still come out as a, b.
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_waits_in_the_window_without_its_slot() {
+        use futures::FutureExt;
+        let t0 = Instant::now();
+        let log: std::sync::Arc<Mutex<Vec<(String, u32, Duration)>>> = Default::default();
+        let input = futures::stream::iter(["http://a/", "http://b/"])
+            .map(InputLine::from)
+            .boxed();
+        let options = SchedulerOptions {
+            concurrency: 1,
+            per_host: None,
+            lookahead: None,
+            keep_order: true,
+            cancel: CancellationToken::new(),
+        };
+        let prepare = |line: InputLine| {
+            Ok(Job {
+                url: Url::parse(&line.text).unwrap(),
+                text: line.text,
+                method: http::Method::GET,
+                headers: Vec::new(),
+                body: None,
+                extra: None,
+            })
+        };
+        let seen = log.clone();
+        let launch = move |job: Job, resume: Option<Resume>| {
+            let attempt = resume.map_or(1, |r| r.attempts + 1);
+            let started = resume.map_or_else(std::time::Instant::now, |r| r.started);
+            seen.lock()
+                .unwrap()
+                .push((job.text.clone(), attempt, t0.elapsed()));
+            async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if job.text == "http://a/" && attempt == 1 {
+                    let not_before = Instant::now() + Duration::from_secs(5);
+                    let resume = Resume {
+                        attempts: 1,
+                        started,
+                        not_before,
+                    };
+                    return Attempted::Retry(job, resume);
+                }
+                let mut record = FetchResult::Success {
+                    url: job.text,
+                    status: 200,
+                    size: 0,
+                    elapsed_ms: 0.0,
+                    http_version: "HTTP/1.1",
+                    wire_size: None,
+                    final_url: None,
+                    attempts: None,
+                    extra: None,
+                };
+                record.set_attempts(attempt);
+                Attempted::Done(record)
+            }
+            .boxed()
+        };
+        let limits = std::sync::Arc::new(Limits::new(None, None));
+        let records: Vec<FetchResult> = Scheduler::new(input, options, limits, prepare, launch)
+            .collect()
+            .await;
+        let ms = Duration::from_millis;
+        assert_eq!(
+            *log.lock().unwrap(),
+            [
+                ("http://a/".to_owned(), 1, ms(0)),
+                ("http://b/".to_owned(), 1, ms(100)),
+                ("http://a/".to_owned(), 2, ms(5100)),
+            ]
+        );
+        let got: Vec<(&str, Option<u32>)> = records
+            .iter()
+            .map(|r| match r {
+                FetchResult::Success { url, attempts, .. } => (url.as_str(), *attempts),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(got, [("http://a/", Some(2)), ("http://b/", None)]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -247,17 +247,19 @@ fn max_retry_after_caps_the_wait() {
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
-/// Cancelling during a backoff wait gives a prompt `cancelled` record.
+/// Cancelling during a backoff wait gives a prompt `cancelled` record, with
+/// the number of attempts made (here 2: the second answer asked for 30 s).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_during_backoff_is_prompt() {
-    let server = Scripted::start(vec![retry_after(503, "30")]);
+    let server = Scripted::start(vec![status(503), retry_after(503, "30")]);
     let config = Config {
-        retries: 1,
+        retries: 2,
+        retry_delay: Duration::from_millis(10),
         ..Config::default()
     };
     let cancel = config.cancel.clone();
     let run = tokio::spawn(fetch_all(futures::stream::iter([server.url("/x")]), config));
-    while server.lines().is_empty() {
+    while server.lines().len() < 2 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -268,9 +270,128 @@ async fn cancel_during_backoff_is_prompt() {
         .expect("prompt")
         .unwrap();
     assert!(asked.elapsed() < Duration::from_secs(1));
-    assert_eq!(
-        records[0].error_kind().map(|k| k.as_str()),
-        Some("cancelled")
+    let FetchResult::Failure {
+        error_kind,
+        attempts,
+        elapsed_ms,
+        ..
+    } = &records[0]
+    else {
+        panic!("{records:?}")
+    };
+    assert_eq!(error_kind.as_str(), "cancelled");
+    assert_eq!(*attempts, Some(2));
+    assert!(*elapsed_ms >= 100.0, "{elapsed_ms}");
+    assert_eq!(server.lines().len(), 2);
+}
+
+/// One line per URL, as stdin.
+fn lines(urls: &[String]) -> String {
+    urls.iter().map(|u| format!("{u}\n")).collect()
+}
+
+/// A retry waits for its `Retry-After` in the look-ahead window, not in its
+/// slots: two hosts answer their first two requests with `429 Retry-After:
+/// 2`, and at `-c 4 --max-per-host 2 --retries 1` their four URLs take every
+/// slot first. The 20 URLs to a third host still all go at once (within the
+/// first second, long before the pause ends), and the retries wait for the
+/// pause; their records say 2 attempts and count the wait.
+#[test]
+fn waiting_retries_hold_no_slot_with_max_per_host() {
+    let pausing = || Scripted::start(vec![retry_after(429, "2"), retry_after(429, "2")]);
+    let (a, b, fast) = (pausing(), pausing(), Scripted::start(vec![]));
+    let mut input = vec![a.url("/1"), b.url("/1"), a.url("/2"), b.url("/2")];
+    input.extend((0..20).map(|i| fast.url(&format!("/{i}"))));
+    let started = Instant::now();
+    let r = run(
+        &["-c", "4", "--max-per-host", "2", "--retries", "1"],
+        lines(&input),
     );
-    assert_eq!(server.lines().len(), 1);
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    assert_eq!(r.records.len(), 24);
+    let fast_times: Vec<Duration> = fast.requests().iter().map(|(t, _)| *t - started).collect();
+    assert_eq!(fast_times.len(), 20);
+    assert!(
+        fast_times.iter().all(|t| *t < Duration::from_secs(1)),
+        "the fast host's requests came at {fast_times:?}"
+    );
+    for server in [&a, &b] {
+        let seen = server.requests();
+        assert_eq!(seen.len(), 4, "{seen:?}");
+        let gap = seen[2].0 - seen[1].0;
+        assert!(gap >= Duration::from_millis(1900), "retry after {gap:?}");
+    }
+    // Completion order: every fast URL before any paused one.
+    let paused: Vec<bool> = r
+        .records
+        .iter()
+        .map(|x| !x["url"].as_str().unwrap().starts_with(&fast.url("/")))
+        .collect();
+    assert_eq!(paused.iter().position(|p| *p), Some(20), "{paused:?}");
+    for x in &r.records[20..] {
+        assert_eq!(
+            (x["status"].as_u64(), x["attempts"].as_u64()),
+            (Some(200), Some(2)),
+            "{x}"
+        );
+        assert!(x["elapsed_ms"].as_f64().unwrap() >= 1900.0, "{x}");
+    }
+    assert!(r.records[..20]
+        .iter()
+        .all(|x| x["status"] == 200 && x.get("attempts").is_none()));
+}
+
+/// Without per-host flags, `--retries` uses the look-ahead window too: at
+/// `-c 2 --retries 1` one host pausing both its URLs with `Retry-After: 2`
+/// does not stop a second host's URLs, which all go within the first
+/// second. With `--keep-order` the records still come in input order (the
+/// window is made to hold all 12 lines: in input order the paused URLs'
+/// records hold the window back, as documented for `--keep-order`).
+#[test]
+fn a_paused_host_does_not_stop_others_with_retries_alone() {
+    for keep_order in [false, true] {
+        let paused = Scripted::start(vec![retry_after(429, "2"), retry_after(429, "2")]);
+        let other = Scripted::start(vec![]);
+        let mut input = vec![paused.url("/1"), paused.url("/2")];
+        input.extend((0..10).map(|i| other.url(&format!("/{i}"))));
+        let mut args = vec!["-c", "2", "--retries", "1"];
+        if keep_order {
+            args.extend(["--keep-order", "--lookahead", "12"]);
+        }
+        let started = Instant::now();
+        let r = run(&args, lines(&input));
+        assert_eq!(r.code(), 0, "{}", r.stderr);
+        assert_eq!(r.records.len(), 12);
+        let times: Vec<Duration> = other.requests().iter().map(|(t, _)| *t - started).collect();
+        assert_eq!(times.len(), 10);
+        assert!(
+            times.iter().all(|t| *t < Duration::from_secs(1)),
+            "keep_order {keep_order}: the other host's requests came at {times:?}"
+        );
+        let seen = paused.requests();
+        assert_eq!(seen.len(), 4, "{seen:?}");
+        assert!(seen[2].0 - seen[1].0 >= Duration::from_millis(1900));
+        let urls: Vec<&str> = r
+            .records
+            .iter()
+            .map(|x| x["url"].as_str().unwrap())
+            .collect();
+        if keep_order {
+            assert_eq!(urls, input.iter().map(String::as_str).collect::<Vec<_>>());
+        } else {
+            assert!(
+                urls[10..].iter().all(|u| u.starts_with(&paused.url("/"))),
+                "{urls:?}"
+            );
+        }
+        for x in &r.records {
+            let want = if x["url"].as_str().unwrap().starts_with(&paused.url("/")) {
+                Some(2)
+            } else {
+                None
+            };
+            assert_eq!(x["status"], 200, "{x}");
+            assert_eq!(x["attempts"].as_u64(), want, "{x}");
+        }
+    }
 }

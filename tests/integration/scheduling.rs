@@ -210,8 +210,8 @@ fn rate_per_host_spaces_each_host_on_its_own() {
     assert!(r.elapsed < Duration::from_millis(950), "{:?}", r.elapsed);
 }
 
-/// `--rate 20/s` over the whole run (plain pipeline): 6 attempts need at
-/// least 5 intervals of 50 ms.
+/// `--rate 20/s` over the whole run: 6 attempts need at least 5 intervals of
+/// 50 ms.
 #[test]
 fn global_rate_spaces_attempts() {
     let server = Scripted::start(vec![]);
@@ -257,8 +257,9 @@ fn retry_after_pauses_the_host() {
     }
 }
 
-/// Without `--max-per-host` and `--rate-per-host` the pipeline is the plain
-/// `buffer_unordered(c)`: `--lookahead` alone reads no line ahead.
+/// Without `--max-per-host`, `--rate-per-host`, `--rate` and `--retries` the
+/// pipeline is the plain `buffer_unordered(c)`: `--lookahead` alone reads no
+/// line ahead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lookahead_alone_keeps_the_plain_pipeline() {
     let server = RawServer::start(Misbehave::Hang);
@@ -267,7 +268,6 @@ async fn lookahead_alone_keeps_the_plain_pipeline() {
     let config = Config {
         max_concurrency: 3,
         lookahead: Some(50),
-        retries: 2,
         timeout: Duration::from_secs(30),
         ..Config::default()
     };
@@ -276,6 +276,52 @@ async fn lookahead_alone_keeps_the_plain_pipeline() {
     assert!(next.is_err(), "{next:?}");
     assert_eq!(pulled.load(Ordering::SeqCst), 3);
     server.reached(3).await;
+}
+
+/// A URL waiting for its retry is back in the window and counts against it:
+/// at `-c 1 --lookahead 4 --retries 1`, with the host pausing for 30 s after
+/// the first request, exactly 4 lines are read and one request is sent (the
+/// plain pipeline would read 1 line and sleep in its slot). Cancelling
+/// answers the waiting retry and the waiting lines at once as `cancelled`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_retry_stays_in_the_window() {
+    let server = Scripted::start(vec![Reply::Status(
+        503,
+        vec![("Retry-After", "30".to_owned())],
+    )]);
+    let (input, pulled) = counted_input(server.url("/x"), 1_000);
+    let config = Config {
+        max_concurrency: 1,
+        lookahead: Some(4),
+        retries: 1,
+        ..Config::default()
+    };
+    let cancel = config.cancel.clone();
+    let mut results = Box::pin(fetch_stream(input, config));
+    let next = tokio::time::timeout(Duration::from_millis(500), results.next()).await;
+    assert!(next.is_err(), "{next:?}");
+    assert_eq!(pulled.load(Ordering::SeqCst), 4);
+    assert_eq!(server.lines().len(), 1);
+    let asked = Instant::now();
+    cancel.cancel();
+    let rest: Vec<FetchResult> = tokio::time::timeout(Duration::from_secs(2), results.collect())
+        .await
+        .expect("cancelled run ends promptly");
+    assert!(asked.elapsed() < Duration::from_secs(1));
+    assert_eq!(rest.len(), pulled.load(Ordering::SeqCst));
+    for r in &rest {
+        let FetchResult::Failure {
+            error_kind,
+            attempts,
+            ..
+        } = r
+        else {
+            panic!("{r:?}")
+        };
+        assert_eq!(error_kind.as_str(), "cancelled");
+        assert_eq!(*attempts, None, "one attempt made at most");
+    }
+    assert_eq!(server.lines().len(), 1);
 }
 
 /// `n` copies of `url` as an in-memory input, and a count of the items the
