@@ -232,6 +232,8 @@ struct HostSlot {
     refs: usize,
     /// The dispatch pass in which the host was last found unable to go.
     blocked_in_pass: u64,
+    /// Window entries of this host waiting to start.
+    waiting: usize,
 }
 
 type Launch = Box<dyn FnMut(Job, Option<Resume>) -> BoxFuture<'static, Attempted> + Send>;
@@ -265,6 +267,9 @@ pub(crate) struct Scheduler {
     free_hosts: Vec<usize>,
     host_index: HashMap<HostKey, usize>,
     pass: u64,
+    /// Hosts with at least one URL waiting in the window: once that many
+    /// hosts are found unable to go, a dispatch pass stops scanning.
+    hosts_waiting: usize,
     /// Host slots freed so far (to forget idle hosts' rate state now and then).
     freed: u64,
     /// Wakes the scheduler when the earliest blocked host may go.
@@ -314,6 +319,7 @@ impl Scheduler {
             free_hosts: Vec::new(),
             host_index: HashMap::new(),
             pass: 0,
+            hosts_waiting: 0,
             freed: 0,
             timer: None,
             cancelled: Box::pin(options.cancel.clone().cancelled_owned()),
@@ -357,6 +363,7 @@ impl Scheduler {
             key: key.clone(),
             in_flight: 0,
             refs: 1,
+            waiting: 0,
             blocked_in_pass: 0,
         };
         let i = match self.free_hosts.pop() {
@@ -396,6 +403,7 @@ impl Scheduler {
                     match (self.prepare)(line) {
                         Ok(job) => {
                             let host = self.host_slot(host_key(&job.url));
+                            self.count_waiting(host);
                             self.waiting.push_back(Waiting {
                                 seq,
                                 host,
@@ -412,7 +420,20 @@ impl Scheduler {
         }
     }
 
+    /// Counts a URL of `host` entering the waiting queue.
+    fn count_waiting(&mut self, host: usize) {
+        self.hosts[host].waiting += 1;
+        if self.hosts[host].waiting == 1 {
+            self.hosts_waiting += 1;
+        }
+    }
+
+    /// Starts a URL taken off the waiting queue.
     fn start(&mut self, w: Waiting) {
+        self.hosts[w.host].waiting -= 1;
+        if self.hosts[w.host].waiting == 0 {
+            self.hosts_waiting -= 1;
+        }
         self.hosts[w.host].in_flight += 1;
         let fut = (self.launch)(w.job, w.resume);
         let (seq, host) = (w.seq, w.host);
@@ -426,6 +447,7 @@ impl Scheduler {
     /// reference and its place in the window's count.
     fn requeue(&mut self, seq: u64, host: usize, job: Job, resume: Resume) {
         let at = self.waiting.partition_point(|w| w.seq < seq);
+        self.count_waiting(host);
         self.waiting.insert(
             at,
             Waiting {
@@ -452,8 +474,16 @@ impl Scheduler {
         let pass = self.pass;
         let now = Instant::now();
         let mut wake: Option<Instant> = None;
+        // Hosts found unable to go in this pass: when every host with a
+        // waiting URL is, nothing further on can start, and the scan stops
+        // (a window of 100,000 lines to one host at its cap costs one step,
+        // not 100,000; found in review).
+        let mut blocked_hosts = 0;
         let mut i = 0;
-        while i < self.waiting.len() && self.running.len() < self.concurrency {
+        while i < self.waiting.len()
+            && self.running.len() < self.concurrency
+            && blocked_hosts < self.hosts_waiting
+        {
             if let Some(at) = self.waiting[i].resume.map(|r| r.not_before) {
                 if at > now {
                     wake = Some(wake.map_or(at, |w| w.min(at)));
@@ -462,7 +492,13 @@ impl Scheduler {
                 }
             }
             let h = self.waiting[i].host;
-            if self.hosts[h].blocked_in_pass == pass || self.hosts[h].in_flight >= self.per_host {
+            if self.hosts[h].blocked_in_pass == pass {
+                i += 1;
+                continue;
+            }
+            if self.hosts[h].in_flight >= self.per_host {
+                self.hosts[h].blocked_in_pass = pass;
+                blocked_hosts += 1;
                 i += 1;
                 continue;
             }
@@ -473,6 +509,7 @@ impl Scheduler {
             };
             if let Some(until) = blocked_until {
                 self.hosts[h].blocked_in_pass = pass;
+                blocked_hosts += 1;
                 wake = Some(wake.map_or(until, |w| w.min(until)));
                 i += 1;
                 continue;
