@@ -165,8 +165,9 @@ pub struct Opts {
     /// Most body bytes per response; K, M, G suffixes are powers of 1024.
     ///
     /// Reading stops once the body (decoded, with --compressed) passes the
-    /// limit, with a `body_too_large` failure; a Content-Length above it fails
-    /// before reading. The guard against decompression bombs.
+    /// limit, with a `body_too_large` failure; when the body is not decoded, a
+    /// Content-Length above it fails before reading. The guard against
+    /// decompression bombs.
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub max_size: Option<u64>,
 
@@ -217,7 +218,8 @@ pub struct Opts {
 
     /// Most requests in flight to one host (scheme + host + port).
     ///
-    /// -c stays the global cap. A URL whose host is at its cap waits in the
+    /// The host is the input URL's (redirect hops to other hosts are not
+    /// counted against theirs). -c stays the global cap. A URL whose host is at its cap waits in the
     /// look-ahead window (--lookahead) without taking a global slot, so URLs
     /// of other hosts further on use the free slots. Without this flag,
     /// --rate-per-host, --rate and --retries, URLs simply start in input

@@ -611,8 +611,12 @@ async fn run_attempt(shared: Arc<Shared>, job: Job, attempt: u32, started: Insta
         Err(_) => None,
     };
     let now = tokio::time::Instant::now();
-    if let Some(delay) = retry_after.filter(|_| shared.config.pauses_hosts()) {
-        shared.limits.pauses.pause(&host_key(&job.url), now + delay);
+    if let (Some(delay), Ok(done)) = (retry_after, &outcome) {
+        if shared.config.pauses_hosts() {
+            // The host that answered, which after a redirect is not the
+            // input URL's (found in review: the wrong host was paused).
+            shared.limits.pauses.pause(&done.responder, now + delay);
+        }
     }
     let transient = match &outcome {
         Ok(done) => retry::is_transient_status(done.status),
@@ -664,6 +668,9 @@ struct Done {
     final_url: Option<String>,
     /// The `Retry-After` field of a final 429 or 503 response.
     retry_after: Option<HeaderValue>,
+    /// The host of the final response (after any redirect): the one a
+    /// `Retry-After` pauses.
+    responder: crate::schedule::HostKey,
 }
 
 /// The name of an HTTP version as written in records.
@@ -896,6 +903,7 @@ async fn fetch_url(shared: &Shared, job: &Job) -> Result<Done, FetchError> {
             size: read.size,
             wire_size: read.wire_size,
             http_version,
+            responder: host_key(&current),
             final_url: (redirects > 0).then(|| without_userinfo(current)),
             retry_after,
         });

@@ -173,7 +173,11 @@ pub fn parse_spec(text: &str) -> Result<Spec, BadSpec> {
     }
     bad.extra = (!obj.is_empty()).then(|| Box::new(obj));
     let url = match url {
-        Some(Value::String(u)) => u,
+        // Trimmed like a text line, so `url` in the record is the same.
+        Some(Value::String(u)) => match u.trim() {
+            t if t.len() == u.len() => u,
+            t => t.to_owned(),
+        },
         Some(v) => {
             bad.message = format!("\"url\" must be a string, got {}", type_name(&v));
             return Err(bad);
@@ -272,6 +276,7 @@ mod tests {
 
     #[test]
     fn url_alone_and_nulls() {
+        assert_eq!(ok(r#"{"url":"  http://a/  "}"#).url, "http://a/");
         let s = ok(r#"{"url":"a.test","method":null,"headers":null,"body":null}"#);
         assert_eq!(s.url, "a.test");
         assert!(s.request.method.is_none() && s.request.body.is_none());

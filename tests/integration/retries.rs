@@ -395,3 +395,33 @@ fn a_paused_host_does_not_stop_others_with_retries_alone() {
         }
     }
 }
+
+/// A `Retry-After` that comes after a redirect pauses the host that sent it,
+/// not the input URL's host (found in review). Host A redirects to host B,
+/// which answers `503 Retry-After: 2` once; at `-c 1 --max-per-host 1` a
+/// further URL to A goes at once, and one to B waits for the pause.
+#[test]
+fn retry_after_pauses_the_host_that_sent_it() {
+    let b = Scripted::start(vec![retry_after(503, "2")]);
+    let moved = || Reply::Status(302, vec![("Location", b.url("/busy"))]);
+    // A's requests: /moved, /now, then /moved again (the retry).
+    let a = Scripted::start(vec![moved(), status(200), moved()]);
+    let input = [a.url("/moved"), b.url("/later"), a.url("/now")];
+    let started = Instant::now();
+    let r = run(
+        &["-c", "1", "--max-per-host", "1", "--retries", "1"],
+        lines(&input),
+    );
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    let order: Vec<&str> = r
+        .records
+        .iter()
+        .map(|x| x["url"].as_str().unwrap())
+        .collect();
+    assert_eq!(order[0], input[2], "{order:?}");
+    let to_b: Vec<Duration> = b.requests().iter().map(|(t, _)| *t - started).collect();
+    assert_eq!(to_b.len(), 3, "{to_b:?}");
+    assert!(to_b[1] >= Duration::from_millis(1900), "{to_b:?}");
+    let to_a = a.requests();
+    assert!(to_a[1].0 - started < Duration::from_secs(1), "{to_a:?}");
+}
