@@ -47,7 +47,8 @@ pub enum FetchResult {
         /// the last body byte (queue wait is not counted).
         elapsed_ms: f64,
         /// The HTTP version of the final response: `"HTTP/1.1"`, `"HTTP/2.0"`
-        /// (negotiated by ALPN on https) or `"HTTP/1.0"`.
+        /// (negotiated by ALPN on https, or h2c with `--http2-prior-knowledge`)
+        /// or `"HTTP/1.0"`.
         http_version: &'static str,
         /// Body bytes as received on the wire, before decoding; present only with
         /// `--compressed` (then `size` is the decoded length).
