@@ -208,6 +208,12 @@ fn mix(peers: &Peers, rng: &mut Rng, max_urls: u64) -> Mix {
     if let Some(m) = per_host {
         args.extend(["--max-per-host".into(), m.to_string()]);
     }
+    // A third of the mixes retry once (the scheduler then runs, and retries
+    // wait in its window): the last attempt's kind is the same, since every
+    // peer always behaves the same way.
+    if rng.range(0, 2) == 0 {
+        args.extend(["--retries", "1", "--retry-delay", "0.01"].map(String::from));
+    }
     Mix { input, lines, args }
 }
 
