@@ -388,10 +388,27 @@ fn read_data(s: &str) -> Result<Vec<u8>, String> {
     let Some(path) = s.strip_prefix('@') else {
         return Ok(s.as_bytes().to_vec());
     };
-    if path == "-" {
-        return Err("@- (standard input) cannot be used: standard input carries the URLs".into());
+    if path == "-" || reads_stdin(path) {
+        return Err(format!(
+            "@{path} is standard input, which carries the URLs; put the body in a file"
+        ));
     }
     std::fs::read(path).map_err(|e| format!("{path}: {e}"))
+}
+
+/// Whether reading `path` would consume this process's standard input: the
+/// same pipe, socket or terminal (`/dev/stdin`, `/proc/self/fd/0`, a FIFO's
+/// name). Found in review: `-d @/dev/stdin` read the URL list as the body and
+/// left no URL. A regular file (`< urls.txt`) is opened anew and consumes
+/// nothing, and neither does `/dev/null`.
+fn reads_stdin(path: &str) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let (Ok(file), Ok(stdin)) = (std::fs::metadata(path), std::fs::metadata("/dev/stdin")) else {
+        return false;
+    };
+    let kind = stdin.file_type();
+    let consumable = kind.is_fifo() || kind.is_socket() || kind.is_char_device();
+    consumable && (file.dev(), file.ino()) == (stdin.dev(), stdin.ino()) && path != "/dev/null"
 }
 
 /// Parses a byte count with an optional K, M or G suffix (powers of 1024, as

@@ -74,6 +74,21 @@ fn an_empty_header_value_removes_the_field() {
     assert_eq!(header(&seen, "content-length"), ["1"]);
 }
 
+/// A body file that is standard input under another name would read the URL
+/// list as the body and leave no URL: a usage error, like `@-` (found in
+/// review: `-d @/dev/stdin` gave 0 records and exit 0).
+#[test]
+fn a_body_from_standard_input_is_refused_under_any_name() {
+    let server = Server::start();
+    for path in ["@-", "@/dev/stdin", "@/proc/self/fd/0"] {
+        let run = run(&["-d", path], format!("{}\n", server.url("/")));
+        assert_eq!(run.code(), 2, "{path}: {}", run.stderr);
+        assert!(run.stderr.contains("is standard input"), "{}", run.stderr);
+        assert!(run.records.is_empty());
+    }
+    assert!(server.seen().is_empty());
+}
+
 #[test]
 fn empty_data_still_sends_content_length_zero() {
     let server = Server::start();
