@@ -241,8 +241,8 @@ pub struct Opts {
     ///
     /// Over the whole run, evenly spaced (a token bucket without bursts, as
     /// curl's --rate). A bare N means N/s; N/d (per day) works too. Retries
-    /// take a token too. The token is awaited in the attempt's slot (every URL
-    /// needs one, so no other URL could use the slot meanwhile).
+    /// take a token too. Tokens are taken in input order before a URL gets its
+    /// slot, so elapsed_ms does not count the wait.
     #[arg(long, value_name = "N[/s|/m|/h]", value_parser = parse_rate)]
     pub rate: Option<Rate>,
 

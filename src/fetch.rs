@@ -107,9 +107,8 @@ pub struct Config {
     pub lookahead: Option<usize>,
     /// Request attempts per time unit over the whole run (`--rate`), evenly
     /// spaced; switches to the scheduler (a `Retry-After` then pauses its
-    /// host). The token is awaited inside the attempt's task, holding its
-    /// slot: every URL needs one, so no other URL could use the slot
-    /// meanwhile. Default `None`: unlimited.
+    /// host). The scheduler takes the tokens in input order before a URL gets
+    /// its slot. Default `None`: unlimited.
     pub rate: Option<Rate>,
     /// Request attempts per time unit to one host (`--rate-per-host`), evenly
     /// spaced; switches to the scheduler. A URL whose host has no token yet
@@ -648,11 +647,9 @@ async fn run_attempt(shared: Arc<Shared>, job: Job, attempt: u32, started: Insta
     Attempted::Done(record)
 }
 
-/// One attempt: waits for the global `--rate` token (the scheduler took the
-/// per-host one and checked the host's pause), then fetches under the
-/// deadline.
+/// One attempt under the deadline (the scheduler took the rate tokens and
+/// checked the host's pause before starting it).
 async fn attempt_once(shared: &Shared, job: &Job) -> Result<Done, FetchError> {
-    shared.limits.before_attempt().await;
     let limit = shared.config.timeout;
     match tokio::time::timeout(limit, fetch_url(shared, job)).await {
         Ok(r) => r,

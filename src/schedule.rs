@@ -37,11 +37,11 @@
 //! when a host has none, the scheduler sets one timer for the earliest moment
 //! a blocked host can go (a token's arrival or a pause's end) and meanwhile
 //! starts other hosts' URLs; a retry not yet due is handled the same way. The
-//! global `--rate` is a plain governor limiter awaited by each attempt, in
-//! its slot, just before it is sent: every URL needs a token, so waiting for
-//! it while holding a slot costs no other URL anything (and taking it in the
-//! scheduler would waste a host's token whenever the global one is missing,
-//! as governor cannot check two limiters at once).
+//! global `--rate` token is taken the same way, last, so attempts go out in
+//! input order and the wait is not counted in `elapsed_ms`; when it is
+//! missing the pass ends (no URL can start), and a host token just taken is
+//! lost, since governor cannot check two limiters at once: that can only slow
+//! the host, never exceed its rate.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
@@ -160,7 +160,8 @@ impl HostPauses {
 
 /// The run's shared limits: rate limiters and host pauses.
 pub(crate) struct Limits {
-    /// `--rate`: one token per attempt, awaited just before it is sent.
+    /// `--rate`: one token per attempt, taken by the scheduler before the
+    /// attempt gets its slot.
     pub(crate) rate: Option<DefaultDirectRateLimiter>,
     /// `--rate-per-host`: one token per attempt and host, taken by the
     /// scheduler with `check_key` before it starts the attempt.
@@ -197,12 +198,14 @@ impl Limits {
         }
     }
 
-    /// Waits for the global `--rate` token, just before an attempt is sent.
-    /// Every URL needs one, so waiting for it in a slot keeps no other URL
-    /// from going. Not cancel-aware: the caller races it with cancellation.
-    pub(crate) async fn before_attempt(&self) {
-        if let Some(l) = &self.rate {
-            l.until_ready().await;
+    /// Takes the global `--rate` token now, or says how long until one is
+    /// due.
+    fn try_global_token(&self) -> Result<(), Duration> {
+        match &self.rate {
+            None => Ok(()),
+            Some(l) => l
+                .check()
+                .map_err(|not_until| not_until.wait_time_from(l.clock().now())),
         }
     }
 }
@@ -513,6 +516,17 @@ impl Scheduler {
                 wake = Some(wake.map_or(until, |w| w.min(until)));
                 i += 1;
                 continue;
+            }
+            // The global `--rate` token last: taken here, in input order, so
+            // attempts go out in input order and `elapsed_ms` (from the slot)
+            // does not count the wait (found in review: taken inside the slot,
+            // tokens went to whichever task polled first). Without one no URL
+            // can start, so the pass ends. The host's token just taken is then
+            // lost, which can only slow that host, never speed it up.
+            if let Err(d) = self.limits.try_global_token() {
+                let until = now + d;
+                wake = Some(wake.map_or(until, |w| w.min(until)));
+                break;
             }
             let w = self.waiting.remove(i).expect("index in range");
             self.start(w);
