@@ -512,29 +512,33 @@ impl Proxies {
     /// environment named one this tool does not support and `uri`'s host is
     /// not in [`Proxies::no_proxy`]; `None` otherwise.
     pub fn unusable(&self, uri: &Uri) -> Option<&str> {
-        let message = match uri.scheme_str() {
-            Some("http") => self.http_unusable.as_deref(),
-            Some("https") => self.https_unusable.as_deref(),
-            _ => None,
-        }?;
-        if self.no_proxy.matches(uri.host()?) {
-            return None;
-        }
-        Some(message)
+        self.for_target(uri, &self.http_unusable, &self.https_unusable)
+            .map(String::as_str)
     }
 
     /// The proxy for a request to `uri`, if any: by its scheme, unless its
     /// host is in [`Proxies::no_proxy`].
     pub fn route(&self, uri: &Uri) -> Option<&ProxyUrl> {
-        let proxy = match uri.scheme_str() {
-            Some("http") => self.http.as_ref(),
-            Some("https") => self.https.as_ref(),
+        self.for_target(uri, &self.http, &self.https)
+    }
+
+    /// The entry for `uri`'s scheme (`http` or `https`), unless its host is in
+    /// [`Proxies::no_proxy`].
+    fn for_target<'a, T>(
+        &self,
+        uri: &Uri,
+        http: &'a Option<T>,
+        https: &'a Option<T>,
+    ) -> Option<&'a T> {
+        let entry = match uri.scheme_str() {
+            Some("http") => http.as_ref(),
+            Some("https") => https.as_ref(),
             _ => None,
         }?;
         if self.no_proxy.matches(uri.host()?) {
             return None;
         }
-        Some(proxy)
+        Some(entry)
     }
 
     /// Whether no target ever uses a proxy.

@@ -728,8 +728,10 @@ fn userinfo_becomes_basic_auth_and_stays_off_the_request_line_and_host() {
 // ---------------------------------------------------------------------------
 // File descriptors (item 6).
 
-/// Sets the child's open-file limit, soft and hard (so it cannot be raised).
-fn limit_open_files(cmd: &mut std::process::Command, n: libc::rlim_t) {
+/// Runs the binary with `args` and `input` on stdin under an open-file limit
+/// of `n`, soft and hard (so it cannot be raised).
+fn run_with_open_file_limit(args: &[&str], n: libc::rlim_t, input: String) -> util::Run {
+    let mut cmd = command(args);
     // SAFETY: setrlimit is async-signal-safe and touches only the child.
     unsafe {
         cmd.pre_exec(move || {
@@ -743,6 +745,13 @@ fn limit_open_files(cmd: &mut std::process::Command, n: libc::rlim_t) {
             Ok(())
         });
     }
+    let child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    finish(child, Some(input.into_bytes()))
 }
 
 /// Under an open-file limit of 64 (soft and hard, so it cannot be raised),
@@ -755,16 +764,8 @@ fn open_file_limit_of_64_caps_the_concurrency_and_loses_nothing() {
     let urls: Vec<String> = (0..2000)
         .map(|i| server.url(&format!("/delay/20?{i}")))
         .collect();
-    let mut cmd = command(&["--keep-order", "-c", "500", "-t", "10"]);
-    limit_open_files(&mut cmd, 64);
-    let child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     let input: String = urls.iter().map(|u| format!("{u}\n")).collect();
-    let run = finish(child, Some(input.into_bytes()));
+    let run = run_with_open_file_limit(&["--keep-order", "-c", "500", "-t", "10"], 64, input);
     assert_eq!(run.code(), 0, "{}", run.stderr);
     run.checked_summary();
     let want: Vec<Value> = urls.iter().map(|u| success(u, 200, 2)).collect();
@@ -798,19 +799,11 @@ fn many_distinct_origins_under_a_low_open_file_limit_all_succeed() {
         .map(|l| l.local_addr().unwrap().port())
         .collect();
     serve_ok(listeners, Arc::new(OpenCount::default()));
-    let mut cmd = command(&["-c", "2", "-t", "10", "-q"]);
-    limit_open_files(&mut cmd, 64);
-    let child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     let input: String = ports
         .iter()
         .map(|p| format!("http://127.0.0.1:{p}/\n"))
         .collect();
-    let run = finish(child, Some(input.into_bytes()));
+    let run = run_with_open_file_limit(&["-c", "2", "-t", "10", "-q"], 64, input);
     let failures: Vec<&Value> = run
         .records
         .iter()
