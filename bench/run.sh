@@ -84,24 +84,10 @@ die() {
 
 # ---------------------------------------------------------------- installs
 
-APT_UPDATED=0
-apt_install() {
-  command -v apt-get >/dev/null 2>&1 || die "need $* but there is no apt-get to install it"
-  [ "$(id -u)" = 0 ] || die "need $* installed (run as root to install with apt-get)"
-  export DEBIAN_FRONTEND=noninteractive
-  if [ "$APT_UPDATED" = 0 ]; then
-    apt-get update -qq >/dev/null
-    APT_UPDATED=1
-  fi
-  apt-get install -y -qq --no-install-recommends --no-upgrade "$@" >"$B/apt.log" 2>&1 ||
-    die "apt-get install $* failed: $(tail -n 20 "$B/apt.log")"
-}
-
-if ! command -v cargo >/dev/null 2>&1 && [ -f "${CARGO_HOME:-$HOME/.cargo}/env" ]; then
-  # shellcheck disable=SC1091
-  . "${CARGO_HOME:-$HOME/.cargo}/env"
-fi
-command -v cargo >/dev/null 2>&1 || die "cargo not found"
+# apt_install and load_cargo.
+# shellcheck source=.ci/lib.sh
+. "$ROOT/.ci/lib.sh"
+load_cargo
 
 missing=()
 [ -x /usr/bin/time ] || missing+=(time)

@@ -38,36 +38,10 @@ die() {
 
 # ---------------------------------------------------------------- installs
 
-APT_UPDATED=0
-apt_install() {
-  command -v apt-get >/dev/null 2>&1 || die "need $* but there is no apt-get to install it"
-  [ "$(id -u)" = 0 ] || die "need $* installed (run as root to install with apt-get)"
-  export DEBIAN_FRONTEND=noninteractive
-  if [ "$APT_UPDATED" = 0 ]; then
-    apt-get update -qq >/dev/null
-    APT_UPDATED=1
-  fi
-  # Keep the packages' init scripts from starting a system nginx on port 80
-  # (policy-rc.d exit 101 = "action not allowed"), unless a policy is already set.
-  local policy_made=0
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-    chmod +x /usr/sbin/policy-rc.d
-    policy_made=1
-  fi
-  local rc=0
-  # --no-upgrade: only add what is missing, never upgrade the machine's packages.
-  apt-get install -y -qq --no-install-recommends --no-upgrade "$@" >/tmp/interop-apt.$$.log 2>&1 || rc=$?
-  if [ "$policy_made" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
-  [ "$rc" = 0 ] || die "apt-get install $* failed: $(tail -n 20 /tmp/interop-apt.$$.log)"
-  rm -f /tmp/interop-apt.$$.log
-}
-
-if ! command -v cargo >/dev/null 2>&1 && [ -f "${CARGO_HOME:-$HOME/.cargo}/env" ]; then
-  # shellcheck disable=SC1091
-  . "${CARGO_HOME:-$HOME/.cargo}/env"
-fi
-command -v cargo >/dev/null 2>&1 || die "cargo not found"
+# apt_install and load_cargo.
+# shellcheck source=.ci/lib.sh
+. "$ROOT/.ci/lib.sh"
+load_cargo
 
 NGINX=$(command -v nginx || true)
 [ -n "$NGINX" ] || [ ! -x /usr/sbin/nginx ] || NGINX=/usr/sbin/nginx

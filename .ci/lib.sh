@@ -1,0 +1,45 @@
+# shellcheck shell=bash
+# Shell helpers shared by tests/interop/run.sh and bench/run.sh. Source it
+# after defining `die MESSAGE` (print and exit).
+
+# Puts cargo on PATH when rustup installed it without a login shell.
+load_cargo() {
+  if ! command -v cargo >/dev/null 2>&1 && [ -f "${CARGO_HOME:-$HOME/.cargo}/env" ]; then
+    # shellcheck disable=SC1091
+    . "${CARGO_HOME:-$HOME/.cargo}/env"
+  fi
+  command -v cargo >/dev/null 2>&1 || die "cargo not found"
+}
+
+# apt_install PACKAGE...: installs what is missing with apt-get (as root), and
+# never upgrades the machine's packages (--no-upgrade). The package lists are
+# updated once per run. The packages' init scripts are kept from starting
+# services (a system nginx on port 80, tinyproxy, danted) by a policy-rc.d
+# that answers 101 ("action not allowed"), unless a policy is already set.
+APT_UPDATED=0
+apt_install() {
+  command -v apt-get >/dev/null 2>&1 || die "need $* but there is no apt-get to install it"
+  [ "$(id -u)" = 0 ] || die "need $* installed (run as root to install with apt-get)"
+  export DEBIAN_FRONTEND=noninteractive
+  if [ "$APT_UPDATED" = 0 ]; then
+    apt-get update -qq >/dev/null
+    APT_UPDATED=1
+  fi
+  local policy_made=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    policy_made=1
+  fi
+  local rc=0 log
+  log=$(mktemp "${TMPDIR:-/tmp}/apt.XXXXXX")
+  apt-get install -y -qq --no-install-recommends --no-upgrade "$@" >"$log" 2>&1 || rc=$?
+  if [ "$policy_made" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
+  if [ "$rc" != 0 ]; then
+    local tail_
+    tail_=$(tail -n 20 "$log")
+    rm -f "$log"
+    die "apt-get install $* failed: $tail_"
+  fi
+  rm -f "$log"
+}
