@@ -14,12 +14,12 @@ use tokio_util::sync::CancellationToken;
 
 use rustls::pki_types::CertificateDer;
 
-use crate::client::{load_pem_certs, ClientOptions, HttpVersions, ResolveOverride};
 use crate::exit::Exit;
 use crate::fetch::{fetch_stream, Config};
+use crate::http::proxy::{NoProxy, Proxies, ProxyUrl};
+use crate::http::{load_pem_certs, ClientOptions, HttpVersions, ResolveOverride};
 use crate::input::{read_inputs, InputFormat};
 use crate::output::{self, StdoutSink};
-use crate::proxy::{NoProxy, Proxies, ProxyUrl};
 use crate::result::Summary;
 use crate::schedule::Rate;
 use crate::target::DefaultScheme;
@@ -517,7 +517,7 @@ impl Opts {
                 resolve: self.resolve.clone(),
                 idle_socket_budget: None,
                 // Filled in by `run` from `Opts::proxies` (flags and environment).
-                proxies: crate::proxy::Proxies::none(),
+                proxies: crate::http::proxy::Proxies::none(),
                 http_versions: if self.http1_1 {
                     HttpVersions::Http1Only
                 } else if self.http2_prior_knowledge {
@@ -546,7 +546,7 @@ impl Opts {
     /// none with `''`), else `http_proxy`, `https_proxy`/`HTTPS_PROXY` and
     /// `all_proxy`/`ALL_PROXY`; hosts in `--noproxy`, else in
     /// `no_proxy`/`NO_PROXY`, are reached directly. `env` stands in for the
-    /// process environment (see [`crate::proxy`]).
+    /// process environment (see [`crate::http::proxy`]).
     /// A variable that is not a supported proxy URL fails only the URLs that
     /// would go through it ([`Proxies::unusable`]), as with curl.
     pub fn proxies(&self, env: impl Fn(&str) -> Option<String>) -> Proxies {
@@ -600,7 +600,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
     output::watch_stdout_reader();
 
     let mut config = opts.config(cancel.clone());
-    config.client.proxies = opts.proxies(crate::proxy::env_var);
+    config.client.proxies = opts.proxies(crate::http::proxy::env_var);
     if let Some(limit) = crate::fdlimit::raise_nofile_limit() {
         let fitted = crate::fdlimit::fit_concurrency(config.max_concurrency, limit);
         if fitted < config.max_concurrency {

@@ -190,17 +190,11 @@ impl FetchError {
         // sent again (found in review: `GET /reset` reached the server twice).
         let mut reused = true;
         for e in chain(err) {
-            if let Some(c) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
+            if let Some(c) = e.downcast_ref::<crate::http::PoolError>() {
                 if c.is_connect() {
                     return false;
                 }
-                if let Some(info) = c.connect_info() {
-                    let mut extensions = http::Extensions::new();
-                    info.get_extras(&mut extensions);
-                    if let Some(used) = extensions.get::<crate::client::ConnectionUse>() {
-                        reused = used.has_answered();
-                    }
-                }
+                reused = c.is_reused();
             }
             // On HTTP/2, only streams ended by the server's GOAWAY (NO_ERROR) or
             // refused with REFUSED_STREAM: those above the GOAWAY's last stream
@@ -309,7 +303,7 @@ fn classify(err: &(dyn StdError + 'static), phase: Phase) -> ErrorKind {
         if e.is::<ConnectError>() {
             return ErrorKind::Connect;
         }
-        if let Some(c) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
+        if let Some(c) = e.downcast_ref::<crate::http::PoolError>() {
             is_connect |= c.is_connect();
         }
         if let Some(h) = e.downcast_ref::<hyper::Error>() {
@@ -351,8 +345,8 @@ fn chain_message(err: &(dyn StdError + 'static)) -> String {
     let mut out = String::new();
     let mut last = String::new();
     for e in chain(err) {
-        // hyper-util's "client error (Connect)" says nothing its sources don't.
-        if e.is::<hyper_util::client::legacy::Error>() && e.source().is_some() {
+        // The pool's "connection failed" says nothing its sources don't.
+        if e.is::<crate::http::PoolError>() && e.source().is_some() {
             continue;
         }
         let msg = e.to_string();

@@ -52,7 +52,7 @@ pub fn fit_concurrency(requested: usize, soft_limit: u64) -> usize {
 /// connections), so that they plus `concurrency` sockets in flight fit in
 /// `soft_limit` descriptors, and at most [`MAX_IDLE_SOCKETS`] (or 4 x
 /// `concurrency`, if more) whatever the limit. Connections opened beyond it
-/// are closed after use (see `client::SocketCount`).
+/// are closed, least recently used first (see `http::pool`).
 pub fn idle_budget(concurrency: usize, soft_limit: u64) -> usize {
     let available = soft_limit.saturating_sub(RESERVED_FDS) as usize;
     let cap = MAX_IDLE_SOCKETS.max(concurrency.saturating_mul(4));

@@ -36,8 +36,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use url::Url;
 
-use crate::client::{build_client, socket_count, ClientOptions, HttpClient};
 use crate::error::FetchError;
+use crate::http::{build_client, ClientOptions, HttpClient};
 use crate::input::InputLine;
 use crate::result::{round_ms, FetchResult};
 use crate::retry::{self, RetryPolicy};
@@ -198,9 +198,6 @@ impl Default for Config {
 /// What every fetch task shares (behind one `Arc`).
 pub(crate) struct Shared {
     client: HttpClient,
-    /// A client with no idle pool, so its requests always use a new connection:
-    /// for the one retry after a stale kept-alive connection.
-    fresh_client: HttpClient,
     config: Config,
     /// Default header fields plus the user's, built once.
     headers: HeaderMap,
@@ -238,11 +235,9 @@ where
     let concurrency = config.max_concurrency.max(1);
     let keep_order = config.keep_order;
     let headers = default_headers(&config);
-    let sockets = socket_count(&config.client);
     let limits = Arc::new(Limits::new(config.rate, config.rate_per_host));
     let shared = Arc::new(Shared {
-        client: build_client(concurrency, &config.client, sockets.clone()),
-        fresh_client: build_client(0, &config.client, sockets),
+        client: build_client(concurrency, &config.client),
         headers,
         limits: limits.clone(),
         retry: config.retry_policy(),
@@ -714,7 +709,7 @@ fn build_request(
     current: &Url,
     origin: &Url,
     cross_origin: bool,
-) -> Result<Request<crate::client::RequestBody>, FetchError> {
+) -> Result<Request<crate::http::RequestBody>, FetchError> {
     let data = match body {
         HopBody::Send(b) => b.clone(),
         HopBody::None | HopBody::Dropped => bytes::Bytes::new(),
@@ -722,7 +717,7 @@ fn build_request(
     let mut req = Request::builder()
         .method(method.clone())
         .uri(request_uri(current)?)
-        .body(crate::client::RequestBody::new(data))
+        .body(crate::http::RequestBody::new(data))
         .map_err(|e| FetchError::InvalidUrl(e.to_string()))?;
     let headers = req.headers_mut();
     for (name, value) in &shared.headers {
@@ -836,7 +831,7 @@ async fn fetch_url(shared: &Shared, job: &Job) -> Result<Done, FetchError> {
     loop {
         let cross_origin = redirects > 0 && !same_origin(&origin, &current);
         let req = build_request(shared, job, &method, body, &current, &origin, cross_origin)?;
-        let resp = match shared.client.request(req).await {
+        let resp = match shared.client.request(req, false).await {
             Ok(resp) => resp,
             // A request that dies on a kept-alive connection the server had just
             // closed, before any response byte, is sent once more on a new
@@ -846,18 +841,13 @@ async fn fetch_url(shared: &Shared, job: &Job) -> Result<Done, FetchError> {
                 let req =
                     build_request(shared, job, &method, body, &current, &origin, cross_origin)?;
                 shared
-                    .fresh_client
-                    .request(req)
+                    .client
+                    .request(req, true)
                     .await
                     .map_err(|e| FetchError::from_request(&e))?
             }
             Err(e) => return Err(FetchError::from_request(&e)),
         };
-        // The connection has answered: a later failure on it may be a stale
-        // keep-alive (see `FetchError::is_stale_connection`).
-        if let Some(used) = resp.extensions().get::<crate::client::ConnectionUse>() {
-            used.answered();
-        }
         let status = resp.status();
         let http_version = version_name(resp.version());
         if is_redirect(status) && config.max_redirects > 0 {
@@ -929,7 +919,7 @@ fn redirect_target(current: &Url, headers: &HeaderMap) -> Option<Url> {
 
 /// Reads a small redirect body to its end so the connection returns to the
 /// pool; a large or unknown-length one is dropped (the connection is closed).
-async fn drain_small(resp: http::Response<hyper::body::Incoming>) {
+async fn drain_small(resp: crate::http::PoolResponse) {
     use hyper::body::Body as _;
     let body = resp.into_body();
     let small = body

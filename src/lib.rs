@@ -11,9 +11,8 @@
 //! - [`input`]: reading files/stdin lazily, one line at a time, bounded memory.
 //! - [`spec`]: `--input jsonl` request specs, and the method/header rules of `-X`/`-H`.
 //! - [`target`]: the URL rules (default scheme, IDNA, percent-encoding).
-//! - [`client`]: the hyper-util client over hyper-rustls, with typed DNS/TCP markers.
-//! - [`proxy`]: choosing a proxy by curl's rules; CONNECT tunnels and SOCKS5.
-//! - [`connect_timeout`]: the `--connect-timeout` deadline around the connector.
+//! - [`http`]: the HTTP stack: our connection pool over hyper's `client::conn`,
+//!   DNS, TCP with typed error markers, proxies, TLS.
 //! - [`fetch`]: [`fetch_stream`] / [`fetch_all`], the concurrent pipeline and redirects.
 //! - [`schedule`]: per-host caps, the look-ahead window, rate limits and host pauses.
 //! - [`retry`]: which failures are retried, backoff with jitter, `Retry-After`.
@@ -43,15 +42,13 @@
 
 pub mod body;
 pub mod cli;
-pub mod client;
-pub mod connect_timeout;
 pub mod error;
 pub mod exit;
 pub mod fdlimit;
 pub mod fetch;
+pub mod http;
 pub mod input;
 pub mod output;
-pub mod proxy;
 pub mod result;
 pub mod retry;
 pub mod schedule;

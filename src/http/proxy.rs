@@ -34,7 +34,7 @@
 //! # Connecting
 //! - HTTP proxy, `http://` target: the connection goes to the proxy and is
 //!   marked proxied, so hyper-util's client sends absolute-form requests
-//!   (RFC 9112 sec. 3.2.2); [`crate::client::HttpClient`] adds
+//!   (RFC 9112 sec. 3.2.2); [`crate::http::HttpClient`] adds
 //!   `Proxy-Authorization: Basic` from the proxy URL's user name and password.
 //! - HTTP proxy, `https://` target: a `CONNECT host:port` tunnel (RFC 9110
 //!   sec. 9.3.6, with `Proxy-Authorization`), then TLS to the target through
@@ -118,7 +118,7 @@ impl ProxyScheme {
 ///
 /// # Example
 /// ```
-/// use fetcher_stream::proxy::{ProxyScheme, ProxyUrl};
+/// use fetcher_stream::http::proxy::{ProxyScheme, ProxyUrl};
 /// let p: ProxyUrl = "user:p%40ss@proxy.example".parse().unwrap();
 /// assert_eq!(p.scheme(), ProxyScheme::Http);
 /// assert_eq!(p.port(), 1080);
@@ -331,7 +331,7 @@ fn redact(s: &str) -> String {
 ///
 /// # Example
 /// ```
-/// use fetcher_stream::proxy::NoProxy;
+/// use fetcher_stream::http::proxy::NoProxy;
 /// let list: NoProxy = "example.com, 10.0.0.0/8".parse().unwrap();
 /// assert!(list.matches("www.EXAMPLE.com."));
 /// assert!(list.matches("10.1.2.3"));
@@ -410,7 +410,7 @@ impl NoProxy {
 ///
 /// # Example
 /// ```
-/// use fetcher_stream::proxy::Proxies;
+/// use fetcher_stream::http::proxy::Proxies;
 /// use fetcher_stream::Config;
 ///
 /// let mut config = Config::default();
@@ -471,7 +471,7 @@ impl Proxies {
     ///
     /// # Example
     /// ```
-    /// use fetcher_stream::proxy::Proxies;
+    /// use fetcher_stream::http::proxy::Proxies;
     /// let env = |name: &str| match name {
     ///     "HTTP_PROXY" => Some("http://ignored:1".to_string()),
     ///     "ALL_PROXY" => Some("socks5h://127.0.0.1:1080".to_string()),

@@ -1,0 +1,196 @@
+//! The HTTP stack: one shared, pooled client that every request goes through.
+//!
+//! Inside out:
+//! - [`dns`]: name resolution (`getaddrinfo` on tokio's blocking pool; the
+//!   RFC 6761 names `localhost` and `.invalid` answered without a query).
+//! - [`connect`]: TCP to the origin or its proxy (hyper-util's `HttpConnector`
+//!   with Happy Eyeballs), `--resolve`, and the `dns`/`connect` error markers;
+//!   [`proxy`] chooses the proxy by curl's rules and speaks `CONNECT` and
+//!   SOCKS5; [`connect_timeout`] bounds the whole set-up (`--connect-timeout`).
+//! - [`tls`]: rustls settings; hyper-rustls's `HttpsConnector` runs TLS over
+//!   the stream and offers `h2` and `http/1.1` by ALPN.
+//! - [`pool`]: which connection carries each request (one per HTTP/2 origin,
+//!   an idle list for HTTP/1.1, a total idle cap with least-recently-used
+//!   eviction), over hyper's `client::conn` handshakes.
+//!
+//! Dependencies run one way: `pool` knows only a `Service<Uri>` that returns a
+//! byte stream; nothing here imports from above `crate::error`.
+
+pub mod connect;
+pub mod connect_timeout;
+pub mod dns;
+pub mod pool;
+pub mod proxy;
+pub mod tls;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::client::legacy::connect::HttpConnector;
+use rustls::pki_types::CertificateDer;
+
+use connect::MarkConnect;
+pub use connect::ResolveOverride;
+use connect_timeout::ConnectTimeout;
+use dns::Resolver;
+use pool::{Pool, PoolOptions};
+pub use pool::{PoolBody, PoolError, PoolStats};
+use proxy::Proxies;
+pub use tls::load_pem_certs;
+
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The request body type: the bytes of `-d` / `--data-binary` or of a
+/// `--input jsonl` spec's `body`, in one `Bytes` shared by every URL (cloning
+/// it copies no data); empty for requests without a body.
+pub type RequestBody = Full<Bytes>;
+
+/// A response whose body holds its connection until read or dropped.
+pub type PoolResponse = http::Response<PoolBody>;
+
+/// Most response header fields accepted per response (hyper's default is 100;
+/// curl accepts far more).
+const MAX_RESPONSE_HEADERS: usize = 2_000;
+
+/// Idle connections kept, all origins together, when
+/// [`ClientOptions::idle_socket_budget`] is not set: 256, or 4 x the
+/// concurrency if more.
+pub const MIN_IDLE_CONNECTIONS: usize = 256;
+
+type Connector = ConnectTimeout<hyper_rustls::HttpsConnector<MarkConnect>>;
+
+/// The shared, cheaply cloneable client: our [`pool`] over the connector
+/// stack, plus the proxy settings it needs to add `Proxy-Authorization` to
+/// absolute-form requests.
+#[derive(Clone, Debug)]
+pub struct HttpClient {
+    pool: Pool<Connector>,
+    proxies: Arc<Proxies>,
+    stats: Arc<PoolStats>,
+}
+
+impl HttpClient {
+    /// Sends `req` (its URI absolute) and returns the response head. A request
+    /// that goes to an HTTP proxy in absolute form (an `http://` target) gets
+    /// `Proxy-Authorization: Basic` from the proxy URL's credentials, unless
+    /// it already has that field (`-H`). `fresh` skips idle HTTP/1.1
+    /// connections (for a request sent again after a kept-alive connection
+    /// failed).
+    ///
+    /// # Errors
+    /// [`PoolError`], whose source chain holds the cause (`crate::error`
+    /// classifies it).
+    pub async fn request(
+        &self,
+        mut req: http::Request<RequestBody>,
+        fresh: bool,
+    ) -> Result<PoolResponse, PoolError> {
+        if let Some(auth) = self.proxies.absolute_form_auth(req.uri()) {
+            req.headers_mut()
+                .entry(http::header::PROXY_AUTHORIZATION)
+                .or_insert(auth);
+        }
+        self.pool.send(req, fresh).await
+    }
+
+    /// The pool's counters (connections opened so far).
+    pub fn stats(&self) -> &PoolStats {
+        &self.stats
+    }
+}
+
+/// Connection options beyond the defaults. `ClientOptions::default()` verifies
+/// against Mozilla's roots only and resolves every name with the system resolver.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// Extra trusted root certificates (`--cacert`), added to the built-in ones.
+    /// Default: none.
+    pub extra_roots: Vec<CertificateDer<'static>>,
+    /// Skip server certificate verification (`--insecure`). Dangerous: anyone on
+    /// the path can impersonate the server. Default `false`.
+    pub insecure: bool,
+    /// `--resolve` overrides. Default: none.
+    pub resolve: Vec<ResolveOverride>,
+    /// Most sockets kept open once their requests are done (idle keep-alive
+    /// connections, all origins together, counting those in use when the
+    /// connection was opened). Set it to the open-file budget minus the
+    /// concurrency so that idle and in-flight sockets together fit the limit.
+    /// Default `None`: no limit beyond the pool's per-origin one.
+    pub idle_socket_budget: Option<usize>,
+    /// Which proxy each request goes through (`--proxy`, `--noproxy` and the
+    /// proxy environment variables, by curl's rules; see [`proxy`]).
+    /// Default [`Proxies::none`]: the library never reads the environment;
+    /// the command line does ([`Proxies::from_env`]).
+    pub proxies: Proxies,
+    /// Which HTTP versions to speak (`--http1.1`, `--http2-prior-knowledge`).
+    /// Default [`HttpVersions::Negotiate`].
+    pub http_versions: HttpVersions,
+    /// Most time to establish one connection: name resolution, TCP connect and
+    /// the TLS handshake (`--connect-timeout`, as curl's). Expiry is a
+    /// `connect` failure. Default `None`: only the per-URL deadline applies.
+    pub connect_timeout: Option<Duration>,
+}
+
+/// The HTTP versions the client may use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HttpVersions {
+    /// HTTP/1.1 on http://; on https://, HTTP/2 or HTTP/1.1 as the server
+    /// selects by ALPN (`h2`, `http/1.1`). The default.
+    #[default]
+    Negotiate,
+    /// HTTP/1.1 only; https offers only `http/1.1` by ALPN (curl's `--http1.1`).
+    Http1Only,
+    /// HTTP/2 only, without upgrade (curl's `--http2-prior-knowledge`): h2c
+    /// with the connection preface on http:// (RFC 9113 sec. 3.3), and only
+    /// `h2` offered by ALPN on https://.
+    Http2PriorKnowledge,
+}
+
+/// Builds the shared client for `concurrency` requests in flight.
+///
+/// Idle connections are capped at [`ClientOptions::idle_socket_budget`], or
+/// by default at [`MIN_IDLE_CONNECTIONS`] or 4 x `concurrency`, whichever is
+/// more.
+pub fn build_client(concurrency: usize, options: &ClientOptions) -> HttpClient {
+    let proxies = Arc::new(options.proxies.clone());
+    let resolver = Resolver::new();
+    let mut http = HttpConnector::new_with_resolver(resolver.clone());
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    let tcp = MarkConnect {
+        inner: http,
+        resolve: options.resolve.clone().into(),
+        proxies: proxies.clone(),
+        resolver,
+    };
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls::tls_config(options))
+        .https_or_http();
+    // The ALPN protocols offered follow the enabled versions.
+    let https = match options.http_versions {
+        HttpVersions::Negotiate => builder.enable_http1().enable_http2().wrap_connector(tcp),
+        HttpVersions::Http1Only => builder.enable_http1().wrap_connector(tcp),
+        HttpVersions::Http2PriorKnowledge => builder.enable_http2().wrap_connector(tcp),
+    };
+    let idle_cap = options
+        .idle_socket_budget
+        .unwrap_or(MIN_IDLE_CONNECTIONS.max(concurrency.saturating_mul(4)));
+    let stats = Arc::new(PoolStats::default());
+    let pool = Pool::new(
+        ConnectTimeout::new(https, options.connect_timeout),
+        PoolOptions {
+            idle_cap,
+            max_headers: MAX_RESPONSE_HEADERS,
+            http2_only: options.http_versions == HttpVersions::Http2PriorKnowledge,
+            http1_only: options.http_versions == HttpVersions::Http1Only,
+        },
+        stats.clone(),
+    );
+    HttpClient {
+        pool,
+        proxies,
+        stats,
+    }
+}

@@ -1,0 +1,935 @@
+//! The connection pool: which connection carries each request.
+//!
+//! Built on hyper's `client::conn::{http1, http2}` handshakes, with these
+//! rules (curl's connection cache and hyper-util's `client::pool` building
+//! blocks follow the same ideas):
+//! - **One connection per HTTP/2 origin.** An origin is scheme, host and port.
+//!   While the first connection to an origin that may speak HTTP/2 is being
+//!   set up (DNS, TCP, TLS and its ALPN answer), other requests to that origin
+//!   wait for it instead of opening their own; if ALPN selects `h2`, they all
+//!   share it as streams (RFC 9113 sec. 9.1 asks clients not to open more than
+//!   one connection to an origin). Requests above the server's
+//!   `SETTINGS_MAX_CONCURRENT_STREAMS` queue inside hyper's HTTP/2 dispatcher
+//!   until a stream closes. A connection that is closed or received a GOAWAY
+//!   is dropped from the pool and the next request opens a new one (again
+//!   shared). If the set-up fails, every request that waited for it gets the
+//!   same error, so a dead origin costs one attempt, not one per URL.
+//! - **HTTP/1.1 connections carry one request at a time** and go back to the
+//!   pool when their response body has been read to the end; a request takes
+//!   the most recently used idle one, or opens a new one.
+//! - **A bounded total of idle connections, all origins together.** An HTTP/2
+//!   connection with no open stream counts as idle. Past the cap the least
+//!   recently used idle connection is closed, so open sockets never exceed
+//!   requests in flight plus the cap, however many distinct hosts the input
+//!   names. Idle connections older than [`IDLE_TIMEOUT`] are closed when met.
+//!
+//! A request that fails before any byte of it was written (the idle
+//! connection it took had been closed meanwhile) is sent again on another
+//! connection, whatever its method: the server never saw it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::error::Error as StdError;
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::HOST;
+use http::uri::{Authority, Scheme};
+use http::{HeaderValue, Request, Response, Uri};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::client::conn::{http1, http2};
+use hyper_util::client::legacy::connect::Connection;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tower_service::Service;
+
+use super::{BoxError, RequestBody};
+
+/// Idle connections older than this are closed instead of reused (the legacy
+/// hyper-util pool's default; most servers close sooner, which the pool
+/// notices when it next looks at the connection).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// What a connector returns: a byte stream that says whether ALPN chose `h2`
+/// and whether it goes to an HTTP proxy (absolute-form requests).
+pub(crate) trait Io:
+    hyper::rt::Read + hyper::rt::Write + Connection + Unpin + Send + 'static
+{
+}
+impl<T> Io for T where T: hyper::rt::Read + hyper::rt::Write + Connection + Unpin + Send + 'static {}
+
+/// Which protocol the pool speaks to an origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    /// HTTP/1.1 only (`http://`, or `--http1.1`).
+    Http1,
+    /// HTTP/2 only (`--http2-prior-knowledge`).
+    Http2,
+    /// HTTP/2 if ALPN selects `h2`, else HTTP/1.1 (`https://` by default).
+    Negotiate,
+}
+
+/// The pool's settings.
+#[derive(Debug, Clone)]
+pub(crate) struct PoolOptions {
+    /// Most idle connections kept open, all origins together.
+    pub idle_cap: usize,
+    /// Most response header fields accepted (HTTP/1.1).
+    pub max_headers: usize,
+    /// `Protocol::Http2` for every origin (`--http2-prior-knowledge`).
+    pub http2_only: bool,
+    /// Offers only HTTP/1.1 (`--http1.1`): no origin waits for an ALPN answer.
+    pub http1_only: bool,
+}
+
+/// Counters of the pool's work, for the summary and the tests.
+#[derive(Debug, Default)]
+pub struct PoolStats {
+    /// Connections set up (TCP, TLS and the HTTP handshake all done).
+    pub connections_opened: AtomicU64,
+    /// Requests that waited for another request's connection set-up.
+    pub waited_for_connect: AtomicU64,
+}
+
+/// A failure of one request in the pool: setting up a connection
+/// ([`PoolError::is_connect`]) or sending on one.
+#[derive(Debug)]
+pub struct PoolError {
+    connect: bool,
+    /// The connection had carried a response before this request.
+    reused: bool,
+    source: BoxError,
+}
+
+impl PoolError {
+    /// Whether the connection could not be set up (DNS, TCP, proxy, TLS or
+    /// the HTTP handshake): no byte of the request was sent.
+    pub fn is_connect(&self) -> bool {
+        self.connect
+    }
+
+    /// Whether the request went out on a connection that had already carried
+    /// a response (a kept-alive one the server may have closed meanwhile).
+    pub fn is_reused(&self) -> bool {
+        self.reused
+    }
+}
+
+impl std::fmt::Display for PoolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.connect {
+            "connection failed"
+        } else {
+            "request failed"
+        })
+    }
+}
+
+impl StdError for PoolError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+/// One connection-set-up error shared by every request that waited for it.
+#[derive(Debug, Clone)]
+struct SharedError(Arc<BoxError>);
+
+impl std::fmt::Display for SharedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The message is the source's; `chain_message` prints that.
+        f.write_str("")
+    }
+}
+
+impl StdError for SharedError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&**self.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    scheme: Scheme,
+    authority: Authority,
+}
+
+/// The outcome of a shared connection set-up, as its waiters see it.
+type Outcome = Option<Result<(), SharedError>>;
+
+#[derive(Debug)]
+struct H1Idle {
+    id: u64,
+    sender: http1::SendRequest<RequestBody>,
+    proxied: bool,
+    /// When it went idle, and its place in the idle order.
+    since: Instant,
+    tick: u64,
+}
+
+#[derive(Debug)]
+struct H2Conn {
+    id: u64,
+    sender: http2::SendRequest<RequestBody>,
+    /// Set once a response came back on it.
+    answered: Arc<AtomicBool>,
+    /// Requests on it whose response has not been read to the end.
+    streams: usize,
+    /// When `streams` last fell to zero (its place in the idle order).
+    idle_since: Option<(u64, Instant)>,
+}
+
+#[derive(Debug, Default)]
+struct Origin {
+    /// Learnt from the first connection's ALPN answer.
+    learnt: Option<Protocol>,
+    h1_idle: Vec<H1Idle>,
+    /// HTTP/1.1 connections carrying a request (they keep `learnt`).
+    h1_busy: usize,
+    h2: Option<H2Conn>,
+    /// A set-up that requests to this origin may wait for: its number and
+    /// the channel its outcome is sent on.
+    connecting: Option<(u64, watch::Receiver<Outcome>)>,
+}
+
+impl Origin {
+    fn is_empty(&self) -> bool {
+        self.h1_idle.is_empty()
+            && self.h1_busy == 0
+            && self.h2.is_none()
+            && self.connecting.is_none()
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    origins: HashMap<Key, Origin>,
+    /// Every idle connection, oldest first: (tick) -> (origin, connection id).
+    idle: BTreeMap<u64, (Key, u64)>,
+    tick: u64,
+    next_id: u64,
+}
+
+impl State {
+    fn next_tick(&mut self) -> u64 {
+        self.tick += 1;
+        self.tick
+    }
+
+    fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Closes the least recently used idle connections until at most `cap`
+    /// are left. Dropping a `SendRequest` ends its connection.
+    fn evict_over(&mut self, cap: usize) {
+        while self.idle.len() > cap {
+            let Some((_, (key, id))) = self.idle.pop_first() else {
+                return;
+            };
+            self.remove_idle(&key, id);
+        }
+    }
+
+    /// Removes the idle connection `id` of `key` (already out of `idle`).
+    fn remove_idle(&mut self, key: &Key, id: u64) {
+        let Some(origin) = self.origins.get_mut(key) else {
+            return;
+        };
+        if origin.h2.as_ref().is_some_and(|c| c.id == id) {
+            origin.h2 = None;
+        } else {
+            origin.h1_idle.retain(|c| c.id != id);
+        }
+        if origin.is_empty() {
+            self.origins.remove(key);
+        }
+    }
+}
+
+/// The pool; cheap to clone (an `Arc`).
+#[derive(Clone)]
+pub(crate) struct Pool<C> {
+    shared: Arc<Shared<C>>,
+}
+
+struct Shared<C> {
+    connector: C,
+    h1: http1::Builder,
+    h2: http2::Builder<TokioExecutor>,
+    options: PoolOptions,
+    state: Mutex<State>,
+    stats: Arc<PoolStats>,
+}
+
+impl<C> std::fmt::Debug for Pool<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("options", &self.shared.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a request does after looking at the pool.
+enum Checkout {
+    H1(H1Idle),
+    H2(H2Handle),
+    Wait(watch::Receiver<Outcome>),
+    /// Set up a connection; `Some` when others may wait for it.
+    Connect(Option<(u64, watch::Sender<Outcome>)>),
+}
+
+impl<C> Pool<C>
+where
+    C: Service<Uri, Error = BoxError> + Clone + Send + Sync + 'static,
+    C::Response: Io,
+    C::Future: Send,
+{
+    /// A pool over `connector`, which sets up the byte stream (DNS, TCP,
+    /// proxy, TLS) for a request's URI.
+    pub(crate) fn new(connector: C, options: PoolOptions, stats: Arc<PoolStats>) -> Self {
+        let mut h1 = http1::Builder::new();
+        h1.max_headers(options.max_headers)
+            // RFC 9112 sec. 5.2: a user agent replaces an obs-fold with spaces.
+            .allow_obsolete_multiline_headers_in_responses(true);
+        let mut h2 = http2::Builder::new(TokioExecutor::new());
+        h2.timer(TokioTimer::new());
+        Pool {
+            shared: Arc::new(Shared {
+                connector,
+                h1,
+                h2,
+                options,
+                state: Mutex::new(State::default()),
+                stats,
+            }),
+        }
+    }
+
+    fn protocol(&self, scheme: &Scheme) -> Protocol {
+        let o = &self.shared.options;
+        if o.http2_only {
+            Protocol::Http2
+        } else if o.http1_only || *scheme != Scheme::HTTPS {
+            Protocol::Http1
+        } else {
+            Protocol::Negotiate
+        }
+    }
+
+    /// Sends `req` (an absolute URI) and returns the response head; its body
+    /// holds the connection until it is read to the end or dropped.
+    /// `fresh` skips idle HTTP/1.1 connections (a request sent again after a
+    /// kept-alive connection failed).
+    ///
+    /// # Errors
+    /// [`PoolError`]: the connection could not be set up, or the request failed
+    /// on it.
+    pub(crate) async fn send(
+        &self,
+        mut req: Request<RequestBody>,
+        fresh: bool,
+    ) -> Result<Response<PoolBody>, PoolError> {
+        let uri = req.uri().clone();
+        let (Some(scheme), Some(authority)) = (uri.scheme(), uri.authority()) else {
+            return Err(PoolError {
+                connect: true,
+                reused: false,
+                source: format!("{uri}: not an absolute URI").into(),
+            });
+        };
+        let key = Key {
+            scheme: scheme.clone(),
+            authority: authority
+                .as_str()
+                .to_ascii_lowercase()
+                .parse()
+                .map_err(|e| PoolError {
+                    connect: true,
+                    reused: false,
+                    source: Box::new(e),
+                })?,
+        };
+        let protocol = self.protocol(scheme);
+        loop {
+            match self.checkout(&key, protocol, fresh) {
+                Checkout::H1(conn) => match self.send_h1(&key, conn, req, true).await {
+                    Ok(resp) => return Ok(resp),
+                    Err(Unsent(back)) => req = restore_uri(*back, &uri),
+                    Err(Failed(e)) => return Err(e),
+                },
+                Checkout::H2(handle) => match self.send_h2(&key, handle, req).await {
+                    Ok(resp) => return Ok(resp),
+                    Err(Unsent(back)) => req = restore_uri(*back, &uri),
+                    Err(Failed(e)) => return Err(e),
+                },
+                Checkout::Wait(mut rx) => {
+                    self.shared
+                        .stats
+                        .waited_for_connect
+                        .fetch_add(1, Ordering::Relaxed);
+                    // Err: the request setting it up went away; look again.
+                    if rx.changed().await.is_ok() {
+                        let outcome = rx.borrow_and_update().clone();
+                        if let Some(Err(e)) = outcome {
+                            return Err(PoolError {
+                                connect: true,
+                                reused: false,
+                                source: Box::new(e),
+                            });
+                        }
+                    }
+                }
+                Checkout::Connect(announce) => {
+                    let guard = announce.map(|(n, tx)| Announce {
+                        pool: self,
+                        key: &key,
+                        n,
+                        tx: Some(tx),
+                    });
+                    return self.connect_and_send(&key, uri.clone(), req, guard).await;
+                }
+            }
+        }
+    }
+
+    /// Looks at the pool for `key` and decides what the request does.
+    fn checkout(&self, key: &Key, protocol: Protocol, fresh: bool) -> Checkout {
+        let mut guard = self.shared.state.lock().expect("pool lock");
+        let state = &mut *guard;
+        let now = Instant::now();
+        let origin = state.origins.entry(key.clone()).or_default();
+        let mut taken = None;
+        if let Some(h2) = &mut origin.h2 {
+            if let Some((t, _)) = h2.idle_since.take() {
+                state.idle.remove(&t);
+            }
+            if h2.sender.is_closed() {
+                origin.h2 = None;
+            } else {
+                h2.streams += 1;
+                taken = Some(Checkout::H2(H2Handle {
+                    sender: h2.sender.clone(),
+                    id: h2.id,
+                    answered: h2.answered.clone(),
+                }));
+            }
+        }
+        if taken.is_none() && !fresh {
+            while let Some(conn) = origin.h1_idle.pop() {
+                state.idle.remove(&conn.tick);
+                if conn.sender.is_ready() && now.duration_since(conn.since) < IDLE_TIMEOUT {
+                    origin.h1_busy += 1;
+                    taken = Some(Checkout::H1(conn));
+                    break;
+                }
+            }
+        }
+        let may_be_h2 = match origin.learnt.unwrap_or(protocol) {
+            Protocol::Http1 => false,
+            Protocol::Http2 | Protocol::Negotiate => true,
+        };
+        let decision = match (taken, &origin.connecting) {
+            (Some(t), _) => t,
+            (None, Some((_, rx))) if may_be_h2 => Checkout::Wait(rx.clone()),
+            (None, _) if may_be_h2 => {
+                let (tx, rx) = watch::channel(None);
+                state.next_id += 1;
+                let n = state.next_id;
+                origin.connecting = Some((n, rx));
+                Checkout::Connect(Some((n, tx)))
+            }
+            (None, _) => Checkout::Connect(None),
+        };
+        if origin.is_empty() {
+            state.origins.remove(key);
+        }
+        decision
+    }
+
+    async fn connect_and_send(
+        &self,
+        key: &Key,
+        uri: Uri,
+        req: Request<RequestBody>,
+        announce: Option<Announce<'_, C>>,
+    ) -> Result<Response<PoolBody>, PoolError> {
+        let made = self.connect(uri).await;
+        match made {
+            Err(e) => {
+                let shared = SharedError(Arc::new(e));
+                if let Some(mut a) = announce {
+                    a.finish(Err(shared.clone()));
+                }
+                Err(PoolError {
+                    connect: true,
+                    reused: false,
+                    source: Box::new(shared),
+                })
+            }
+            Ok(Made::H1(sender, proxied)) => {
+                let id = {
+                    let mut state = self.shared.state.lock().expect("pool lock");
+                    let id = state.next_id();
+                    let origin = state.origins.entry(key.clone()).or_default();
+                    origin.learnt = Some(Protocol::Http1);
+                    origin.h1_busy += 1;
+                    id
+                };
+                if let Some(mut a) = announce {
+                    a.finish(Ok(()));
+                }
+                let conn = H1Idle {
+                    id,
+                    sender,
+                    proxied,
+                    since: Instant::now(),
+                    tick: 0,
+                };
+                match self.send_h1(key, conn, req, false).await {
+                    Ok(resp) => Ok(resp),
+                    Err(Unsent(_)) => Err(PoolError {
+                        connect: true,
+                        reused: false,
+                        source: "the new connection closed before the request was sent".into(),
+                    }),
+                    Err(Failed(e)) => Err(e),
+                }
+            }
+            Ok(Made::H2(sender)) => {
+                let answered = Arc::new(AtomicBool::new(false));
+                let id = {
+                    let mut state = self.shared.state.lock().expect("pool lock");
+                    let id = state.next_id();
+                    let state = &mut *state;
+                    let origin = state.origins.entry(key.clone()).or_default();
+                    origin.learnt = Some(Protocol::Http2);
+                    // A connection already there stays open until its streams
+                    // end; the new one takes the origin's requests.
+                    if let Some((t, _)) = origin.h2.as_ref().and_then(|c| c.idle_since) {
+                        state.idle.remove(&t);
+                    }
+                    origin.h2 = Some(H2Conn {
+                        id,
+                        sender: sender.clone(),
+                        answered: answered.clone(),
+                        streams: 1,
+                        idle_since: None,
+                    });
+                    id
+                };
+                if let Some(mut a) = announce {
+                    a.finish(Ok(()));
+                }
+                let handle = H2Handle {
+                    sender,
+                    id,
+                    answered,
+                };
+                match self.send_h2(key, handle, req).await {
+                    Ok(resp) => Ok(resp),
+                    Err(Unsent(_)) => Err(PoolError {
+                        connect: true,
+                        reused: false,
+                        source: "the new connection closed before the request was sent".into(),
+                    }),
+                    Err(Failed(e)) => Err(e),
+                }
+            }
+        }
+    }
+
+    /// Sets up a connection: the connector's byte stream, then the HTTP/2 or
+    /// HTTP/1.1 handshake, with the connection's task spawned.
+    async fn connect(&self, uri: Uri) -> Result<Made, BoxError> {
+        let mut connector = self.shared.connector.clone();
+        poll_fn(|cx| connector.poll_ready(cx)).await?;
+        let io = connector.call(uri).await?;
+        let connected = io.connected();
+        let h2 = self.shared.options.http2_only || connected.is_negotiated_h2();
+        let made = if h2 {
+            let (sender, conn) = self.shared.h2.handshake(io).await?;
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            Made::H2(sender)
+        } else {
+            let (sender, conn) = self.shared.h1.handshake(io).await?;
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            Made::H1(sender, connected.is_proxied())
+        };
+        self.shared
+            .stats
+            .connections_opened
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(made)
+    }
+
+    async fn send_h1(
+        &self,
+        key: &Key,
+        conn: H1Idle,
+        mut req: Request<RequestBody>,
+        reused: bool,
+    ) -> Result<Response<PoolBody>, SendError> {
+        let uri = req.uri().clone();
+        req.headers_mut()
+            .entry(HOST)
+            .or_insert_with(|| host_header(&uri));
+        if !conn.proxied {
+            *req.uri_mut() = origin_form(&uri);
+        }
+        let mut lease = Lease::H1 {
+            pool: self.clone_dyn(),
+            key: key.clone(),
+            conn: None,
+        };
+        let Lease::H1 { conn: slot, .. } = &mut lease else {
+            unreachable!("built as H1 above")
+        };
+        let conn = slot.insert(conn);
+        match conn.sender.try_send_request(req).await {
+            Ok(resp) => Ok(resp.map(|body| PoolBody {
+                body,
+                _lease: lease,
+            })),
+            Err(mut e) => {
+                // The connection is done for: the lease gives back nothing.
+                *slot = None;
+                drop(lease);
+                match e.take_message() {
+                    Some(back) => Err(Unsent(Box::new(back))),
+                    None => Err(Failed(PoolError {
+                        connect: false,
+                        reused,
+                        source: Box::new(e.into_error()),
+                    })),
+                }
+            }
+        }
+    }
+
+    async fn send_h2(
+        &self,
+        key: &Key,
+        handle: H2Handle,
+        req: Request<RequestBody>,
+    ) -> Result<Response<PoolBody>, SendError> {
+        let H2Handle {
+            mut sender,
+            id,
+            answered,
+        } = handle;
+        let reused = answered.load(Ordering::Relaxed);
+        let lease = Lease::H2 {
+            pool: self.clone_dyn(),
+            key: key.clone(),
+            id,
+        };
+        match sender.try_send_request(req).await {
+            Ok(resp) => {
+                answered.store(true, Ordering::Relaxed);
+                Ok(resp.map(|body| PoolBody {
+                    body,
+                    _lease: lease,
+                }))
+            }
+            Err(mut e) => {
+                // A connection that failed as a whole (GOAWAY, I/O error,
+                // closed) takes no more requests.
+                if sender.is_closed() || connection_gone(e.error()) {
+                    self.forget_h2(key, id);
+                }
+                drop(lease);
+                match e.take_message() {
+                    Some(back) => Err(Unsent(Box::new(back))),
+                    None => Err(Failed(PoolError {
+                        connect: false,
+                        reused,
+                        source: Box::new(e.into_error()),
+                    })),
+                }
+            }
+        }
+    }
+
+    fn forget_h2(&self, key: &Key, id: u64) {
+        let mut state = self.shared.state.lock().expect("pool lock");
+        let Some(origin) = state.origins.get_mut(key) else {
+            return;
+        };
+        if origin.h2.as_ref().is_some_and(|c| c.id == id) {
+            let idle = origin.h2.take().and_then(|c| c.idle_since);
+            if let Some((t, _)) = idle {
+                state.idle.remove(&t);
+            }
+            if state.origins.get(key).is_some_and(Origin::is_empty) {
+                state.origins.remove(key);
+            }
+        }
+    }
+
+    fn clone_dyn(&self) -> Arc<dyn Checkin> {
+        self.shared.clone()
+    }
+}
+
+/// A stream's share of an HTTP/2 connection.
+struct H2Handle {
+    sender: http2::SendRequest<RequestBody>,
+    id: u64,
+    answered: Arc<AtomicBool>,
+}
+
+enum Made {
+    H1(http1::SendRequest<RequestBody>, bool),
+    H2(http2::SendRequest<RequestBody>),
+}
+
+enum SendError {
+    /// Not a byte was written: the request may go on another connection.
+    Unsent(Box<Request<RequestBody>>),
+    Failed(PoolError),
+}
+use SendError::{Failed, Unsent};
+
+fn restore_uri(mut req: Request<RequestBody>, uri: &Uri) -> Request<RequestBody> {
+    *req.uri_mut() = uri.clone();
+    req
+}
+
+/// Whether an HTTP/2 request error ended the whole connection.
+fn connection_gone(err: &hyper::Error) -> bool {
+    if err.is_closed() || err.is_canceled() {
+        return true;
+    }
+    let mut next: Option<&(dyn StdError + 'static)> = err.source();
+    while let Some(e) = next {
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            return h2.is_go_away() || h2.is_io();
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// `Host` from the URI's authority without userinfo, the port only when it
+/// is not the scheme's default (RFC 9110 sec. 7.2).
+fn host_header(uri: &Uri) -> HeaderValue {
+    let host = uri.host().unwrap_or_default();
+    let value = match uri.port_u16() {
+        Some(p) if Some(p) != default_port(uri.scheme()) => format!("{host}:{p}"),
+        _ => host.to_owned(),
+    };
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The default port of `http` (80) and `https` (443).
+pub(crate) fn default_port(scheme: Option<&Scheme>) -> Option<u16> {
+    match scheme {
+        Some(s) if *s == Scheme::HTTP => Some(80),
+        Some(s) if *s == Scheme::HTTPS => Some(443),
+        _ => None,
+    }
+}
+
+/// The request target in origin-form (RFC 9112 sec. 3.2.1): path and query.
+fn origin_form(uri: &Uri) -> Uri {
+    match uri.path_and_query() {
+        Some(p) if p.as_str() != "/" => {
+            let mut parts = http::uri::Parts::default();
+            parts.path_and_query = Some(p.clone());
+            Uri::from_parts(parts).unwrap_or_default()
+        }
+        _ => Uri::default(),
+    }
+}
+
+/// Tells the requests waiting for a connection set-up how it ended; dropped
+/// unfinished (the request setting it up was cancelled or timed out), it
+/// clears the set-up so that a waiter starts another.
+struct Announce<'a, C> {
+    pool: &'a Pool<C>,
+    key: &'a Key,
+    n: u64,
+    tx: Option<watch::Sender<Outcome>>,
+}
+
+impl<C> Announce<'_, C> {
+    fn finish(&mut self, outcome: Result<(), SharedError>) {
+        self.clear();
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Some(outcome));
+        }
+    }
+
+    fn clear(&mut self) {
+        let mut state = self.pool.shared.state.lock().expect("pool lock");
+        if let Some(origin) = state.origins.get_mut(self.key) {
+            if origin
+                .connecting
+                .as_ref()
+                .is_some_and(|(n, _)| *n == self.n)
+            {
+                origin.connecting = None;
+            }
+            if origin.is_empty() && origin.learnt.is_none() {
+                state.origins.remove(self.key);
+            }
+        }
+    }
+}
+
+impl<C> Drop for Announce<'_, C> {
+    fn drop(&mut self) {
+        if self.tx.is_some() {
+            // Dropping the sender wakes the waiters with an error: they look
+            // at the pool again.
+            self.clear();
+            self.tx = None;
+        }
+    }
+}
+
+/// Returning a connection to the pool once its response is done.
+trait Checkin: Send + Sync {
+    /// An HTTP/1.1 request is done; `Some` gives its connection back.
+    fn h1_done(&self, key: Key, conn: Option<H1Idle>);
+    fn h2_done(&self, key: &Key, id: u64);
+}
+
+impl<C: Send + Sync> Checkin for Shared<C> {
+    fn h1_done(&self, key: Key, conn: Option<H1Idle>) {
+        let mut guard = self.state.lock().expect("pool lock");
+        let state = &mut *guard;
+        let tick = state.next_tick();
+        let Some(origin) = state.origins.get_mut(&key) else {
+            return;
+        };
+        origin.h1_busy = origin.h1_busy.saturating_sub(1);
+        match conn {
+            Some(mut conn) if conn.sender.is_ready() && self.options.idle_cap > 0 => {
+                conn.since = Instant::now();
+                conn.tick = tick;
+                state.idle.insert(tick, (key, conn.id));
+                origin.h1_idle.push(conn);
+                state.evict_over(self.options.idle_cap);
+            }
+            _ => {
+                if origin.is_empty() {
+                    state.origins.remove(&key);
+                }
+            }
+        }
+    }
+
+    fn h2_done(&self, key: &Key, id: u64) {
+        let mut state = self.state.lock().expect("pool lock");
+        let tick = state.next_tick();
+        let Some(origin) = state.origins.get_mut(key) else {
+            return;
+        };
+        let Some(conn) = origin.h2.as_mut().filter(|c| c.id == id) else {
+            return;
+        };
+        conn.streams = conn.streams.saturating_sub(1);
+        if conn.streams > 0 {
+            return;
+        }
+        if conn.sender.is_closed() {
+            origin.h2 = None;
+            if origin.is_empty() {
+                state.origins.remove(key);
+            }
+            return;
+        }
+        conn.idle_since = Some((tick, Instant::now()));
+        state.idle.insert(tick, (key.clone(), id));
+        state.evict_over(self.options.idle_cap);
+    }
+}
+
+/// Holds a connection while its response body is read.
+enum Lease {
+    H1 {
+        pool: Arc<dyn Checkin>,
+        key: Key,
+        conn: Option<H1Idle>,
+    },
+    H2 {
+        pool: Arc<dyn Checkin>,
+        key: Key,
+        id: u64,
+    },
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        match self {
+            Lease::H1 { pool, key, conn } => {
+                let conn = conn.take();
+                match conn {
+                    Some(mut conn) if !conn.sender.is_ready() && !conn.sender.is_closed() => {
+                        // The connection takes its next request once hyper has
+                        // seen the end of this response; wait for that.
+                        let pool = pool.clone();
+                        let key = key.clone();
+                        match tokio::runtime::Handle::try_current() {
+                            Ok(rt) => {
+                                rt.spawn(async move {
+                                    let ready = conn.sender.ready().await.is_ok();
+                                    pool.h1_done(key, ready.then_some(conn));
+                                });
+                            }
+                            Err(_) => pool.h1_done(key, None),
+                        }
+                    }
+                    conn => pool.h1_done(key.clone(), conn),
+                }
+            }
+            Lease::H2 { pool, key, id } => pool.h2_done(key, *id),
+        }
+    }
+}
+
+/// A response body that holds its connection's place in the pool: the
+/// connection goes back (HTTP/1.1) or its stream count drops (HTTP/2) when
+/// the body is dropped.
+pub struct PoolBody {
+    body: Incoming,
+    _lease: Lease,
+}
+
+impl std::fmt::Debug for PoolBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PoolBody").finish_non_exhaustive()
+    }
+}
+
+impl Body for PoolBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
