@@ -819,6 +819,38 @@ fn many_distinct_origins_under_a_low_open_file_limit_all_succeed() {
     assert_eq!(run.code(), 0, "{}", run.stderr);
 }
 
+/// Many distinct host names over HTTP/2 (h2c with prior knowledge), under an
+/// open-file limit far below the number of hosts: each host's connection
+/// goes idle after its one request, and the pool closes the least recently
+/// used ones past its idle cap, so no connect fails for want of a descriptor.
+#[test]
+fn many_distinct_http2_hosts_under_a_low_open_file_limit_all_succeed() {
+    const HOSTS: usize = 2000;
+    let server = Server::start();
+    // `*.localhost` names resolve to loopback without a query (RFC 6761).
+    let urls: Vec<String> = (0..HOSTS)
+        .map(|i| format!("http://n{i}.h.localhost:{}/?{i}", server.addr().port()))
+        .collect();
+    let input: String = urls.iter().map(|u| format!("{u}\n")).collect();
+    let args = ["--http2-prior-knowledge", "-c", "16", "-t", "20", "-q"];
+    let run = run_with_open_file_limit(&args, 64, input);
+    let failures: Vec<&Value> = run
+        .records
+        .iter()
+        .filter(|r| r["type"] != "success")
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} failures, first {:?}",
+        failures.len(),
+        failures.first()
+    );
+    assert_eq!(run.records.len(), HOSTS);
+    assert!(run.records.iter().all(|r| r["http_version"] == "HTTP/2.0"));
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    assert_eq!(server.hits(), HOSTS);
+}
+
 /// Open connections on the server side, and the most seen at once.
 #[derive(Default)]
 struct OpenCount {

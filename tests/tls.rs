@@ -466,3 +466,62 @@ fn unreadable_cacert_is_a_usage_error_naming_the_file() {
     assert!(r.stderr.contains("no PEM certificate"), "{}", r.stderr);
     assert_eq!(server.hits(), 0);
 }
+
+/// Requests to one HTTPS origin wait for its first connection's ALPN answer
+/// and then share that one HTTP/2 connection (RFC 9113 sec. 9.1), instead of
+/// each slot opening its own.
+#[test]
+fn one_http2_origin_uses_one_connection() {
+    const URLS: usize = 500;
+    let pki = Pki::new();
+    let server = TlsServer::start(pki.leaf(Leaf::Good), Options::default());
+    let urls: Vec<String> = (0..URLS)
+        .map(|i| server.url_for("example.test", &format!("/bytes/{}?{i}", i % 5)))
+        .collect();
+    let (ca, resolve) = (pki.ca_pem(), server.resolve("example.test"));
+    let r = fetch(&["-c", "64", "--cacert", &ca, "--resolve", &resolve], &urls);
+    assert_eq!(r.code(), 0, "stderr: {}", r.stderr);
+    r.checked_summary();
+    for (got, (i, url)) in r.sorted().iter().zip(sorted_with_index(&urls)) {
+        assert_eq!(
+            without_elapsed(got),
+            json!({"type": "success", "url": url, "status": 200, "size": i % 5,
+                   "http_version": "HTTP/2.0"})
+        );
+    }
+    assert_eq!(server.requests(), URLS);
+    assert_eq!(
+        (server.connections(), server.handshakes()),
+        (1, 1),
+        "connections and TLS handshakes for {URLS} URLs at -c 64"
+    );
+}
+
+/// An origin whose server selects `http/1.1` by ALPN: the requests that waited
+/// for the first connection's answer then open their own, up to `-c`.
+#[test]
+fn http1_origin_by_alpn_opens_up_to_c_connections() {
+    let pki = Pki::new();
+    let options = Options {
+        h2: false,
+        ..Options::default()
+    };
+    let server = TlsServer::start(pki.leaf(Leaf::Good), options);
+    let urls: Vec<String> = (0..200)
+        .map(|i| server.url_for("example.test", &format!("/bytes/3?{i}")))
+        .collect();
+    let (ca, resolve) = (pki.ca_pem(), server.resolve("example.test"));
+    let r = fetch(&["-c", "8", "--cacert", &ca, "--resolve", &resolve], &urls);
+    assert_eq!(r.code(), 0, "stderr: {}", r.stderr);
+    r.checked_summary();
+    assert!(r
+        .records
+        .iter()
+        .all(|r| r["type"] == "success" && r["size"] == 3 && r["http_version"] == "HTTP/1.1"));
+    assert_eq!(server.requests(), 200);
+    assert!(
+        (1..=8).contains(&server.connections()),
+        "{} connections at -c 8",
+        server.connections()
+    );
+}

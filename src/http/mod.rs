@@ -185,6 +185,7 @@ pub fn build_client(concurrency: usize, options: &ClientOptions) -> HttpClient {
             max_headers: MAX_RESPONSE_HEADERS,
             http2_only: options.http_versions == HttpVersions::Http2PriorKnowledge,
             http1_only: options.http_versions == HttpVersions::Http1Only,
+            socket_cap: concurrency.saturating_add(idle_cap),
         },
         stats.clone(),
     );

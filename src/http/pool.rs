@@ -22,6 +22,13 @@
 //!   recently used idle connection is closed, so open sockets never exceed
 //!   requests in flight plus the cap, however many distinct hosts the input
 //!   names. Idle connections older than [`IDLE_TIMEOUT`] are closed when met.
+//! - **A hard cap on open connections.** Each connection holds a permit of a
+//!   semaphore of [`PoolOptions::socket_cap`] permits from before it dials
+//!   until its socket is closed (the permit lives in the connection's task, so
+//!   it is released only after the socket is dropped). A request that finds no
+//!   permit closes the least recently used idle connection and waits for a
+//!   permit, so the open-file budget holds exactly, even while evicted
+//!   connections are still shutting down.
 //!
 //! A request that fails before any byte of it was written (the idle
 //! connection it took had been closed meanwhile) is sent again on another
@@ -44,7 +51,7 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::client::conn::{http1, http2};
 use hyper_util::client::legacy::connect::Connection;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tower_service::Service;
 
@@ -85,6 +92,9 @@ pub(crate) struct PoolOptions {
     pub http2_only: bool,
     /// Offers only HTTP/1.1 (`--http1.1`): no origin waits for an ALPN answer.
     pub http1_only: bool,
+    /// Most connections open at once (being set up, busy, idle or closing),
+    /// all origins together: requests in flight plus `idle_cap`.
+    pub socket_cap: usize,
 }
 
 /// Counters of the pool's work, for the summary and the tests.
@@ -265,6 +275,8 @@ struct Shared<C> {
     h2: http2::Builder<TokioExecutor>,
     options: PoolOptions,
     state: Mutex<State>,
+    /// One permit per open connection; see the module docs.
+    sockets: Arc<Semaphore>,
     stats: Arc<PoolStats>,
 }
 
@@ -305,8 +317,9 @@ where
                 connector,
                 h1,
                 h2,
-                options,
+                options: options.clone(),
                 state: Mutex::new(State::default()),
+                sockets: Arc::new(Semaphore::new(options.socket_cap.max(1))),
                 stats,
             }),
         }
@@ -548,22 +561,24 @@ where
     /// Sets up a connection: the connector's byte stream, then the HTTP/2 or
     /// HTTP/1.1 handshake, with the connection's task spawned.
     async fn connect(&self, uri: Uri) -> Result<Made, BoxError> {
+        let permit = self.socket_permit().await;
         let mut connector = self.shared.connector.clone();
         poll_fn(|cx| connector.poll_ready(cx)).await?;
         let io = connector.call(uri).await?;
         let connected = io.connected();
         let h2 = self.shared.options.http2_only || connected.is_negotiated_h2();
+        // The permit goes with the socket and is released when it is dropped.
+        let io = Permitted {
+            io,
+            _permit: permit,
+        };
         let made = if h2 {
             let (sender, conn) = self.shared.h2.handshake(io).await?;
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
+            tokio::spawn(conn);
             Made::H2(sender)
         } else {
             let (sender, conn) = self.shared.h1.handshake(io).await?;
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
+            tokio::spawn(conn);
             Made::H1(sender, connected.is_proxied())
         };
         self.shared
@@ -661,6 +676,26 @@ where
         }
     }
 
+    /// A permit for one more open connection: at once if one is free, else
+    /// after closing the least recently used idle connection (or, with none
+    /// idle, after some connection closes).
+    async fn socket_permit(&self) -> OwnedSemaphorePermit {
+        let sockets = &self.shared.sockets;
+        if let Ok(p) = sockets.clone().try_acquire_owned() {
+            return p;
+        }
+        {
+            let mut state = self.shared.state.lock().expect("pool lock");
+            let idle = state.idle.len();
+            state.evict_over(idle.saturating_sub(1));
+        }
+        sockets
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the pool never closes its semaphore")
+    }
+
     fn forget_h2(&self, key: &Key, id: u64) {
         let mut state = self.shared.state.lock().expect("pool lock");
         let Some(origin) = state.origins.get_mut(key) else {
@@ -750,6 +785,52 @@ fn origin_form(uri: &Uri) -> Uri {
             Uri::from_parts(parts).unwrap_or_default()
         }
         _ => Uri::default(),
+    }
+}
+
+/// A connection's byte stream with its permit of the pool's socket semaphore.
+struct Permitted<T> {
+    io: T,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl<T: hyper::rt::Read + Unpin> hyper::rt::Read for Permitted<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for Permitted<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
     }
 }
 
