@@ -1,12 +1,9 @@
 //! Building the one pooled HTTP client every request shares.
 //!
 //! The stack, inside out:
-//! 1. [`Resolver`]: getaddrinfo on a blocking thread (as hyper-util's
-//!    `GaiResolver`, but through dns-lookup, which keeps the error code so a
-//!    temporary failure is marked [`TemporaryDns`]); failures are marked with
-//!    [`DnsError`]; it answers
-//!    `localhost` and `*.localhost` with loopback addresses and fails `.invalid`
-//!    names at once, without a query, as RFC 6761 sec. 6.3 and 6.4 ask.
+//! 1. [`Resolver`] (see `dns.rs`): getaddrinfo on a blocking thread, one
+//!    query per name at a time, a short cache, RFC 6761 names without a query;
+//!    failures are marked with [`DnsError`].
 //! 2. hyper-util's `HttpConnector` (TCP, `TCP_NODELAY`, Happy Eyeballs), wrapped
 //!    in [`MarkConnect`] so TCP failures carry a [`ConnectError`] marker.
 //! 3. hyper-rustls's `HttpsConnector` (rustls with the *ring* provider, which
@@ -26,7 +23,7 @@
 //! `Proxy-Authorization` to requests sent in absolute form to an HTTP proxy.
 
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::pin::Pin;
 use std::str::FromStr;
@@ -52,7 +49,8 @@ use tokio::net::TcpStream;
 use tower_service::Service;
 
 use crate::connect_timeout::ConnectTimeout;
-use crate::error::{ConnectError, DnsError, TemporaryDns};
+use crate::dns::{special_name, Resolver};
+use crate::error::{ConnectError, DnsError};
 use crate::proxy::{Proxies, ProxyScheme, ProxyUrl, Via};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -93,76 +91,6 @@ impl HttpClient {
 /// Most response header fields accepted per response (hyper's default is 100;
 /// curl accepts far more).
 const MAX_RESPONSE_HEADERS: usize = 2_000;
-
-/// Name resolution with RFC 6761 special cases and a [`DnsError`] marker:
-/// `getaddrinfo` on a blocking thread (as hyper-util's `GaiResolver`), through
-/// dns-lookup so that its error code is kept: a temporary failure
-/// (`EAI_AGAIN`) is also marked [`TemporaryDns`], which `--retries` retries.
-#[derive(Clone, Debug, Default)]
-pub struct Resolver;
-
-impl Resolver {
-    fn new() -> Self {
-        Resolver
-    }
-}
-
-/// `getaddrinfo(host)` for stream sockets; the port is set by the connector.
-fn lookup(host: &str) -> Result<Vec<SocketAddr>, DnsError> {
-    let hints = dns_lookup::AddrInfoHints {
-        socktype: dns_lookup::SockType::Stream.into(),
-        ..Default::default()
-    };
-    match dns_lookup::getaddrinfo(Some(host), None, Some(hints)) {
-        Ok(found) => found
-            .map(|a| a.map(|a| a.sockaddr))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| DnsError(Box::new(e))),
-        Err(e) if matches!(e.kind(), dns_lookup::LookupErrorKind::Again) => {
-            Err(DnsError(Box::new(TemporaryDns(e.into()))))
-        }
-        Err(e) => Err(DnsError(Box::new(std::io::Error::from(e)))),
-    }
-}
-
-fn special_name(host: &str) -> Option<Result<Vec<SocketAddr>, DnsError>> {
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    if host == "invalid" || host.ends_with(".invalid") {
-        return Some(Err(DnsError(
-            format!("{host}: names under .invalid never resolve (RFC 6761 sec. 6.4)").into(),
-        )));
-    }
-    if host == "localhost" || host.ends_with(".localhost") {
-        return Some(Ok(vec![
-            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
-            SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 0),
-        ]));
-    }
-    None
-}
-
-impl Service<Name> for Resolver {
-    type Response = std::vec::IntoIter<SocketAddr>;
-    type Error = DnsError;
-    type Future = BoxFuture<Result<Self::Response, DnsError>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), DnsError>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, name: Name) -> Self::Future {
-        if let Some(answer) = special_name(name.as_str()) {
-            return Box::pin(async move { answer.map(Vec::into_iter) });
-        }
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            match tokio::task::spawn_blocking(move || lookup(&host)).await {
-                Ok(found) => found.map(Vec::into_iter),
-                Err(e) => Err(DnsError(Box::new(e))),
-            }
-        })
-    }
-}
 
 /// `HttpConnector` whose TCP errors are wrapped in [`ConnectError`]
 /// (resolution errors keep their [`DnsError`] marker and are not wrapped).
@@ -716,22 +644,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rfc6761_names() {
-        assert!(matches!(
-            special_name("this-host-does-not-exist.invalid"),
-            Some(Err(_))
-        ));
-        assert!(matches!(special_name("INVALID."), Some(Err(_))));
-        assert_eq!(special_name("a.localhost").unwrap().unwrap().len(), 2);
-        assert!(special_name("example.com").is_none());
-    }
-
-    #[test]
     fn resolve_overrides() {
         let o: ResolveOverride = "example.test:8443:127.0.0.1".parse().unwrap();
         assert_eq!(o.port, 8443);
         let v6: ResolveOverride = "h:443:[::1]".parse().unwrap();
-        assert_eq!(v6.addr, IpAddr::V6(Ipv6Addr::LOCALHOST));
+        assert_eq!(v6.addr, IpAddr::V6(std::net::Ipv6Addr::LOCALHOST));
         assert!("h:x:127.0.0.1".parse::<ResolveOverride>().is_err());
         assert!("h:80".parse::<ResolveOverride>().is_err());
         let list = [o, v6];

@@ -12,6 +12,7 @@
 //! - [`spec`]: `--input jsonl` request specs, and the method/header rules of `-X`/`-H`.
 //! - [`target`]: the URL rules (default scheme, IDNA, percent-encoding).
 //! - [`client`]: the hyper-util client over hyper-rustls, with typed DNS/TCP markers.
+//! - [`dns`]: the resolver: getaddrinfo off the workers, single flight, a bounded cache.
 //! - [`proxy`]: choosing a proxy by curl's rules; CONNECT tunnels and SOCKS5.
 //! - [`connect_timeout`]: the `--connect-timeout` deadline around the connector.
 //! - [`fetch`]: [`fetch_stream`] / [`fetch_all`], the concurrent pipeline and redirects.
@@ -45,6 +46,7 @@ pub mod body;
 pub mod cli;
 pub mod client;
 pub mod connect_timeout;
+pub mod dns;
 pub mod error;
 pub mod exit;
 pub mod fdlimit;
