@@ -136,6 +136,8 @@ struct Inner {
     /// The cache and the queries in flight, under one lock held only briefly
     /// (never across an `.await` or a lookup).
     state: Mutex<State>,
+    /// The [`DnsStats`] fields, counted by [`Resolver::resolve`] under the
+    /// state lock and read without it.
     queries: AtomicU64,
     cached: AtomicU64,
     joined: AtomicU64,
@@ -177,11 +179,7 @@ impl Resolver {
     /// the system resolver; the special names, single flight and the cache
     /// work as with [`Resolver::new`]. For tests and embedding.
     pub fn with_lookup(lookup: LookupFn) -> Resolver {
-        Resolver::with_capacity(lookup, CACHE_CAPACITY)
-    }
-
-    fn with_capacity(lookup: LookupFn, capacity: usize) -> Resolver {
-        let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
+        let capacity = NonZeroUsize::new(CACHE_CAPACITY).expect("CACHE_CAPACITY is not 0");
         Resolver {
             inner: Arc::new(Inner {
                 lookup,
