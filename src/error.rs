@@ -4,8 +4,9 @@
 //! hyper-util's client error prints little ("client error (Connect)") and its
 //! connect error type is private, so the kind is found by walking the error's
 //! `source()` chain for marker types that our own resolver and connector put
-//! there ([`DnsError`], [`ConnectError`], see `client.rs`), for `rustls::Error`,
-//! and for the `std::io::ErrorKind` underneath. Message text is never matched.
+//! there ([`DnsError`], [`ConnectError`], see `http::dns` and `http::connect`), for
+//! `rustls::Error`, and for the `std::io::ErrorKind` underneath. Message text
+//! is never matched.
 
 use std::error::Error as StdError;
 use std::fmt;

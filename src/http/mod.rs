@@ -1,8 +1,9 @@
 //! The HTTP stack: one shared, pooled client that every request goes through.
 //!
 //! Inside out:
-//! - [`dns`]: name resolution (`getaddrinfo` on tokio's blocking pool; the
-//!   RFC 6761 names `localhost` and `.invalid` answered without a query).
+//! - [`dns`]: name resolution: `getaddrinfo` on tokio's blocking pool, one
+//!   query per name at a time (single flight), a bounded cache; the RFC 6761
+//!   names `localhost` and `.invalid` answered without a query.
 //! - [`connect`]: TCP to the origin or its proxy (hyper-util's `HttpConnector`
 //!   with Happy Eyeballs), `--resolve`, and the `dns`/`connect` error markers;
 //!   [`proxy`] chooses the proxy by curl's rules and speaks `CONNECT` and
@@ -69,6 +70,7 @@ pub struct HttpClient {
     pool: Pool<Connector>,
     proxies: Arc<Proxies>,
     stats: Arc<PoolStats>,
+    resolver: Resolver,
 }
 
 impl HttpClient {
@@ -98,6 +100,11 @@ impl HttpClient {
     /// The pool's counters (connections opened so far).
     pub fn stats(&self) -> &PoolStats {
         &self.stats
+    }
+
+    /// The resolver's counters (queries sent, answers from the cache).
+    pub fn dns_stats(&self) -> dns::DnsStats {
+        self.resolver.stats()
     }
 }
 
@@ -163,7 +170,7 @@ pub fn build_client(concurrency: usize, options: &ClientOptions) -> HttpClient {
         inner: http,
         resolve: options.resolve.clone().into(),
         proxies: proxies.clone(),
-        resolver,
+        resolver: resolver.clone(),
     };
     let builder = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls::tls_config(options))
@@ -193,5 +200,6 @@ pub fn build_client(concurrency: usize, options: &ClientOptions) -> HttpClient {
         pool,
         proxies,
         stats,
+        resolver,
     }
 }

@@ -4,7 +4,7 @@
 //! # Choosing
 //! [`Proxies`] holds a proxy for `http://` targets, one for `https://`
 //! targets and a [`NoProxy`] list of hosts reached directly. The connector in
-//! `client.rs` asks [`Proxies::route`] for every new connection, so each
+//! `http::connect` asks [`Proxies::route`] for every new connection, so each
 //! redirect hop chooses its own proxy. The library default is no proxy at
 //! all; the command line fills [`Proxies`] from `--proxy`, `--noproxy` and the
 //! environment ([`Proxies::from_env`]) with curl's rules:
