@@ -406,7 +406,9 @@ where
                         n,
                         tx: Some(tx),
                     });
-                    return self.connect_and_send(&key, uri.clone(), req, guard).await;
+                    // Boxed: set-up happens once per connection, and its
+                    // futures would otherwise make every request's larger.
+                    return Box::pin(self.connect_and_send(&key, uri.clone(), req, guard)).await;
                 }
             }
         }
@@ -1012,5 +1014,37 @@ impl Body for PoolBody {
 
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every request's task holds this future; connection set-up is boxed so
+    /// that its handshake futures do not make it several times larger (moving
+    /// big futures showed up as memmove in profiles of 20,000-URL runs).
+    #[test]
+    fn a_request_future_stays_small() {
+        fn size<F: std::future::Future>(_: &F) -> usize {
+            std::mem::size_of::<F>()
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let _entered = rt.enter();
+        let client = crate::http::build_client(4, &Default::default());
+        let f = client.request(http::Request::new(RequestBody::default()), false);
+        assert!(size(&f) <= 4096, "{} bytes", size(&f));
+    }
+
+    #[test]
+    fn host_header_and_origin_form() {
+        let uri: Uri = "http://Example.test:8080/a/b?q=1".parse().unwrap();
+        assert_eq!(host_header(&uri), "Example.test:8080");
+        assert_eq!(origin_form(&uri), "/a/b?q=1");
+        let uri: Uri = "https://[::1]:443/".parse().unwrap();
+        assert_eq!(host_header(&uri), "[::1]");
+        assert_eq!(origin_form(&uri), "/");
     }
 }
