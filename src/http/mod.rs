@@ -35,7 +35,7 @@ use rustls::pki_types::CertificateDer;
 use connect::MarkConnect;
 pub use connect::ResolveOverride;
 use connect_timeout::ConnectTimeout;
-use dns::Resolver;
+pub use dns::Resolver;
 use pool::{Pool, PoolOptions};
 pub use pool::{PoolBody, PoolError, PoolStats};
 use proxy::Proxies;
@@ -161,8 +161,17 @@ pub enum HttpVersions {
 /// by default at [`MIN_IDLE_CONNECTIONS`] or 4 x `concurrency`, whichever is
 /// more.
 pub fn build_client(concurrency: usize, options: &ClientOptions) -> HttpClient {
+    build_client_with(concurrency, options, Resolver::new())
+}
+
+/// [`build_client`] with a resolver of the caller's (for example one built
+/// with [`Resolver::with_lookup`]).
+pub fn build_client_with(
+    concurrency: usize,
+    options: &ClientOptions,
+    resolver: Resolver,
+) -> HttpClient {
     let proxies = Arc::new(options.proxies.clone());
-    let resolver = Resolver::new();
     let mut http = HttpConnector::new_with_resolver(resolver.clone());
     http.enforce_http(false);
     http.set_nodelay(true);
@@ -201,5 +210,162 @@ pub fn build_client(concurrency: usize, options: &ClientOptions) -> HttpClient {
         proxies,
         stats,
         resolver,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use http_body_util::BodyExt;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A loopback HTTP/1.1 + h2c server answering `ok`, counting connections.
+    async fn server() -> (u16, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            loop {
+                let (tcp, _) = listener.accept().await.unwrap();
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(|_req| async {
+                        Ok::<_, std::convert::Infallible>(http::Response::new(
+                            http_body_util::Full::new(Bytes::from_static(b"ok")),
+                        ))
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc)
+                    .await;
+                });
+            }
+        });
+        (port, accepted)
+    }
+
+    /// A resolver that answers 127.0.0.1 for every name and counts its calls.
+    fn counting_resolver() -> (Resolver, Arc<AtomicUsize>) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        let resolver = Resolver::with_lookup(Arc::new(move |_host: &str| {
+            c.fetch_add(1, Ordering::SeqCst);
+            // Slow enough that every request below asks while it runs.
+            std::thread::sleep(Duration::from_millis(50));
+            Ok(vec![IpAddr::V4(Ipv4Addr::LOCALHOST)])
+        }));
+        (resolver, calls)
+    }
+
+    /// Waits until the pool holds `n` idle connections: an HTTP/1.1
+    /// connection goes back once hyper has seen the end of its response,
+    /// which may be just after the body's last byte reached the caller.
+    async fn idle(client: &HttpClient, n: usize) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while client.pool.idle_connections() != n {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} idle connections, expected {n}",
+                client.pool.idle_connections()
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    async fn get_all(client: &HttpClient, urls: Vec<String>) {
+        let tasks: Vec<_> = urls
+            .into_iter()
+            .map(|url| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    let req = http::Request::get(url)
+                        .body(RequestBody::default())
+                        .unwrap();
+                    let resp = client.request(req, false).await.expect("response");
+                    let body = resp.into_body().collect().await.unwrap().to_bytes();
+                    assert_eq!(&body[..], b"ok");
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    }
+
+    /// 100 concurrent requests to one new name: one lookup, and over HTTP/2
+    /// one connection (every request waits for the first one's set-up).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_to_a_new_name_share_one_lookup_and_one_http2_connection() {
+        let (port, accepted) = server().await;
+        let (resolver, calls) = counting_resolver();
+        let options = ClientOptions {
+            http_versions: HttpVersions::Http2PriorKnowledge,
+            ..ClientOptions::default()
+        };
+        let client = build_client_with(100, &options, resolver);
+        let urls = (0..100)
+            .map(|i| format!("http://origin.test:{port}/{i}"))
+            .collect();
+        get_all(&client, urls).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(client.dns_stats().queries, 1);
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        assert_eq!(client.stats().connections_opened.load(Ordering::SeqCst), 1);
+    }
+
+    /// Over HTTP/1.1 each request in flight needs a connection of its own,
+    /// but the name is still looked up once; the connections are then reused.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn http1_requests_share_the_lookup_and_reuse_connections() {
+        let (port, accepted) = server().await;
+        let (resolver, calls) = counting_resolver();
+        let client = build_client_with(10, &ClientOptions::default(), resolver);
+        let urls: Vec<String> = (0..10)
+            .map(|i| format!("http://origin.test:{port}/{i}"))
+            .collect();
+        get_all(&client, urls.clone()).await;
+        let first = accepted.load(Ordering::SeqCst);
+        assert!((1..=10).contains(&first), "{first}");
+        // One at a time now: each takes an idle connection.
+        for url in urls {
+            idle(&client, first).await;
+            get_all(&client, vec![url]).await;
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), first);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    /// Past the idle cap, the least recently used idle connection is closed:
+    /// with a cap of 2 and 5 origins used one after another, going back to
+    /// the first origin needs a new connection, the last one does not.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idle_connections_past_the_cap_are_closed_least_recently_used_first() {
+        let mut servers = Vec::new();
+        for _ in 0..5 {
+            servers.push(server().await);
+        }
+        let options = ClientOptions {
+            idle_socket_budget: Some(2),
+            ..ClientOptions::default()
+        };
+        let client = build_client(1, &options);
+        let url = |i: usize| format!("http://127.0.0.1:{}/", servers[i].0);
+        for i in 0..5 {
+            get_all(&client, vec![url(i)]).await;
+            idle(&client, (i + 1).min(2)).await;
+        }
+        let accepted = |i: usize| servers[i].1.load(Ordering::SeqCst);
+        get_all(&client, vec![url(4)]).await;
+        assert_eq!(accepted(4), 1, "the most recent idle connection is kept");
+        idle(&client, 2).await;
+        get_all(&client, vec![url(0)]).await;
+        assert_eq!(accepted(0), 2, "the oldest idle connection was closed");
+        assert_eq!(client.stats().connections_opened.load(Ordering::SeqCst), 6);
     }
 }

@@ -678,6 +678,11 @@ where
         }
     }
 
+    /// Idle connections in the pool, all origins together.
+    pub(crate) fn idle_connections(&self) -> usize {
+        self.shared.state.lock().expect("pool lock").idle.len()
+    }
+
     /// A permit for one more open connection: at once if one is free, else
     /// after closing the least recently used idle connection (or, with none
     /// idle, after some connection closes).
