@@ -679,6 +679,7 @@ where
     }
 
     /// Idle connections in the pool, all origins together.
+    #[cfg(test)]
     pub(crate) fn idle_connections(&self) -> usize {
         self.shared.state.lock().expect("pool lock").idle.len()
     }
