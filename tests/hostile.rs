@@ -1,6 +1,7 @@
 //! Hostile and broken peers (issue 3, items 5 and 6): raw-TCP servers on
 //! `127.0.0.1:0` that close kept-alive connections, reset or cut bodies, send
-//! bad chunks, huge or many header fields, odd `Location` values, `100
+//! bad chunks, huge or many header fields, obs-folded fields, untrusted
+//! `Transfer-Encoding` framing, odd or conflicting `Location` values, `100
 //! Continue`, or never read; and a run under an open-file limit of 64.
 //!
 //! Each case gives exactly one record of the stated kind within the deadline;
@@ -781,6 +782,8 @@ fn untrusted_transfer_encodings_are_protocol_at_once() {
         .collect();
     assert_eq!(got, want);
     assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
+    // Each refused response's connection was closed, never reused.
+    assert_eq!(server.connections(), urls.len());
     // The redirect was not followed.
     assert!(!server.targets().iter().any(|t| t.starts_with("/te/fine/")));
 }
