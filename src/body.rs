@@ -10,6 +10,10 @@
 //! on the wire (`wire_size`).
 //!
 //! Decisions:
+//! - An HTTP/1.x response with a body whose `Transfer-Encoding` is anything
+//!   but exactly one `chunked` is refused as soon as its head arrives
+//!   ([`check_framing`]), before any body byte is read, as curl refuses
+//!   unknown transfer codings.
 //! - `deflate` is the zlib format (RFC 9110 sec. 8.4.1.2, RFC 1950); as curl
 //!   and browsers do, a body that does not start with a zlib header is decoded
 //!   as raw deflate (RFC 1951), which some servers send.
@@ -150,6 +154,53 @@ pub fn looks_like_zlib(data: &[u8]) -> bool {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 struct Wire(#[source] BoxError);
+
+/// Checks that an HTTP/1.x response's body framing can be trusted: either no
+/// `Transfer-Encoding` (the body is then framed by `Content-Length`, or read
+/// until the server closes), or exactly one field whose value is `chunked`
+/// (any case, surrounding whitespace allowed). Call it when the head arrives,
+/// for responses that have a body (not for HEAD, 1xx, 204 or 304 responses,
+/// whose framing is never used).
+///
+/// Anything else is refused: an unknown coding (`identityx`), a coding
+/// before `chunked` (`gzip, chunked`; we decode no transfer coding), or
+/// `chunked` not last or not alone (`chunked, identity`, two fields). RFC
+/// 9112 sec. 6.3 makes a response whose final coding is not `chunked`
+/// read-until-close, which hyper does; but then any bytes the server sends
+/// next become "body", and a server that keeps the connection open makes the
+/// URL wait for its deadline, so such a message is treated as the error it
+/// is (curl refuses it too). HTTP/2 carries no `Transfer-Encoding` (RFC 9113
+/// sec. 8.2.2: h2 refuses a response with one), and hyper itself refuses an
+/// HTTP/1.0 response with one (RFC 9112 sec. 6.1).
+///
+/// # Errors
+/// [`FetchError::TransferEncoding`] (kind `protocol`), naming the values.
+pub fn check_framing(version: http::Version, headers: &HeaderMap) -> Result<(), FetchError> {
+    if version >= http::Version::HTTP_2 {
+        return Ok(());
+    }
+    let mut fields = headers.get_all(header::TRANSFER_ENCODING).iter();
+    let Some(first) = fields.next() else {
+        return Ok(());
+    };
+    // One field, and its whole value is `chunked`: the only case in which
+    // hyper's chunked decoder is the whole framing (it looks only at the last
+    // element of the last field).
+    if fields.next().is_none()
+        && first
+            .as_bytes()
+            .trim_ascii()
+            .eq_ignore_ascii_case(b"chunked")
+    {
+        return Ok(());
+    }
+    let shown: Vec<String> = headers
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .map(|v| v.as_bytes().escape_ascii().to_string())
+        .collect();
+    Err(FetchError::TransferEncoding(shown.join(", ")))
+}
 
 fn too_large(limit: u64, declared: Option<u64>) -> FetchError {
     FetchError::BodyTooLarge { limit, declared }
@@ -336,6 +387,54 @@ where
 
 #[cfg(test)]
 mod tests {
+    use crate::error::ErrorKind;
+
+    fn framing(version: http::Version, te: &[&[u8]]) -> Result<(), String> {
+        let mut h = HeaderMap::new();
+        for v in te {
+            h.append(
+                header::TRANSFER_ENCODING,
+                HeaderValue::from_bytes(v).unwrap(),
+            );
+        }
+        check_framing(version, &h).map_err(|e| {
+            assert_eq!(e.kind(), ErrorKind::Protocol);
+            e.to_string()
+        })
+    }
+
+    #[test]
+    fn only_a_single_chunked_is_trusted() {
+        let v11 = http::Version::HTTP_11;
+        let fine: [&[&[u8]]; 4] = [&[], &[b"chunked"], &[b"CHUNKED"], &[b" Chunked\t"]];
+        for ok in fine {
+            assert_eq!(framing(v11, ok), Ok(()), "{ok:?}");
+        }
+        let refused: [(&[&[u8]], &str); 10] = [
+            (&[b"identityx"], "identityx"),
+            (&[b"chunked, another"], "chunked, another"),
+            (&[b"gzip"], "gzip"),
+            (&[b"gzip, chunked"], "gzip, chunked"),
+            (&[b"chunked, identity"], "chunked, identity"),
+            (&[b"chunked,"], "chunked,"),
+            (&[b"gzip", b"chunked"], "gzip, chunked"),
+            (&[b"chunked", b"chunked"], "chunked, chunked"),
+            (&[b""], ""),
+            (&[b"chunk\xe9d \"x\""], r#"chunk\xe9d \"x\""#),
+        ];
+        for (bad, shown) in refused {
+            assert_eq!(
+                framing(v11, bad),
+                Err(format!(
+                    "unsupported Transfer-Encoding \"{shown}\": only a single \"chunked\" is accepted"
+                )),
+                "{bad:?}"
+            );
+        }
+        // HTTP/2 has no Transfer-Encoding to check (h2 refuses one).
+        assert_eq!(framing(http::Version::HTTP_2, &[b"gzip"]), Ok(()));
+    }
+
     use super::*;
     use http_body_util::{Full, StreamBody};
     use hyper::body::Frame;

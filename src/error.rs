@@ -47,8 +47,9 @@ pub enum ErrorKind {
     TooManyRedirects,
     /// The server broke HTTP: a malformed response, a body that ended before its
     /// `Content-Length`, a bad chunk, a connection closed before any response,
-    /// or (with `--compressed`) a body that does not decode by its
-    /// `Content-Encoding`.
+    /// an HTTP/1.1 body framed by a `Transfer-Encoding` other than a single
+    /// `chunked`, a redirect with differing `Location` fields, or (with
+    /// `--compressed`) a body that does not decode by its `Content-Encoding`.
     Protocol,
     /// An I/O error (such as a connection reset) while reading the response body.
     Body,
@@ -128,6 +129,16 @@ pub enum FetchError {
         /// refused before reading.
         declared: Option<u64>,
     },
+    /// An HTTP/1.x response with a body whose `Transfer-Encoding` is not
+    /// exactly one `chunked` (see `crate::body::check_framing`); holds the
+    /// field values as received, joined with `, `, other bytes than printable
+    /// ASCII escaped.
+    #[error("unsupported Transfer-Encoding \"{0}\": only a single \"chunked\" is accepted")]
+    TransferEncoding(String),
+    /// A redirect (when followed) with `Location` fields that differ; holds
+    /// their values in order, escaped as in [`FetchError::TransferEncoding`].
+    #[error("conflicting Location fields: {}", .0.iter().map(|v| format!("\"{v}\"")).collect::<Vec<_>>().join(", "))]
+    ConflictingLocation(Vec<String>),
     /// A transport error, already classified, with its full message.
     #[error("{message}")]
     Transport {
@@ -150,6 +161,9 @@ impl FetchError {
             FetchError::TemporaryDns(_) => ErrorKind::Dns,
             FetchError::InvalidInput(_) => ErrorKind::InvalidInput,
             FetchError::BodyTooLarge { .. } => ErrorKind::BodyTooLarge,
+            FetchError::TransferEncoding(_) | FetchError::ConflictingLocation(_) => {
+                ErrorKind::Protocol
+            }
             FetchError::Transport { kind, .. } => *kind,
         }
     }

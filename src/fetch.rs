@@ -850,8 +850,15 @@ async fn fetch_url(shared: &Shared, job: &Job) -> Result<Done, FetchError> {
         };
         let status = resp.status();
         let http_version = version_name(resp.version());
+        // Framing is checked as soon as the head arrives, before a redirect is
+        // followed or a body byte read. A response known to have no body
+        // (HEAD, 204, 304) has no framing to trust. Returning drops the
+        // unread body, which closes its connection.
+        if !hyper::body::Body::is_end_stream(resp.body()) {
+            crate::body::check_framing(resp.version(), resp.headers())?;
+        }
         if is_redirect(status) && config.max_redirects > 0 {
-            if let Some(next) = redirect_target(&current, resp.headers()) {
+            if let Some(next) = redirect_target(&current, resp.headers())? {
                 if redirects >= config.max_redirects {
                     return Err(FetchError::TooManyRedirects(config.max_redirects));
                 }
@@ -899,12 +906,32 @@ async fn fetch_url(shared: &Shared, job: &Job) -> Result<Done, FetchError> {
 
 /// Resolves `Location` against the current URL (RFC 3986 sec. 5). Bytes
 /// outside ASCII (UTF-8 or not, e.g. a raw latin-1 byte) are percent-encoded
-/// byte by byte, as curl does, before the URL parser sees them. `None` when
-/// there is no usable `Location`.
-fn redirect_target(current: &Url, headers: &HeaderMap) -> Option<Url> {
-    let raw = headers.get(header::LOCATION)?.as_bytes().trim_ascii();
+/// byte by byte, as curl does, before the URL parser sees them. `Ok(None)`
+/// when there is no usable `Location`.
+///
+/// # Errors
+/// [`FetchError::ConflictingLocation`] (kind `protocol`) when the response
+/// has several `Location` fields that differ: RFC 9110 sec. 10.2.2 allows
+/// one URI, and choosing one of them would let whichever copy came first
+/// decide (curl follows the first and ignores the rest). Several identical
+/// fields are followed, as Chromium does (it refuses only differing ones,
+/// `ERR_RESPONSE_HEADERS_MULTIPLE_LOCATION`): they say one thing.
+fn redirect_target(current: &Url, headers: &HeaderMap) -> Result<Option<Url>, FetchError> {
+    let mut fields = headers.get_all(header::LOCATION).iter();
+    let Some(first) = fields.next() else {
+        return Ok(None);
+    };
+    if fields.any(|v| v != first) {
+        let values = headers
+            .get_all(header::LOCATION)
+            .iter()
+            .map(|v| v.as_bytes().escape_ascii().to_string())
+            .collect();
+        return Err(FetchError::ConflictingLocation(values));
+    }
+    let raw = first.as_bytes().trim_ascii();
     if raw.is_empty() {
-        return None;
+        return Ok(None);
     }
     let mut text = String::with_capacity(raw.len());
     for &b in raw {
@@ -914,7 +941,7 @@ fn redirect_target(current: &Url, headers: &HeaderMap) -> Option<Url> {
             text.push_str(&format!("%{b:02X}"));
         }
     }
-    current.join(&text).ok()
+    Ok(current.join(&text).ok())
 }
 
 /// Reads a small redirect body to its end so the connection returns to the
@@ -1021,21 +1048,26 @@ mod tests {
     #[test]
     fn location_resolution() {
         let base = Url::parse("http://h:1/a/b?q").unwrap();
-        let mut h = HeaderMap::new();
-        h.insert(header::LOCATION, HeaderValue::from_static("../c"));
-        assert_eq!(redirect_target(&base, &h).unwrap().as_str(), "http://h:1/c");
-        h.insert(header::LOCATION, HeaderValue::from_static("//other:2/x"));
+        let target = |loc: &[&[u8]]| {
+            let mut h = HeaderMap::new();
+            for v in loc {
+                h.append(header::LOCATION, HeaderValue::from_bytes(v).unwrap());
+            }
+            redirect_target(&base, &h)
+        };
+        let url = |loc: &[&[u8]]| target(loc).unwrap().map(String::from);
+        assert_eq!(url(&[b"../c"]).unwrap(), "http://h:1/c");
+        assert_eq!(url(&[b"//other:2/x"]).unwrap(), "http://other:2/x");
+        assert_eq!(url(&[b"/caf\xc3\xa9"]).unwrap(), "http://h:1/caf%C3%A9");
+        assert_eq!(url(&[]), None);
+        assert_eq!(url(&[b""]), None);
+        // Identical fields say one thing; differing ones are refused.
+        assert_eq!(url(&[b"/d", b"/d"]).unwrap(), "http://h:1/d");
+        let e = target(&[b"/d", b"/e\xe9"]).unwrap_err();
+        assert_eq!(e.kind(), crate::error::ErrorKind::Protocol);
         assert_eq!(
-            redirect_target(&base, &h).unwrap().as_str(),
-            "http://other:2/x"
-        );
-        h.insert(
-            header::LOCATION,
-            HeaderValue::from_bytes(b"/caf\xc3\xa9").unwrap(),
-        );
-        assert_eq!(
-            redirect_target(&base, &h).unwrap().as_str(),
-            "http://h:1/caf%C3%A9"
+            e.to_string(),
+            r#"conflicting Location fields: "/d", "/e\xe9""#
         );
     }
 }

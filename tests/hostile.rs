@@ -1,6 +1,7 @@
 //! Hostile and broken peers (issue 3, items 5 and 6): raw-TCP servers on
 //! `127.0.0.1:0` that close kept-alive connections, reset or cut bodies, send
-//! bad chunks, huge or many header fields, odd `Location` values, `100
+//! bad chunks, huge or many header fields, obs-folded fields, untrusted
+//! `Transfer-Encoding` framing, odd or conflicting `Location` values, `100
 //! Continue`, or never read; and a run under an open-file limit of 64.
 //!
 //! Each case gives exactly one record of the stated kind within the deadline;
@@ -189,6 +190,65 @@ fn found(location: &[u8]) -> Vec<u8> {
     r
 }
 
+/// Response framings that cannot be trusted: each name, the head's
+/// status line and fields, and the values as the error names them.
+const TE_CASES: &[(&str, &str, &str)] = &[
+    (
+        "identityx",
+        "200 OK\r\nTransfer-Encoding: identityx",
+        "identityx",
+    ),
+    (
+        "chunked-another",
+        "200 OK\r\nTransfer-Encoding: chunked, another",
+        "chunked, another",
+    ),
+    ("gzip", "200 OK\r\nTransfer-Encoding: gzip", "gzip"),
+    (
+        "gzip-chunked",
+        "200 OK\r\nTransfer-Encoding: gzip, chunked",
+        "gzip, chunked",
+    ),
+    (
+        "chunked-identity-length",
+        "200 OK\r\nTransfer-Encoding: chunked, identity\r\nContent-Length: 5",
+        "chunked, identity",
+    ),
+    (
+        "two-fields",
+        "200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked",
+        "gzip, chunked",
+    ),
+    (
+        "chunked-twice",
+        "200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked",
+        "chunked, chunked",
+    ),
+    (
+        "trailing-comma",
+        "200 OK\r\nTransfer-Encoding: chunked,",
+        "chunked,",
+    ),
+    (
+        "redirect",
+        "302 Found\r\nLocation: /te/fine/plain\r\nTransfer-Encoding: gzip",
+        "gzip",
+    ),
+];
+
+/// Framings that are fine: each name, the head's fields.
+const TE_FINE: &[(&str, &str)] = &[
+    ("plain", "Transfer-Encoding: chunked"),
+    ("case-and-space", "Transfer-Encoding: \t CHUNKED \t"),
+    // Transfer-Encoding overrides Content-Length (RFC 9112 sec. 6.3), as curl
+    // does.
+    (
+        "with-length",
+        "Transfer-Encoding: Chunked\r\nContent-Length: 100",
+    ),
+    ("folded", "Transfer-Encoding:\r\n chunked"),
+];
+
 /// The routes (`hits` counts requests for this exact target so far, this one
 /// included; `port` is the server's own; `on_conn` counts the requests read on
 /// this connection, this one included):
@@ -210,6 +270,20 @@ fn found(location: &[u8]) -> Vec<u8> {
 ///   reference, a scheme-relative one, `/caf\xc3\xa9` and `/caf\xe9` (raw bytes).
 /// - `/self`: the first time, 302 to its own absolute URL; then 200 `settled`.
 /// - `/continue`: `100 Continue`, then 200 `final`.
+/// - `/fold/header`: 200 `folded` with two obs-folded fields (`X-Long`,
+///   `Content-Type`).
+/// - `/fold/loc`: 302 whose `Location` value is all on an obs-fold line, to
+///   `/loc/dest?from=fold`.
+/// - `/te/NAME`: a head with the `Transfer-Encoding` of [`TE_CASES`] entry
+///   NAME, then the 5-byte chunk `hello` (no last chunk), then hold: only a
+///   check of the head can end it before the deadline.
+/// - `/te/fine/NAME`: a complete chunked `hello` framed by [`TE_FINE`] entry
+///   NAME, kept alive.
+/// - `/te/http10`: an HTTP/1.0 response without `Transfer-Encoding` or
+///   `Content-Length`, body `hello world`, then close.
+/// - `/loc/two`, `/loc/same`: 302 with two `Location` fields that differ
+///   (`/loc/dest?from=a`, then `?from=b`) or that are the same
+///   (`/loc/dest?from=same`).
 /// - anything else: 200 `ok`.
 fn route(target: &str, hits: usize, port: u16, on_conn: usize) -> Reply {
     let chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
@@ -240,7 +314,38 @@ fn route(target: &str, hits: usize, port: u16, on_conn: usize) -> Reply {
         r.push_str("Content-Length: 2\r\n\r\nok");
         return Reply::Keep(r.into_bytes());
     }
+    if let Some(name) = target.strip_prefix("/te/fine/") {
+        let (_, fields) = TE_FINE.iter().find(|c| c.0 == name).unwrap();
+        let head = format!("HTTP/1.1 200 OK\r\n{fields}\r\n\r\n");
+        return Reply::Keep(format!("{head}5\r\nhello\r\n0\r\n\r\n").into_bytes());
+    }
+    if let Some((_, head, _)) = target
+        .strip_prefix("/te/")
+        .and_then(|name| TE_CASES.iter().find(|c| c.0 == name))
+    {
+        return Reply::Hold(format!("HTTP/1.1 {head}\r\n\r\n5\r\nhello\r\n").into_bytes());
+    }
     match target {
+        "/fold/header" => Reply::Keep(
+            b"HTTP/1.1 200 OK\r\nX-Long: a\r\n  b\r\nContent-Type: text/plain;\r\n\tcharset=utf-8\r\n\
+              Content-Length: 6\r\n\r\nfolded"
+                .to_vec(),
+        ),
+        "/fold/loc" => Reply::Keep(
+            b"HTTP/1.1 302 Found\r\nLocation:\r\n  /loc/dest?from=fold\r\nContent-Length: 0\r\n\r\n"
+                .to_vec(),
+        ),
+        "/te/http10" => Reply::Close(b"HTTP/1.0 200 OK\r\n\r\nhello world".to_vec()),
+        "/loc/two" => Reply::Keep(
+            b"HTTP/1.1 302 Found\r\nLocation: /loc/dest?from=a\r\n\
+              Location: /loc/dest?from=b\r\nContent-Length: 0\r\n\r\n"
+                .to_vec(),
+        ),
+        "/loc/same" => Reply::Keep(
+            b"HTTP/1.1 302 Found\r\nLocation: /loc/dest?from=same\r\n\
+              Location: /loc/dest?from=same\r\nContent-Length: 0\r\n\r\n"
+                .to_vec(),
+        ),
         "/rst" => Reply::Reset(cut, Duration::from_millis(200)),
         "/short" => Reply::Close(cut),
         "/unterminated" => Reply::Hold(format!("{chunked}5\r\nhello\r\n").into_bytes()),
@@ -629,8 +734,147 @@ fn server_that_never_reads_times_out() {
     assert_eq!(server.connections(), 1);
 }
 
+/// Obs-folded fields (RFC 9112 sec. 5.2) are accepted, the fold replaced by
+/// spaces, as curl does: on a 200, and as the whole value of a `Location`.
+#[test]
+fn obs_folded_header_fields_are_accepted() {
+    let server = Raw::routes(LONG_IDLE);
+    let urls = [server.url("/fold/header"), server.url("/fold/loc")];
+    let (run, got) = records(&["-t", "5"], &urls);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    let dest = server.url("/loc/dest?from=fold");
+    assert_eq!(
+        got,
+        [
+            success(&urls[0], 200, 6),
+            redirected(&urls[1], 200, 2, &dest)
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Body framing.
+
+/// Every `Transfer-Encoding` other than a single `chunked` fails at once as
+/// `protocol`, naming the values, before a redirect is followed or a body
+/// byte read. The server holds each connection open after the head and a
+/// chunk, so reading until close would end in a timeout instead.
+#[test]
+fn untrusted_transfer_encodings_are_protocol_at_once() {
+    let server = Raw::routes(LONG_IDLE);
+    let urls: Vec<String> = TE_CASES
+        .iter()
+        .map(|(name, _, _)| server.url(&format!("/te/{name}")))
+        .collect();
+    let (run, got) = records(&["-t", "10"], &urls);
+    assert_eq!(run.code(), 1);
+    let want: Vec<Value> = TE_CASES
+        .iter()
+        .zip(&urls)
+        .map(|((_, _, shown), url)| {
+            json!({
+                "type": "failure", "url": url, "error_kind": "protocol",
+                "error": format!(
+                    "unsupported Transfer-Encoding \"{shown}\": only a single \"chunked\" is accepted"
+                ),
+            })
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
+    // Each refused response's connection was closed, never reused.
+    assert_eq!(server.connections(), urls.len());
+    // The redirect was not followed.
+    assert!(!server.targets().iter().any(|t| t.starts_with("/te/fine/")));
+}
+
+/// An HTTP/1.0 response with `Transfer-Encoding` is refused too (hyper's
+/// check, RFC 9112 sec. 6.1), also at once.
+#[test]
+fn transfer_encoding_on_http_1_0_is_protocol_at_once() {
+    let server = Raw::start(Arc::new(|mut stream, log| {
+        Box::pin(async move {
+            let mut buf = Vec::new();
+            if let Some(head) = read_head(&mut stream, &mut buf).await {
+                log.record(head);
+                let _ = stream
+                    .write_all(
+                        b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+                    )
+                    .await;
+                std::future::pending::<()>().await;
+            }
+        })
+    }));
+    let url = server.url("/x");
+    let (run, _) = records(&["-t", "10"], std::slice::from_ref(&url));
+    assert_eq!(run.code(), 1);
+    assert_eq!(failure_kind(&run.records[0]), failed(&url, "protocol"));
+    assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
+}
+
+/// A single `chunked` in any case, with whitespace around it, alongside a
+/// `Content-Length` or obs-folded, is read as chunked; an HTTP/1.0 body
+/// without framing is read until the server closes; a HEAD response's
+/// `Transfer-Encoding` is not checked (it has no body).
+#[test]
+fn trusted_framing_still_works() {
+    let server = Raw::routes(LONG_IDLE);
+    let urls: Vec<String> = TE_FINE
+        .iter()
+        .map(|(name, _)| server.url(&format!("/te/fine/{name}")))
+        .collect();
+    let (run, got) = records(&["-t", "5"], &urls);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    let want: Vec<Value> = urls.iter().map(|u| success(u, 200, 5)).collect();
+    assert_eq!(got, want);
+
+    let url = server.url("/te/http10");
+    let run = util::run(&["-t", "5"], format!("{url}\n"));
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    assert_eq!(run.records.len(), 1, "{:?}", run.records);
+    let mut record = run.records[0].clone();
+    let fields = record.as_object_mut().unwrap();
+    assert!(fields.remove("elapsed_ms").is_some());
+    assert_eq!(fields.remove("http_version").unwrap(), "HTTP/1.0");
+    assert_eq!(record, success(&url, 200, 11));
+
+    let url = server.url("/te/gzip");
+    let (run, got) = records(&["-t", "5", "-X", "HEAD"], std::slice::from_ref(&url));
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    assert_eq!(got, [success(&url, 200, 0)]);
+}
+
 // ---------------------------------------------------------------------------
 // Location values.
+
+/// Two `Location` fields that differ are refused when the redirect would be
+/// followed; with `--max-redirects 0` the 302 is the result. Two identical
+/// fields are followed.
+#[test]
+fn differing_location_fields_are_protocol_identical_ones_are_followed() {
+    let server = Raw::routes(LONG_IDLE);
+    let urls = [server.url("/loc/two"), server.url("/loc/same")];
+    let (run, got) = records(&["-t", "5"], &urls);
+    assert_eq!(run.code(), 1);
+    assert_eq!(
+        got,
+        [
+            json!({
+                "type": "failure", "url": urls[0], "error_kind": "protocol",
+                "error": r#"conflicting Location fields: "/loc/dest?from=a", "/loc/dest?from=b""#,
+            }),
+            redirected(&urls[1], 200, 2, &server.url("/loc/dest?from=same")),
+        ]
+    );
+    let mut targets = server.targets();
+    targets.sort();
+    assert_eq!(targets, ["/loc/dest?from=same", "/loc/same", "/loc/two"]);
+
+    let (run, got) = records(&["--max-redirects", "0"], &urls[..1]);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    assert_eq!(got, [success(&urls[0], 302, 0)]);
+}
 
 #[test]
 fn relative_location_is_resolved_against_the_request_url() {
