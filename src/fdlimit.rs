@@ -48,25 +48,24 @@ pub fn fit_concurrency(requested: usize, soft_limit: u64) -> usize {
     (requested as u64).min(available) as usize
 }
 
-/// How many sockets may stay open after their requests (idle keep-alive
-/// connections), so that they plus `concurrency` sockets in flight fit in
-/// `soft_limit` descriptors, and at most [`MAX_IDLE_SOCKETS`] (or 4 x
-/// `concurrency`, if more) whatever the limit. Connections opened beyond it
-/// are closed, least recently used first (see `http::pool`).
+/// How many connections may stay open after their requests (idle keep-alive
+/// connections, all hosts together), so that they plus `concurrency` sockets
+/// in flight fit in `soft_limit` descriptors, and at most
+/// [`MAX_IDLE_SOCKETS`] whatever the limit. Past it the pool closes the least
+/// recently used idle connection (see `http::pool`).
 pub fn idle_budget(concurrency: usize, soft_limit: u64) -> usize {
     let available = soft_limit.saturating_sub(RESERVED_FDS) as usize;
-    let cap = MAX_IDLE_SOCKETS.max(concurrency.saturating_mul(4));
-    available.saturating_sub(concurrency).min(cap)
+    available.saturating_sub(concurrency).min(MAX_IDLE_SOCKETS)
 }
 
-/// Idle keep-alive sockets kept, all hosts together, when the open-file
+/// Idle keep-alive connections kept, all hosts together, when the open-file
 /// limit would allow more. A list of many distinct hosts leaves one idle
-/// connection per host until the pool's idle timeout (90 s): found in review,
-/// 300,000 hosts under a limit of 20,000 kept 19,900 sockets open, about
-/// 20 KiB of memory each, and used up the ephemeral ports, so that every new
-/// connect scanned the whole port range in the kernel. One host needs at most
-/// `concurrency` idle connections, so this cap costs a single-host run
-/// nothing.
+/// connection per host that will likely never be used again: 300,000 hosts
+/// once kept 19,900 sockets open, about 20 KiB of memory each (more for a TLS
+/// or HTTP/2 connection), and used up the ephemeral ports. One host rarely has
+/// many idle connections at once (a request takes one as soon as it is
+/// free), so this cap costs a single-host run almost nothing, and open
+/// sockets stay at most the concurrency plus 256.
 pub const MAX_IDLE_SOCKETS: usize = 256;
 
 #[cfg(test)]
@@ -86,7 +85,7 @@ mod tests {
         assert_eq!(idle_budget(48, 64), 0);
         assert_eq!(idle_budget(5, 64), 43);
         assert_eq!(idle_budget(5, 1_048_576), MAX_IDLE_SOCKETS);
-        assert_eq!(idle_budget(1_000, 1_048_576), 4_000);
+        assert_eq!(idle_budget(1_000, 1_048_576), MAX_IDLE_SOCKETS);
     }
 
     #[test]

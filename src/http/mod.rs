@@ -56,9 +56,8 @@ pub type PoolResponse = http::Response<PoolBody>;
 const MAX_RESPONSE_HEADERS: usize = 2_000;
 
 /// Idle connections kept, all origins together, when
-/// [`ClientOptions::idle_socket_budget`] is not set: 256, or 4 x the
-/// concurrency if more.
-pub const MIN_IDLE_CONNECTIONS: usize = 256;
+/// [`ClientOptions::idle_socket_budget`] is not set.
+pub const DEFAULT_IDLE_CONNECTIONS: usize = crate::fdlimit::MAX_IDLE_SOCKETS;
 
 type Connector = ConnectTimeout<hyper_rustls::HttpsConnector<MarkConnect>>;
 
@@ -120,11 +119,12 @@ pub struct ClientOptions {
     pub insecure: bool,
     /// `--resolve` overrides. Default: none.
     pub resolve: Vec<ResolveOverride>,
-    /// Most sockets kept open once their requests are done (idle keep-alive
-    /// connections, all origins together, counting those in use when the
-    /// connection was opened). Set it to the open-file budget minus the
+    /// Most connections kept open once their requests are done (idle
+    /// keep-alive connections, all origins together); past it the least
+    /// recently used is closed. Open connections are capped at the
+    /// concurrency plus this. Set it to the open-file budget minus the
     /// concurrency so that idle and in-flight sockets together fit the limit.
-    /// Default `None`: no limit beyond the pool's per-origin one.
+    /// Default `None`: [`DEFAULT_IDLE_CONNECTIONS`].
     pub idle_socket_budget: Option<usize>,
     /// Which proxy each request goes through (`--proxy`, `--noproxy` and the
     /// proxy environment variables, by curl's rules; see [`proxy`]).
@@ -158,8 +158,8 @@ pub enum HttpVersions {
 /// Builds the shared client for `concurrency` requests in flight.
 ///
 /// Idle connections are capped at [`ClientOptions::idle_socket_budget`], or
-/// by default at [`MIN_IDLE_CONNECTIONS`] or 4 x `concurrency`, whichever is
-/// more.
+/// by default at [`DEFAULT_IDLE_CONNECTIONS`]; open connections at
+/// `concurrency` plus that.
 pub fn build_client(concurrency: usize, options: &ClientOptions) -> HttpClient {
     build_client_with(concurrency, options, Resolver::new())
 }
@@ -192,7 +192,7 @@ pub fn build_client_with(
     };
     let idle_cap = options
         .idle_socket_budget
-        .unwrap_or(MIN_IDLE_CONNECTIONS.max(concurrency.saturating_mul(4)));
+        .unwrap_or(DEFAULT_IDLE_CONNECTIONS);
     let stats = Arc::new(PoolStats::default());
     let pool = Pool::new(
         ConnectTimeout::new(https, options.connect_timeout),
