@@ -49,6 +49,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_service::Service;
 
 use crate::connect_timeout::ConnectTimeout;
@@ -196,6 +197,22 @@ pub struct MarkConnect {
 pub struct SocketCount {
     open: AtomicUsize,
     keep_idle_below: usize,
+    /// One permit per socket that fits: the idle budget plus the concurrency.
+    /// A connection takes one before its socket is opened and gives it back
+    /// when the socket is closed. A poisoned connection is closed by its
+    /// connection task, which may run only after the request's slot went to
+    /// the next URL; without the wait, that URL's new socket could be one
+    /// more than the open-file limit allows ("Too many open files").
+    room: Arc<Semaphore>,
+}
+
+impl SocketCount {
+    /// Waits until one more socket fits, when counting.
+    async fn room(sockets: &Option<Arc<SocketCount>>) -> Option<OwnedSemaphorePermit> {
+        let s = sockets.as_ref()?;
+        // The semaphore is never closed.
+        s.room.clone().acquire_owned().await.ok()
+    }
 }
 
 /// A counted TCP stream: decrements the count when closed, and reports itself
@@ -204,6 +221,8 @@ pub struct SocketCount {
 pub struct CountedIo {
     inner: TokioIo<TcpStream>,
     sockets: Option<Arc<SocketCount>>,
+    /// This socket's place in [`SocketCount::room`], given back on drop.
+    _room: Option<OwnedSemaphorePermit>,
     one_shot: bool,
     /// Connected to an HTTP proxy for an `http://` target: requests go in
     /// absolute form (hyper-util's `Connected::proxy`).
@@ -216,13 +235,18 @@ pub struct CountedIo {
 
 impl CountedIo {
     /// Counts a newly opened socket (when counting) and wraps it.
-    fn new(inner: TokioIo<TcpStream>, sockets: Option<Arc<SocketCount>>) -> CountedIo {
+    fn new(
+        inner: TokioIo<TcpStream>,
+        sockets: Option<Arc<SocketCount>>,
+        room: Option<OwnedSemaphorePermit>,
+    ) -> CountedIo {
         let one_shot = sockets
             .as_ref()
             .is_some_and(|s| s.open.fetch_add(1, Ordering::Relaxed) >= s.keep_idle_below);
         CountedIo {
             inner,
             sockets,
+            _room: room,
             one_shot,
             proxied: false,
             ready_reads: 0,
@@ -369,8 +393,9 @@ impl Service<Uri> for MarkConnect {
         let connect = self.inner.call(uri);
         let sockets = self.sockets.clone();
         Box::pin(async move {
+            let room = SocketCount::room(&sockets).await;
             let inner = connect.await.map_err(|e| mark(e.into()))?;
-            Ok(CountedIo::new(inner, sockets))
+            Ok(CountedIo::new(inner, sockets, room))
         })
     }
 }
@@ -408,10 +433,11 @@ impl MarkConnect {
                     .to_string(),
                 _ => bare.to_owned(),
             };
+            let room = SocketCount::room(&sockets).await;
             let tcp = connect
                 .await
                 .map_err(|e| mark(Box::new(Via::new(&proxy, e.into()))))?;
-            let mut io = CountedIo::new(tcp, sockets);
+            let mut io = CountedIo::new(tcp, sockets, room);
             match proxy.scheme() {
                 ProxyScheme::Http if !https => {
                     io.proxied = true;
@@ -558,7 +584,8 @@ pub struct ClientOptions {
     /// Most sockets kept open once their requests are done (idle keep-alive
     /// connections, all origins together, counting those in use when the
     /// connection was opened). Set it to the open-file budget minus the
-    /// concurrency so that idle and in-flight sockets together fit the limit.
+    /// concurrency so that idle and in-flight sockets together fit the limit;
+    /// a new connection waits while that many sockets are still open.
     /// Default `None`: no limit beyond the pool's per-origin one.
     pub idle_socket_budget: Option<usize>,
     /// Which proxy each request goes through (`--proxy`, `--noproxy` and the
@@ -660,12 +687,18 @@ fn tls_config(options: &ClientOptions) -> rustls::ClientConfig {
     builder.with_root_certificates(roots).with_no_client_auth()
 }
 
-/// The shared socket count for `options.idle_socket_budget`, if one is set.
-pub fn socket_count(options: &ClientOptions) -> Option<Arc<SocketCount>> {
+/// The shared socket count for `options.idle_socket_budget`, if one is set,
+/// with room for that many idle sockets plus `concurrency` in use.
+pub fn socket_count(options: &ClientOptions, concurrency: usize) -> Option<Arc<SocketCount>> {
     options.idle_socket_budget.map(|keep_idle_below| {
         Arc::new(SocketCount {
             open: AtomicUsize::new(0),
             keep_idle_below,
+            room: Arc::new(Semaphore::new(
+                keep_idle_below
+                    .saturating_add(concurrency)
+                    .min(Semaphore::MAX_PERMITS),
+            )),
         })
     })
 }

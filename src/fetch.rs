@@ -238,7 +238,7 @@ where
     let concurrency = config.max_concurrency.max(1);
     let keep_order = config.keep_order;
     let headers = default_headers(&config);
-    let sockets = socket_count(&config.client);
+    let sockets = socket_count(&config.client, concurrency);
     let limits = Arc::new(Limits::new(config.rate, config.rate_per_host));
     let shared = Arc::new(Shared {
         client: build_client(concurrency, &config.client, sockets.clone()),
