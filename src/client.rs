@@ -250,7 +250,7 @@ impl CountedIo {
             one_shot,
             proxied: false,
             ready_reads: 0,
-            used: ConnectionUse::default(),
+            used: ConnectionUse::new(),
         }
     }
 }
@@ -270,24 +270,37 @@ impl Drop for CountedIo {
     }
 }
 
-/// Whether a connection has carried a response yet, shared between the
-/// connection (as hyper-util's `Connected::extra`, which also puts it in each
-/// response's extensions) and the requests on it: `fetch.rs` marks it when a
-/// response head arrives, and a request that fails on a connection that never
-/// answered is not taken for a stale kept-alive one
+/// Whether a connection has carried a response yet, and when it was opened,
+/// shared between the connection (as hyper-util's `Connected::extra`, which
+/// also puts it in each response's extensions) and the requests on it:
+/// `fetch.rs` marks it when a response head arrives, and a request that fails
+/// on a connection opened for it is not taken for a stale kept-alive one
 /// (`FetchError::is_stale_connection`).
-#[derive(Clone, Debug, Default)]
-pub struct ConnectionUse(Arc<std::sync::atomic::AtomicBool>);
+#[derive(Clone, Debug)]
+pub struct ConnectionUse {
+    answered: Arc<std::sync::atomic::AtomicBool>,
+    opened: std::time::Instant,
+}
 
 impl ConnectionUse {
-    /// Records that a response came back on the connection.
-    pub fn answered(&self) {
-        self.0.store(true, Ordering::Relaxed);
+    fn new() -> ConnectionUse {
+        ConnectionUse {
+            answered: Arc::default(),
+            opened: std::time::Instant::now(),
+        }
     }
 
-    /// Whether a response has come back on the connection.
-    pub fn has_answered(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+    /// Records that a response came back on the connection.
+    pub fn answered(&self) {
+        self.answered.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the connection was kept alive for a request sent at `sent`:
+    /// it had answered before, or it was opened before the request and
+    /// waited idle in the pool (the pool also opens connections that a
+    /// request started but did not need, when another came free first).
+    pub fn was_kept_alive(&self, sent: std::time::Instant) -> bool {
+        self.answered.load(Ordering::Relaxed) || self.opened < sent
     }
 }
 

@@ -182,12 +182,17 @@ impl FetchError {
     /// The caller repeats only idempotent methods (GET, HEAD, PUT, DELETE,
     /// OPTIONS, TRACE), which RFC 9110 sec. 9.2.2 allows to be repeated
     /// automatically after a communication failure.
-    pub(crate) fn is_stale_connection(err: &(dyn StdError + 'static)) -> bool {
+    pub(crate) fn is_stale_connection(
+        err: &(dyn StdError + 'static),
+        sent: std::time::Instant,
+    ) -> bool {
         let mut stale = false;
-        // Whether the connection had already carried a response: a failure on
-        // a connection's first request is the server's answer to that request
-        // (a reset, a close), not a stale kept-alive connection, and is not
-        // sent again (found in review: `GET /reset` reached the server twice).
+        // Whether the connection was kept alive (had answered, or waited idle
+        // since before the request was sent at `sent`): a failure on a
+        // connection opened for the request is the server's answer to that
+        // request (a reset, a close), not a stale kept-alive connection, and
+        // is not sent again (found in review: `GET /reset` reached the server
+        // twice).
         let mut reused = true;
         for e in chain(err) {
             if let Some(c) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
@@ -198,7 +203,7 @@ impl FetchError {
                     let mut extensions = http::Extensions::new();
                     info.get_extras(&mut extensions);
                     if let Some(used) = extensions.get::<crate::client::ConnectionUse>() {
-                        reused = used.has_answered();
+                        reused = used.was_kept_alive(sent);
                     }
                 }
             }

@@ -836,13 +836,16 @@ async fn fetch_url(shared: &Shared, job: &Job) -> Result<Done, FetchError> {
     loop {
         let cross_origin = redirects > 0 && !same_origin(&origin, &current);
         let req = build_request(shared, job, &method, body, &current, &origin, cross_origin)?;
+        let sent = Instant::now();
         let resp = match shared.client.request(req).await {
             Ok(resp) => resp,
             // A request that dies on a kept-alive connection the server had just
             // closed, before any response byte, is sent once more on a new
             // connection, as curl does. hyper-util retries only requests that
             // were not yet written. Only for idempotent methods.
-            Err(e) if retry::is_idempotent(&method) && FetchError::is_stale_connection(&e) => {
+            Err(e)
+                if retry::is_idempotent(&method) && FetchError::is_stale_connection(&e, sent) =>
+            {
                 let req =
                     build_request(shared, job, &method, body, &current, &origin, cross_origin)?;
                 shared

@@ -509,7 +509,7 @@ fn server_closing_idle_connections_after_one_second_loses_nothing() {
     });
     let run = finish(child, None);
     writer.join().unwrap();
-    assert_eq!(run.code(), 0, "{}", run.stderr);
+    assert_eq!(run.code(), 0, "{:?}\n{}", run.records, run.stderr);
     run.checked_summary();
     let want: Vec<Value> = bursts.concat().iter().map(|u| success(u, 200, 2)).collect();
     assert_eq!(exact(&run.records), want);
