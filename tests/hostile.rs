@@ -614,7 +614,7 @@ fn server_closing_idle_connections_after_one_second_loses_nothing() {
     });
     let run = finish(child, None);
     writer.join().unwrap();
-    assert_eq!(run.code(), 0, "{}", run.stderr);
+    assert_eq!(run.code(), 0, "{:?}\n{}", run.records, run.stderr);
     run.checked_summary();
     let want: Vec<Value> = bursts.concat().iter().map(|u| success(u, 200, 2)).collect();
     assert_eq!(exact(&run.records), want);
@@ -1010,6 +1010,12 @@ fn open_file_limit_of_64_caps_the_concurrency_and_loses_nothing() {
         .collect();
     let input: String = urls.iter().map(|u| format!("{u}\n")).collect();
     let run = run_with_open_file_limit(&["--keep-order", "-c", "500", "-t", "10"], 64, input);
+    let failures: Vec<&Value> = run
+        .records
+        .iter()
+        .filter(|r| r["type"] != "success")
+        .collect();
+    assert!(failures.is_empty(), "{failures:?}\n{}", run.stderr);
     assert_eq!(run.code(), 0, "{}", run.stderr);
     run.checked_summary();
     let want: Vec<Value> = urls.iter().map(|u| success(u, 200, 2)).collect();

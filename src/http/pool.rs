@@ -16,7 +16,9 @@
 //!   same error, so a dead origin costs one attempt, not one per URL.
 //! - **HTTP/1.1 connections carry one request at a time** and go back to the
 //!   pool when their response body has been read to the end; a request takes
-//!   the most recently used idle one, or opens a new one.
+//!   the most recently used idle one, else waits for one whose response has
+//!   been read but that hyper has not yet made ready for its next request
+//!   (a moment), else opens a new one.
 //! - **A bounded total of idle connections, all origins together.** An HTTP/2
 //!   connection with no open stream counts as idle. Past the cap the least
 //!   recently used idle connection is closed, so open sockets never exceed
@@ -51,7 +53,8 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::client::conn::{http1, http2};
 use hyper_util::client::legacy::connect::Connection;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::futures::OwnedNotified;
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tower_service::Service;
 
@@ -201,6 +204,11 @@ struct Origin {
     h1_idle: Vec<H1Idle>,
     /// HTTP/1.1 connections carrying a request (they keep `learnt`).
     h1_busy: usize,
+    /// Of those, the ones whose response has been read and that go back to
+    /// `h1_idle` once hyper is ready for their next request; `returned` wakes
+    /// the requests waiting for one.
+    h1_returning: usize,
+    returned: Option<Arc<Notify>>,
     h2: Option<H2Conn>,
     /// A set-up that requests to this origin may wait for: its number and
     /// the channel its outcome is sent on.
@@ -293,6 +301,8 @@ enum Checkout {
     H1(H1Idle),
     H2(H2Handle),
     Wait(watch::Receiver<Outcome>),
+    /// Wait for an HTTP/1.1 connection of the origin that is on its way back.
+    WaitReturn(Pin<Box<OwnedNotified>>),
     /// Set up a connection; `Some` when others may wait for it.
     Connect(Option<(u64, watch::Sender<Outcome>)>),
 }
@@ -382,6 +392,7 @@ where
                     Err(Unsent(back)) => req = restore_uri(*back, &uri),
                     Err(Failed(e)) => return Err(e),
                 },
+                Checkout::WaitReturn(notified) => notified.await,
                 Checkout::Wait(mut rx) => {
                     self.shared
                         .stats
@@ -452,6 +463,14 @@ where
         };
         let decision = match (taken, &origin.connecting) {
             (Some(t), _) => t,
+            (None, _) if !fresh && origin.h1_returning > 0 => {
+                let notify = origin.returned.get_or_insert_with(Default::default);
+                let mut notified = Box::pin(notify.clone().notified_owned());
+                // Registered now, under the lock that `h1_done` takes before
+                // it notifies, so the wake-up cannot be missed.
+                notified.as_mut().enable();
+                Checkout::WaitReturn(notified)
+            }
             (None, Some((_, rx))) if may_be_h2 => Checkout::Wait(rx.clone()),
             (None, _) if may_be_h2 => {
                 let (tx, rx) = watch::channel(None);
@@ -891,12 +910,22 @@ impl<C> Drop for Announce<'_, C> {
 /// Returning a connection to the pool once its response is done.
 trait Checkin: Send + Sync {
     /// An HTTP/1.1 request is done; `Some` gives its connection back.
-    fn h1_done(&self, key: Key, conn: Option<H1Idle>);
+    /// `returning`: it had been counted in `Origin::h1_returning`.
+    fn h1_done(&self, key: Key, conn: Option<H1Idle>, returning: bool);
+    /// An HTTP/1.1 connection whose response is read will be back soon.
+    fn h1_returning(&self, key: &Key);
     fn h2_done(&self, key: &Key, id: u64);
 }
 
 impl<C: Send + Sync> Checkin for Shared<C> {
-    fn h1_done(&self, key: Key, conn: Option<H1Idle>) {
+    fn h1_returning(&self, key: &Key) {
+        let mut state = self.state.lock().expect("pool lock");
+        if let Some(origin) = state.origins.get_mut(key) {
+            origin.h1_returning += 1;
+        }
+    }
+
+    fn h1_done(&self, key: Key, conn: Option<H1Idle>, returning: bool) {
         let mut guard = self.state.lock().expect("pool lock");
         let state = &mut *guard;
         let tick = state.next_tick();
@@ -904,6 +933,12 @@ impl<C: Send + Sync> Checkin for Shared<C> {
             return;
         };
         origin.h1_busy = origin.h1_busy.saturating_sub(1);
+        if returning {
+            origin.h1_returning = origin.h1_returning.saturating_sub(1);
+            if let Some(n) = &origin.returned {
+                n.notify_waiters();
+            }
+        }
         match conn {
             Some(mut conn) if conn.sender.is_ready() && self.options.idle_cap > 0 => {
                 conn.since = Instant::now();
@@ -973,15 +1008,16 @@ impl Drop for Lease {
                         let key = key.clone();
                         match tokio::runtime::Handle::try_current() {
                             Ok(rt) => {
+                                pool.h1_returning(&key);
                                 rt.spawn(async move {
                                     let ready = conn.sender.ready().await.is_ok();
-                                    pool.h1_done(key, ready.then_some(conn));
+                                    pool.h1_done(key, ready.then_some(conn), true);
                                 });
                             }
-                            Err(_) => pool.h1_done(key, None),
+                            Err(_) => pool.h1_done(key, None, false),
                         }
                     }
-                    conn => pool.h1_done(key.clone(), conn),
+                    conn => pool.h1_done(key.clone(), conn, false),
                 }
             }
             Lease::H2 { pool, key, id } => pool.h2_done(key, *id),

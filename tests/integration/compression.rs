@@ -197,6 +197,9 @@ fn chunked_encoded_bodies_are_read_to_the_end_and_the_connection_reused() {
         })
         .collect();
     assert_eq!(exact(&run.records), want);
+    // A body left unread would cost each request its own connection; a
+    // request that starts while the previous connection is on its way back to
+    // the pool waits for it rather than opening another.
     assert_eq!(server.bg.accepted(), 1, "connections were not reused");
 }
 

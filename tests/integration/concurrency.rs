@@ -9,11 +9,13 @@ use futures::StreamExt;
 
 use crate::util::{run, Misbehave, RawServer, Server};
 
+/// The server holds each request until the rest of its group of 4 has
+/// arrived (`/gate/4`), so the peak is 4 exactly when 4 are kept in flight.
 #[test]
 fn cli_keeps_exactly_c_requests_in_flight() {
     let server = Server::start();
     let input: String = (0..20)
-        .map(|i| format!("{}\n", server.url(&format!("/delay/200?{i}"))))
+        .map(|i| format!("{}\n", server.url(&format!("/gate/4?{i}"))))
         .collect();
     let run = run(&["-c", "4"], input);
     assert_eq!(run.code(), 0, "{}", run.stderr);
@@ -30,8 +32,8 @@ fn cli_keeps_exactly_c_requests_in_flight() {
 #[test]
 fn cli_default_concurrency_is_five() {
     let server = Server::start();
-    let input: String = (0..12)
-        .map(|i| format!("{}\n", server.url(&format!("/delay/200?{i}"))))
+    let input: String = (0..15)
+        .map(|i| format!("{}\n", server.url(&format!("/gate/5?{i}"))))
         .collect();
     let run = run(&[], input);
     assert_eq!(run.code(), 0, "{}", run.stderr);
@@ -42,7 +44,7 @@ fn cli_default_concurrency_is_five() {
 async fn library_stream_keeps_exactly_max_concurrency_in_flight() {
     let server = Server::start();
     let urls: Vec<String> = (0..12)
-        .map(|i| server.url(&format!("/delay/200?{i}")))
+        .map(|i| server.url(&format!("/gate/3?{i}")))
         .collect();
     let config = Config {
         max_concurrency: 3,
@@ -65,10 +67,11 @@ async fn library_stream_keeps_exactly_max_concurrency_in_flight() {
 }
 
 /// `fetch_stream` yields in completion order; `fetch_all` in input order.
+/// Both requests of a run are in flight before either is answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn library_stream_is_completion_order_and_fetch_all_input_order() {
     let server = Server::start();
-    let urls = vec![server.url("/delay/800"), server.url("/delay/0")];
+    let urls = vec![server.url("/gate/2/800"), server.url("/gate/2/0")];
     let streamed: Vec<String> =
         fetch_stream(futures::stream::iter(urls.clone()), Config::default())
             .map(|r| r.url().to_owned())

@@ -148,12 +148,15 @@ fn idna_host_and_space_in_path() {
     );
 }
 
+/// All four requests are in flight at once (the server holds each until the
+/// fourth has arrived), then finish in reverse input order; the records
+/// still come in input order.
 #[test]
 fn keep_order_gives_input_order_at_the_same_concurrency() {
     let server = Server::start();
     let urls: Vec<String> = [600, 400, 200, 0]
         .iter()
-        .map(|ms| server.url(&format!("/delay/{ms}")))
+        .map(|ms| server.url(&format!("/gate/4/{ms}")))
         .collect();
     let run = run(&["--keep-order", "-c", "4"], urls.join("\n"));
     assert_eq!(run.code(), 0, "{}", run.stderr);

@@ -130,6 +130,30 @@ struct State {
     peak: AtomicUsize,
     /// Handlers that panicked (a bad route argument); checked on drop.
     panics: AtomicUsize,
+    /// Requests that have reached a `/gate` route so far.
+    gate: tokio::sync::watch::Sender<usize>,
+}
+
+/// How long a `/gate` request waits for the rest of its group before it
+/// goes on alone (and the test's peak check fails instead of hanging).
+const GATE_LIMIT: Duration = Duration::from_secs(10);
+
+impl State {
+    /// Holds a `/gate/N` request until its group of `n` is complete: the
+    /// first `n` requests to reach a gate form the first group, the next `n`
+    /// the second, and so on. The whole group is then in flight at once, so
+    /// a client that keeps `n` requests going sets the peak to exactly `n`,
+    /// however slow the machine.
+    async fn gate(&self, n: usize) {
+        let mut arrived = 0;
+        self.gate.send_modify(|count| {
+            *count += 1;
+            arrived = *count;
+        });
+        let complete = arrived.div_ceil(n) * n;
+        let mut count = self.gate.subscribe();
+        let _ = tokio::time::timeout(GATE_LIMIT, count.wait_for(|c| *c >= complete)).await;
+    }
 }
 
 /// Decrements the in-flight count when a handler ends (or is dropped).
@@ -156,6 +180,9 @@ impl Drop for InFlight {
 ///   (HTTP/1.1 chunked transfer coding).
 /// - `/status/N`: status N with the body `status N`.
 /// - `/delay/MS`: waits MS milliseconds, then 200 with the body `ok`.
+/// - `/gate/N` (or `/gate/N/MS`): waits until its group of N requests to
+///   `/gate` routes has arrived (see `State::gate`; at most 10 s), then MS
+///   milliseconds (default 0), then 200 with the body `ok`.
 /// - `/redirect/N`: 302 to the relative `N-1`; `/redirect/0` is 200 `done`.
 /// - `/loop`: 302 to itself.
 /// - `/to?URL`: 302 to URL (everything after `?`, used as is); `/to/CODE?URL`
@@ -301,6 +328,13 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         "status" => respond(n() as u16, full(format!("status {}", n()))),
         "delay" => {
             tokio::time::sleep(Duration::from_millis(n())).await;
+            respond(200, full("ok"))
+        }
+        "gate" => {
+            let (group, ms) = arg.split_once('/').unwrap_or((arg, "0"));
+            let number = |s: &str| s.parse::<u64>().expect("numeric /gate argument");
+            state.gate(number(group) as usize).await;
+            tokio::time::sleep(Duration::from_millis(number(ms))).await;
             respond(200, full("ok"))
         }
         "redirect" => match n() {
