@@ -3,7 +3,7 @@
 //! Each line gets a concurrency slot from `buffer_unordered(max_concurrency)`
 //! (or `buffered` for [`Config::keep_order`]); the fetch then runs as its own
 //! spawned tokio task, so requests keep progressing while the consumer (stdout)
-//! is slow. Every task shares one pooled hyper-util client and runs under one
+//! is slow. Every task shares one pooled client ([`crate::http`]) and runs under one
 //! `tokio::time::timeout` that covers resolution, connect, TLS, every redirect
 //! hop and the whole body.
 //!

@@ -4,8 +4,8 @@
 //! The binary is a thin shell around [`fetch_stream`]: input lines become a
 //! `Stream`, fetched with `buffer_unordered(max_concurrency)` (or, with
 //! per-host limits, rate limits or retries, a look-ahead scheduler) over one
-//! pooled hyper-util
-//! client, each request attempt under a `tokio::time::timeout` deadline.
+//! shared client ([`http`]: our connection pool over hyper's `client::conn`),
+//! each request attempt under a `tokio::time::timeout` deadline.
 //!
 //! # Layout
 //! - [`input`]: reading files/stdin lazily, one line at a time, bounded memory.
