@@ -25,7 +25,7 @@
 //!   requests in flight plus the cap, however many distinct hosts the input
 //!   names. Idle connections older than [`IDLE_TIMEOUT`] are closed when met.
 //! - **A hard cap on open connections.** Each connection holds a permit of a
-//!   semaphore of [`PoolOptions::socket_cap`] permits from before it dials
+//!   semaphore of `socket_cap` permits (requests in flight plus the idle cap) from before it dials
 //!   until its socket is closed (the permit lives in the connection's task, so
 //!   it is released only after the socket is dropped). A request that finds no
 //!   permit closes the least recently used idle connection and waits for a
