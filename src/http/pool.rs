@@ -25,9 +25,9 @@
 //!   requests in flight plus the cap, however many distinct hosts the input
 //!   names. Idle connections older than [`IDLE_TIMEOUT`] are closed when met.
 //! - **A hard cap on open connections.** Each connection holds a permit of a
-//!   semaphore of `socket_cap` permits (requests in flight plus the idle cap) from before it dials
-//!   until its socket is closed (the permit lives in the connection's task, so
-//!   it is released only after the socket is dropped). A request that finds no
+//!   semaphore (requests in flight plus the idle cap) from before it dials
+//!   until its socket is dropped: the permit travels with the byte stream, so
+//!   it is released only once the socket is closed. A request that finds no
 //!   permit closes the least recently used idle connection and waits for a
 //!   permit, so the open-file budget holds exactly, even while evicted
 //!   connections are still shutting down.
