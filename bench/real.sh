@@ -110,7 +110,7 @@ if grep -hv "^https://[a-z0-9]*\.$ZONE/" "$L"/*.txt | grep -q .; then die "a URL
 
 # ---------------------------------------------------------------- DNS server
 
-DNS_PID= NGX_PID=
+DNS_PID='' NGX_PID=''
 cleanup() {
   [ -z "$NGX_PID" ] || kill "$NGX_PID" 2>/dev/null || true
   [ -z "$DNS_PID" ] || kill "$DNS_PID" 2>/dev/null || true
@@ -231,7 +231,8 @@ probe=$(curl -sS -o /dev/null -w '%{http_code} %{http_version}' --http1.1 --cace
 # The resolver is ours: a name outside the zone does not resolve, and the server saw the queries.
 dns_counts >/dev/null
 if getent ahosts example.com >/dev/null 2>&1; then die "example.com resolved: lookups do not stay in the namespace"; fi
-[ "$(getent ahostsv4 "h1.$ZONE" | awk 'NR == 1 { print $1 }')" = 127.0.0.1 ] || die "h1.$ZONE does not resolve to 127.0.0.1"
+# (ahosts, not ahostsv4: with only loopback addresses, AI_ADDRCONFIG for AF_INET finds nothing.)
+[ "$(getent ahosts "h1.$ZONE" | awk 'NR == 1 { print $1 }')" = 127.0.0.1 ] || die "h1.$ZONE does not resolve to 127.0.0.1"
 read -r seen _ < <(dns_counts)
 [ "$seen" -ge 2 ] || die "the DNS server saw $seen queries for two lookups"
 log "nginx $NGX_VERSION (pid $NGX_PID) and the DNS server (pid $DNS_PID, ${DELAY_MS} ms) answer on 127.0.0.1"
@@ -242,6 +243,7 @@ CLK_TCK=$(getconf CLK_TCK)
 # srv_ticks: CPU ticks (user + system) nginx (master and worker) and the DNS server have used.
 srv_ticks() {
   local p pids=("$NGX_PID" "$DNS_PID")
+  # shellcheck disable=SC2013 # the children files hold pids separated by spaces
   for p in $(cat /proc/"$NGX_PID"/task/*/children 2>/dev/null); do pids+=("$p"); done
   for p in "${pids[@]}"; do cat "/proc/$p/stat" 2>/dev/null; done | awk '{ t += $14 + $15 } END { print t + 0 }'
 }
@@ -330,11 +332,12 @@ t_aiohttp() { # HTTP/1.1 only: the --http1.1 of the others is dropped
 }
 TOOLS=${REAL_TOOLS:-fetcher curl aiohttp}
 
-# workload ID N C DELAY_MS LIST DESCRIPTION [--http1.1]: every tool, REAL_ROUNDS rounds.
+# workload ID N HOSTS C DELAY_MS LIST DESCRIPTION [--http1.1]: every tool, REAL_ROUNDS
+# rounds; HOSTS is how many distinct host names the list holds.
 workload() {
-  local id=$1 n=$2 c=$3 delay=$4 list=$5 desc=$6 r t
-  shift 6
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "$n" "$c" "$delay" "${1:-h2}" "$desc" >>"$WL"
+  local id=$1 n=$2 hosts=$3 c=$4 delay=$5 list=$6 desc=$7 r t
+  shift 7
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "$n" "$hosts" "$c" "$delay" "${1:-h2}" "$desc" >>"$WL"
   log "$id: $desc ($n URLs, -c $c, DNS delay $delay ms, $REAL_ROUNDS round(s))"
   for r in $(seq "$REAL_ROUNDS"); do
     for t in $TOOLS; do "t_$t" "$id" "$r" "$n" "$c" "$list" "$@"; done
@@ -348,17 +351,17 @@ curl --parallel -s --no-progress-meter --cacert "$CA" -K "$L/warm.curlcfg" >/dev
 
 START=$(date +%s)
 for c in $W6_CS; do
-  workload "W6-$(kname "$W6_SMALL")-c$c" "$W6_SMALL" "$c" "$DELAY_MS" "$L/w6-small.txt" "distinct hosts"
+  workload "W6-$(kname "$W6_SMALL")-c$c" "$W6_SMALL" "$W6_SMALL" "$c" "$DELAY_MS" "$L/w6-small.txt" "distinct hosts"
 done
 for c in $W6_CS; do
-  workload "W6-$(kname "$W6_BIG")-c$c" "$W6_BIG" "$c" "$DELAY_MS" "$L/w6-big.txt" "distinct hosts"
+  workload "W6-$(kname "$W6_BIG")-c$c" "$W6_BIG" "$W6_BIG" "$c" "$DELAY_MS" "$L/w6-big.txt" "distinct hosts"
 done
-workload W7 "$W7_N" "$W7_C" "$DELAY_MS" "$L/w7.txt" "one HTTPS origin"
+workload W7 "$W7_N" 1 "$W7_C" "$DELAY_MS" "$L/w7.txt" "one HTTPS origin"
 W8_N=$((W8_HOSTS * W8_PATHS))
-workload W8-h2 "$W8_N" "$W8_C" "$DELAY_MS" "$L/w8.txt" "$W8_HOSTS hosts × $W8_PATHS paths, interleaved"
-workload W8-h1 "$W8_N" "$W8_C" "$DELAY_MS" "$L/w8.txt" "$W8_HOSTS hosts × $W8_PATHS paths, interleaved, --http1.1" --http1.1
+workload W8-h2 "$W8_N" "$W8_HOSTS" "$W8_C" "$DELAY_MS" "$L/w8.txt" "$W8_HOSTS hosts × $W8_PATHS paths, interleaved"
+workload W8-h1 "$W8_N" "$W8_HOSTS" "$W8_C" "$DELAY_MS" "$L/w8.txt" "$W8_HOSTS hosts × $W8_PATHS paths, interleaved, --http1.1" --http1.1
 start_dns "$SLOW_DELAY_MS"
-workload "W6-$(kname "$W6_SMALL")-c$SLOW_C-dns$SLOW_DELAY_MS" "$W6_SMALL" "$SLOW_C" "$SLOW_DELAY_MS" "$L/w6-small.txt" \
+workload "W6-$(kname "$W6_SMALL")-c$SLOW_C-dns$SLOW_DELAY_MS" "$W6_SMALL" "$W6_SMALL" "$SLOW_C" "$SLOW_DELAY_MS" "$L/w6-small.txt" \
   "distinct hosts, DNS answers after $SLOW_DELAY_MS ms"
 END=$(date +%s)
 

@@ -648,9 +648,9 @@ END=$(date +%s)
   printf 'lists\t%s\n' "w1.txt: $W1_N × $HTTP/bytes/100/I; w2.txt: $W2_N × $HTTP/delay/$W2_DELAY_MS/I; w3-big.txt: $W3_BIG and w3-small.txt: $W3_SMALL × $HTTP/bytes/10/I; w4-h1.txt: $W4_N × $HTTPS_H1/bytes/100/I; w4-h2.txt: $W4_N × $HTTPS_H2/bytes/100/I; endless.txt: $ENDLESS_C × $HTTP/endless/I (I = 1, 2, …); *.curlcfg: one \`url = \"…\"\` and one \`output = \"/dev/null\"\` line per URL"
 } >"$FACTS"
 
-readme=()
-[ "$UPDATE_README" = 1 ] && readme=(--readme README.md)
+report_args=()
+[ "$UPDATE_README" = 1 ] && report_args=(--readme README.md)
 # Without --real the report keeps the real-world block OUT already has.
-real && readme+=(--real "$REAL_DIR")
-"$PY" bench/report.py --raw "$RAW" --commands "$CMDS" --facts "$FACTS" --extra "$EXTRA" --out "$OUT" "${readme[@]}"
+if real; then report_args+=(--real "$REAL_DIR"); fi
+"$PY" bench/report.py --raw "$RAW" --commands "$CMDS" --facts "$FACTS" --extra "$EXTRA" --out "$OUT" "${report_args[@]}"
 log "wrote $OUT ($((END - START)) s of measuring)"
