@@ -7,8 +7,9 @@ Every interval it walks the process tree under PID (through
 /proc/PID/task/TID/children, so no scan of all of /proc), leaves out PID itself
 and the wrappers named by --skip (the /usr/bin/time, timeout and taskset that
 start the client), and adds up the entries of /proc/P/fd and the Threads of
-/proc/P/status of the rest. When PID is gone it prints "FDS THREADS SAMPLES":
-the largest sums seen and how many samples were taken.
+/proc/P/status of the rest. When PID is gone it prints "FDS THREADS SAMPLES CPU":
+the largest sums seen, how many samples were taken and the CPU seconds the
+sampler itself used (user + sys), which the bench leaves out of "other" load.
 
 A process can open and close descriptors between two samples, so the peak is a
 lower bound; at 10 ms it catches a pool of connections that lives for a while.
@@ -78,7 +79,8 @@ def main():
         peak_threads = max(peak_threads, nthreads)
         samples += 1
         time.sleep(a.interval_ms / 1000)
-    print(peak_fds, peak_threads, samples)
+    t = os.times()
+    print(peak_fds, peak_threads, samples, f"{t.user + t.system:.2f}")
 
 
 if __name__ == "__main__":

@@ -295,14 +295,15 @@ rrun() {
   wait "$fpid" || true
   tcp1=$(snmp Tcp ActiveOpens)
   udp1=$(snmp Udp RcvbufErrors)
-  local user sys rss wall srv other fds thr samples records ok fails proto errs
+  local user sys rss wall srv other fds thr samples fcpu records ok fails proto errs
   local d_total d_a d_aaaa d_other d_nx d_tcp d_inflight
   read -r d_total d_a d_aaaa d_other d_nx d_tcp d_inflight < <(dns_counts)
   read -r _ user sys rss < <(tail -n 1 "$REAL_DIR/time.txt")
-  read -r fds thr samples <"$REAL_DIR/fdpeak.txt"
+  read -r fds thr samples fcpu <"$REAL_DIR/fdpeak.txt"
   wall=$(awk "BEGIN { printf \"%.4f\", ($t1 - $t0) / 1e9 }")
   srv=$(awk "BEGIN { printf \"%.2f\", ($s1 - $s0) / $CLK_TCK }")
-  other=$(awk "BEGIN { printf \"%.2f\", ($b1 - $b0) / $CLK_TCK - $srv - $user - $sys }")
+  # CPU that neither the client, the servers nor the fd sampler used meanwhile (noise).
+  other=$(awk "BEGIN { printf \"%.2f\", ($b1 - $b0) / $CLK_TCK - $srv - $user - $sys - $fcpu }")
   read -r records ok fails proto errs < <("$PY" bench/count_records.py "$kind" "$out")
   printf '%s\t' "$w" "$tool" "$round" "$n" "$c" "$wall" "$user" "$sys" "$rss" "$records" "$ok" "$fails" "$proto" "$rc" \
     "$fds" "$thr" "$samples" "$((tcp1 - tcp0))" "$d_total" "$d_a" "$d_aaaa" "$d_other" "$d_nx" "$d_tcp" "$d_inflight" \
@@ -332,6 +333,28 @@ t_aiohttp() { # HTTP/1.1 only: the --http1.1 of the others is dropped
 }
 TOOLS=${REAL_TOOLS:-fetcher curl aiohttp}
 
+# wait_quiet: waits (up to QUIET_WAIT s, QUIET_BUDGET s in all) until processes other
+# than ours use under 20 % of a core, so that runs start on a quiet machine (as in
+# run.sh; the servers idle between runs).
+QUIET_WAIT=${QUIET_WAIT:-60} QUIET_BUDGET=${QUIET_BUDGET:-240} QUIET_WAITED=0
+wait_quiet() {
+  local waited=0 b0 busy
+  while :; do
+    b0=$(busy_ticks)
+    sleep 0.5
+    busy=$((($(busy_ticks) - b0) * 200 / CLK_TCK))
+    [ "$busy" -le 20 ] && break
+    if [ "$waited" -ge "$QUIET_WAIT" ] || [ "$QUIET_WAITED" -ge "$QUIET_BUDGET" ]; then
+      log "other processes still use ${busy} % of a core; going on"
+      break
+    fi
+    [ "$waited" = 0 ] && log "waiting for other processes to quiet down (${busy} % of a core busy)"
+    sleep 1.5
+    waited=$((waited + 2)) QUIET_WAITED=$((QUIET_WAITED + 2))
+  done
+  [ "$waited" = 0 ] || log "waited ${waited}s for a quiet machine"
+}
+
 # workload ID N HOSTS C DELAY_MS LIST DESCRIPTION [--http1.1]: every tool, REAL_ROUNDS
 # rounds; HOSTS is how many distinct host names the list holds.
 workload() {
@@ -340,6 +363,7 @@ workload() {
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "$n" "$hosts" "$c" "$delay" "${1:-h2}" "$desc" >>"$WL"
   log "$id: $desc ($n URLs, -c $c, DNS delay $delay ms, $REAL_ROUNDS round(s))"
   for r in $(seq "$REAL_ROUNDS"); do
+    wait_quiet
     for t in $TOOLS; do "t_$t" "$id" "$r" "$n" "$c" "$list" "$@"; done
   done
 }
@@ -371,9 +395,10 @@ END=$(date +%s)
     "$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo ' (with uncommitted changes)')"
   printf 'duration_s\t%s\n' "$((END - START))"
   printf 'rounds\t%s\n' "$REAL_ROUNDS"
+  printf 'quiet_waited_s\t%s\n' "$QUIET_WAITED"
   printf 'quick\t%s\n' "$QUICK"
   printf 'timeout_s\t%s\n' "$REAL_TIMEOUT"
-  printf 'nginx\t%s\n' "$(nginx -v 2>&1)"
+  printf 'nginx\t%s\n' "$(nginx -v 2>&1 | sed 's/^nginx version: //')"
   printf 'curl\t%s\n' "$(curl --version | head -n 1)"
   printf 'aiohttp\t%s\n' "$("$PY" -c 'import aiohttp, sys; print("aiohttp", aiohttp.__version__, "/ Python", sys.version.split()[0])')"
   printf 'fetcher-stream\t%s\n' "$("$BIN" --version)"

@@ -482,7 +482,9 @@ class RealStat:
         self.srv_busy = statistics.median(float(r["server_cpu"]) / float(r["wall"]) for r in rows)
         self.other = statistics.median(max(0.0, float(r["other_cpu"])) / float(r["wall"]) for r in rows)
         self.noisy = self.other >= 0.25 and med("other_cpu") >= 0.1
-        self.urls_s = self.n / self.wall if self.wall > 0 else None
+        # Records per second: the same as URLs / wall when every URL gave a record,
+        # and not inflated when a run was stopped by the time limit.
+        self.urls_s = self.records / self.wall if self.wall > 0 and self.records else None
 
     def records_cell(self):
         if self.records == self.n and self.ok == self.n:
@@ -514,7 +516,8 @@ def real_block(d):
     p("")
     p(f"Written by `bench/run.sh` (`ONLY=real bench/run.sh` for this part alone) on {facts['date']} "
       f"(commit {facts['commit']}); {facts['rounds']} round(s) per tool, tools in turn within each "
-      f"workload; {facts['duration_s']} s of measuring.")
+      f"workload; {facts['duration_s']} s of measuring (of which {facts.get('quiet_waited_s', '0')} s "
+      "waiting for other processes to quiet down).")
     if facts.get("quick") == "1":
         p("")
         p("**QUICK=1 smoke run: short lists, figures not comparable with the full run.**")
@@ -563,7 +566,8 @@ def real_block(d):
     p("")
 
     # ------------------------------------------------------------ tables
-    p("Columns: wall (median of the rounds), URLs/s = URLs / wall, CPU = user + sys of the client; "
+    p("Columns: wall (median of the rounds), URLs/s = records / wall (= URLs / wall unless records "
+      "are missing), CPU = user + sys of the client; "
       "peak RSS = `/usr/bin/time` %M (largest round); peak fds / threads = the most descriptors "
       "(entries of `/proc/PID/fd`) and threads the client held at once, sampled every 10 ms; TCP "
       "conns = the namespace's Tcp ActiveOpens (`/proc/net/snmp`) after the run minus before; DNS "

@@ -232,7 +232,7 @@ if real; then
   env ROOT="$ROOT" B="$B" BIN="$BIN" PY="$PY" CA="$CA" WILD_CERT="$TLS/wild.pem" WILD_KEY="$TLS/wild.key" \
     SERVER_CPU="$SERVER_CPU" CLIENT_CPU="$CLIENT_CPU" QUICK="$QUICK" REAL_ROUNDS="$REAL_ROUNDS" \
     REAL_TIMEOUT="$REAL_TIMEOUT" REAL_DIR="$REAL_DIR" REAL_UNSHARE="${UNSHARE[*]}" \
-    REAL_TOOLS="${REAL_TOOLS:-fetcher curl aiohttp}" \
+    REAL_TOOLS="${REAL_TOOLS:-fetcher curl aiohttp}" QUIET_WAIT="$QUIET_WAIT" QUIET_BUDGET="$QUIET_BUDGET" \
     "${UNSHARE[@]}" bash "$ROOT/bench/real.sh" || die "the real-world section failed"
   if ! classic; then
     "$PY" bench/report.py --real "$REAL_DIR" --real-only --out "$OUT"
