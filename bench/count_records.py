@@ -27,6 +27,9 @@ def main():
     protos, errors = Counter(), Counter()
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
+            # A line cut off when a run was stopped by its time limit is no record.
+            if not line.endswith("\n"):
+                continue
             if kind == "json":
                 try:
                     r = json.loads(line)

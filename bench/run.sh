@@ -57,7 +57,10 @@
 #   REAL_TOOLS="fetcher curl aiohttp"  the tools of the real-world runs
 #
 # Usage: bench/run.sh   (from anywhere; run as root on a fresh machine so that
-# missing Debian packages can be installed). About 10 minutes on 2 cores.
+# missing Debian packages can be installed). About 10 minutes on 2 cores for
+# W1–W5, and 30–50 minutes more for the real-world shapes (curl and aiohttp at
+# 100,000 hosts take minutes each). Smoke run of the new part alone:
+# `QUICK=1 ONLY=real bench/run.sh` (about 6 minutes).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
