@@ -565,11 +565,20 @@ def real_block(d):
       "call asks for A and AAAA, so one lookup per host is 2.")
     p("")
 
+    noisy = [f"{w} {t} ({s.other * 100:.0f} %)" for (w, t), s in stats.items() if s.noisy]
+    if noisy:
+        p(f"**Noise:** other processes on the machine used CPU during {len(noisy)} of {len(stats)} runs "
+          "(a quarter of a core and 100 ms or more): " + ", ".join(noisy) + ". Wall times and the "
+          "W6 ratios of those runs are less firm (a tool that does more CPU work per URL loses more "
+          "to a busy machine); the counts (connections, DNS queries, descriptors, records) do not "
+          "depend on it. Rerun on a quiet machine to confirm the times.")
+        p("")
+
     # ------------------------------------------------------------ tables
     p("Columns: wall (median of the rounds), URLs/s = records / wall (= URLs / wall unless records "
       "are missing), CPU = user + sys of the client; "
       "peak RSS = `/usr/bin/time` %M (largest round); peak fds / threads = the most descriptors "
-      "(entries of `/proc/PID/fd`) and threads the client held at once, sampled every 10 ms; TCP "
+      "(entries of `/proc/PID/fd`) and threads the client held at once, sampled every 10 ms (a lower bound; 0 when the run ended before the first sample); TCP "
       "conns = the namespace's Tcp ActiveOpens (`/proc/net/snmp`) after the run minus before; DNS "
       "queries = queries the DNS server received during the run (A / AAAA); records = result lines "
       "/ how many said 200 (worst round); failures = transport failures (fetcher-stream and aiohttp: "
