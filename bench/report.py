@@ -8,13 +8,28 @@ Inputs (all written by run.sh under target/bench/):
   facts.tsv     key value: machine facts, tool versions, run parameters
   extra.tsv     the W5 startup figure and the endless-body RSS check
 
-    python3 bench/report.py --raw R --commands C --facts F --extra E --out bench/RESULTS.md [--readme README.md]
+and, from bench/real.sh, a directory (--real DIR, target/bench/real/) with
+  raw.tsv       one row per run, with a header line naming the columns
+  commands.tsv  workload tool command (round 1 of each)
+  workloads.tsv id n hosts c dns_delay_ms http description
+  facts.tsv     key value
+
+    python3 bench/report.py --raw R --commands C --facts F --extra E --out bench/RESULTS.md \
+        [--real DIR] [--readme README.md]
+    python3 bench/report.py --real DIR --real-only --out bench/RESULTS.md
+
+The real-world shapes form one block of OUT, between `<!-- real-world:start -->`
+and `<!-- real-world:end -->`. Without --real the block OUT already has is kept;
+with --real-only only that block is replaced (or appended) and the rest of OUT
+is left as it is.
 
 With --readme, the table between `<!-- bench:start -->` and `<!-- bench:end -->`
 in that file is replaced by the summary table.
 """
 
 import argparse
+import csv
+import os
 import statistics
 from collections import OrderedDict, defaultdict
 
@@ -99,13 +114,24 @@ WORKLOADS = OrderedDict(
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--raw", required=True)
-    ap.add_argument("--commands", required=True)
-    ap.add_argument("--facts", required=True)
-    ap.add_argument("--extra", required=True)
+    ap.add_argument("--raw")
+    ap.add_argument("--commands")
+    ap.add_argument("--facts")
+    ap.add_argument("--extra")
     ap.add_argument("--out", required=True)
     ap.add_argument("--readme")
+    ap.add_argument("--real", help="bench/real.sh's output directory")
+    ap.add_argument("--real-only", action="store_true", help="replace only the real-world block of OUT")
     a = ap.parse_args()
+
+    if a.real_only:
+        if not a.real:
+            ap.error("--real-only needs --real")
+        write_real_only(a.out, real_block(a.real))
+        return
+    for name in ("raw", "commands", "facts", "extra"):
+        if getattr(a, name) is None:
+            ap.error(f"--{name} is required (or --real-only)")
 
     facts = OrderedDict((r[0], r[1] if len(r) > 1 else "") for r in read_tsv(a.facts))
     by = defaultdict(list)
@@ -381,6 +407,10 @@ def main():
       "TaskGroup, one task per URL, `asyncio.timeout` per request, stdlib asyncio event loop.")
     p("- Every client is pinned to one core and the server to the other, so each tool has the "
       "same one-core budget; the server is the same for all tools.")
+    block = real_block(a.real) if a.real else existing_real_block(a.out)
+    if block:
+        out.append("")
+        out.append(block)
     out_text = "\n".join(out) + "\n"
     with open(a.out, "w", encoding="utf-8") as f:
         f.write(out_text)
@@ -415,6 +445,252 @@ def summary_table(st, names, ideal, facts, extra):
     if "w5" in extra:
         lines.append(f"| W5 startup (median) | {float(extra['w5'][0]):.1f} ms | | | | |")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- real-world shapes
+
+REAL_START, REAL_END = "<!-- real-world:start -->", "<!-- real-world:end -->"
+REAL_TOOLS = ["fetcher-stream", "curl --parallel", "aiohttp"]
+
+
+class RealStat:
+    """The rounds of one tool on one real-world workload (rows of raw.tsv as dicts)."""
+
+    def __init__(self, rows):
+        def med(k):
+            return statistics.median(float(r[k]) for r in rows)
+
+        self.rounds = len(rows)
+        self.n = int(rows[0]["n"])
+        walls = [float(r["wall"]) for r in rows]
+        self.wall, self.wall_min, self.wall_max = statistics.median(walls), min(walls), max(walls)
+        self.cpu = statistics.median(float(r["user"]) + float(r["sys"]) for r in rows)
+        self.rss = max(int(r["rss_kib"]) for r in rows) / 1024
+        self.fds = max(int(r["fds_peak"]) for r in rows)
+        self.threads = max(int(r["threads_peak"]) for r in rows)
+        self.tcp = med("tcp_opens")
+        self.dns = med("dns_total")
+        self.dns_a, self.dns_aaaa = med("dns_a"), med("dns_aaaa")
+        self.dns_inflight = max(int(r["dns_inflight_max"]) for r in rows)
+        self.udp_drops = max(int(r["udp_rcvbuf_errors"]) for r in rows)
+        self.records = min(int(r["records"]) for r in rows)
+        self.ok = min(int(r["ok"]) for r in rows)
+        self.failures = max(int(r["failures"]) for r in rows)
+        self.protos = sorted({r["proto"] for r in rows if r["proto"] != "-"})
+        self.exits = sorted({r["exit"] for r in rows})
+        self.errors = [f"round {r['round']}: {r['errors']}" for r in rows if r["errors"] != "-"]
+        self.srv_busy = statistics.median(float(r["server_cpu"]) / float(r["wall"]) for r in rows)
+        self.other = statistics.median(max(0.0, float(r["other_cpu"])) / float(r["wall"]) for r in rows)
+        self.noisy = self.other >= 0.25 and med("other_cpu") >= 0.1
+        # Records per second: the same as URLs / wall when every URL gave a record,
+        # and not inflated when a run was stopped by the time limit.
+        self.urls_s = self.records / self.wall if self.wall > 0 and self.records else None
+
+    def records_cell(self):
+        if self.records == self.n and self.ok == self.n:
+            return f"{fnum(self.n)}/{fnum(self.n)} ok"
+        miss = self.n - self.records
+        flag = f"**FLAG**: {fnum(miss)} missing" if miss else f"**FLAG**: {fnum(self.n - self.ok)} not ok"
+        return f"{fnum(self.records)}, {fnum(self.ok)} ok — {flag}"
+
+
+def real_block(d):
+    """The real-world shapes as one Markdown block (between the markers)."""
+    facts = OrderedDict((r[0], r[1] if len(r) > 1 else "") for r in read_tsv(os.path.join(d, "facts.tsv")))
+    with open(os.path.join(d, "raw.tsv"), encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    by = defaultdict(list)
+    for r in rows:
+        by[(r["workload"], r["tool"])].append(r)
+    stats = {k: RealStat(v) for k, v in by.items()}
+    wls = [dict(zip(["id", "n", "hosts", "c", "delay", "http", "desc"], r))
+           for r in read_tsv(os.path.join(d, "workloads.tsv"))]
+    commands = defaultdict(list)
+    for r in read_tsv(os.path.join(d, "commands.tsv")):
+        commands[r[0]].append((r[1], r[2]))
+    tools = [t for t in REAL_TOOLS if any(k[1] == t for k in stats)]
+
+    out = [REAL_START]
+    p = out.append
+    p("## Real-world shapes")
+    p("")
+    p(f"Written by `bench/run.sh` (`ONLY=real bench/run.sh` for this part alone) on {facts['date']} "
+      f"(commit {facts['commit']}); {facts['rounds']} round(s) per tool, tools in turn within each "
+      f"workload; {facts['duration_s']} s of measuring (of which {facts.get('quiet_waited_s', '0')} s "
+      "waiting for other processes to quiet down).")
+    if facts.get("quick") == "1":
+        p("")
+        p("**QUICK=1 smoke run: short lists, figures not comparable with the full run.**")
+    p("")
+    p(f"Everything runs in one private network and mount namespace (`{facts['unshare']}`, only `lo`): "
+      "bench/dns_server.py on 127.0.0.1:53 (A 127.0.0.1 for `*.bench.test`, an empty AAAA answer, "
+      f"NXDOMAIN elsewhere; each answer {facts['delay_ms']} ms after its query unless a workload says "
+      "otherwise, without holding up other queries), the namespace's own `/etc/resolv.conf` "
+      "(`nameserver 127.0.0.1`), `/etc/hosts` (localhost) and `/etc/nsswitch.conf` (`hosts: files dns`) "
+      f"bind-mounted; {facts['nginx']} on 127.0.0.1:443 (`{facts['listen']}`, TLS 1.2/1.3 with a "
+      "`*.bench.test` certificate from the test CA, h2 and http/1.1 by ALPN, one worker, "
+      f"keepalive_requests 10,000,000, a {facts['body_bytes']}-byte body for any path). nginx and the DNS "
+      f"server run on core {facts['server_cpu']}, every client on core {facts['client_cpu']}. "
+      f"Open-file limit {facts['nofile']}. Tools: {facts['fetcher-stream']}; {facts['curl']}; "
+      f"{facts['aiohttp']}.")
+    p("")
+
+    def st(w, t):
+        return stats.get((w, t))
+
+    # ------------------------------------------------------------ ratios
+    p("| ratio | " + " | ".join(tools) + " |")
+    p("|---|" + "---:|" * len(tools))
+    for w in wls:
+        wid = w["id"]
+        if wid.startswith("W6"):
+            curl = st(wid, "curl --parallel")
+            cells = []
+            for t in tools:
+                s = st(wid, t)
+                cells.append(fratio(s.urls_s / curl.urls_s) if s and curl and s.urls_s and curl.urls_s else "—")
+            p(f"| {wid}: URLs/s ÷ curl's | " + " | ".join(cells) + " |")
+    for w in wls:
+        if w["id"] == "W7":
+            p("| W7: TCP connections opened | "
+              + " | ".join(fnum(st("W7", t).tcp) if st("W7", t) else "—" for t in tools) + " |")
+    for w in wls:
+        if w["id"].startswith("W8"):
+            hosts = int(w["hosts"])
+            p(f"| {w['id']}: DNS queries per host | "
+              + " | ".join(f"{st(w['id'], t).dns / hosts:.2f}" if st(w["id"], t) else "—" for t in tools) + " |")
+    p("")
+    p("W6 ratios: URLs/s (from the median wall) of each tool ÷ curl --parallel's. DNS queries per host: "
+      "queries the DNS server received during the run ÷ distinct hosts in the list; a getaddrinfo "
+      "call asks for A and AAAA, so one lookup per host is 2.")
+    p("")
+
+    noisy = [f"{w} {t} ({s.other * 100:.0f} %)" for (w, t), s in stats.items() if s.noisy]
+    if noisy:
+        p(f"**Noise:** other processes on the machine used CPU during {len(noisy)} of {len(stats)} runs "
+          "(a quarter of a core and 100 ms or more): " + ", ".join(noisy) + ". Wall times and the "
+          "W6 ratios of those runs are less firm (a tool that does more CPU work per URL loses more "
+          "to a busy machine); the counts (connections, DNS queries, descriptors, records) do not "
+          "depend on it. Rerun on a quiet machine to confirm the times.")
+        p("")
+
+    # ------------------------------------------------------------ tables
+    p("Columns: wall (median of the rounds), URLs/s = records / wall (= URLs / wall unless records "
+      "are missing), CPU = user + sys of the client; "
+      "peak RSS = `/usr/bin/time` %M (largest round); peak fds / threads = the most descriptors "
+      "(entries of `/proc/PID/fd`) and threads the client held at once, sampled every 10 ms (a lower bound; 0 when the run ended before the first sample); TCP "
+      "conns = the namespace's Tcp ActiveOpens (`/proc/net/snmp`) after the run minus before; DNS "
+      "queries = queries the DNS server received during the run (A / AAAA); records = result lines "
+      "/ how many said 200 (worst round); failures = transport failures (fetcher-stream and aiohttp: "
+      "`\"type\":\"failure\"`, curl: status 000); server core = CPU of nginx and the DNS server / wall.")
+    p("")
+    for w in wls:
+        wid = w["id"]
+        rows_ = [(t, st(wid, t)) for t in tools if st(wid, t)]
+        if not rows_:
+            continue
+        curl = st(wid, "curl --parallel")
+        http = "HTTP/1.1 forced (`--http1.1`)" if w["http"] == "--http1.1" else "h2 offered by ALPN"
+        p(f"### {wid}: {w['desc']}")
+        p("")
+        p(f"{fnum(int(w['n']))} URLs over {fnum(int(w['hosts']))} host name(s), concurrency {w['c']}, "
+          f"DNS answers after {w['delay']} ms, {http}.")
+        p("")
+        p("| tool | wall s | URLs/s | × curl | CPU s | peak RSS MiB | peak fds | peak threads | TCP conns "
+          "| DNS queries (A / AAAA) | most DNS queries waiting | records | failures | proto | server core | notes |")
+        p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---:|---|")
+        for t, s in rows_:
+            notes = []
+            if s.wall_max > 1.1 * s.wall_min:
+                notes.append(f"wall {s.wall_min:.2f}–{s.wall_max:.2f}")
+            if s.exits != ["0"]:
+                notes.append("exit " + ",".join(s.exits) + (" (124: stopped by the time limit)" if "124" in s.exits else ""))
+            if s.errors:
+                notes.append("not ok: " + "; ".join(s.errors))
+            if s.udp_drops:
+                notes.append(f"{s.udp_drops} DNS queries dropped (UDP receive buffer full)")
+            if t == "aiohttp" and w["http"] != "--http1.1":
+                notes.append("HTTP/1.1 only")
+            if s.noisy:
+                notes.append(f"other processes used {s.other * 100:.0f} % of a core meanwhile")
+            x = fratio(s.urls_s / curl.urls_s) if curl and curl.urls_s and s.urls_s else "—"
+            cells = [f"**{t}**" if t == US else t, f"{s.wall:.3f}", fnum(s.urls_s), x, f"{s.cpu:.2f}",
+                     f"{s.rss:.1f}", fnum(s.fds), fnum(s.threads), fnum(s.tcp),
+                     f"{fnum(s.dns)} ({fnum(s.dns_a)} / {fnum(s.dns_aaaa)})", fnum(s.dns_inflight),
+                     s.records_cell(), fnum(s.failures), "/".join(s.protos) or "—",
+                     f"{s.srv_busy * 100:.0f} %", "; ".join(notes)]
+            p("| " + " | ".join(cells) + " |")
+        p("")
+
+    # ------------------------------------------------------------ commands and notes
+    p("### Exact commands (real-world shapes)")
+    p("")
+    p("Each runs as `/usr/bin/time -f '%e %U %S %M' timeout -k 5 "
+      f"{facts['timeout_s']} COMMAND` inside the namespace, stdout to a file that is then counted "
+      "(bench/count_records.py). URL lists under target/bench/real/lists/: w6-small.txt and "
+      "w6-big.txt (`https://hI.bench.test/`, I = 1 … N), w7.txt (`https://one.bench.test/I`), "
+      "w8.txt (`https://hH.bench.test/pP`, every host's p1, then every host's p2, …); *.curlcfg: "
+      "a `url` and an `output = \"/dev/null\"` line per URL.")
+    p("")
+    for w in wls:
+        if w["id"] not in commands:
+            continue
+        p(f"{w['id']}:")
+        p("")
+        p("```sh")
+        for tool, cmd in commands[w["id"]]:
+            p(f"# {tool}")
+            p(cmd)
+        p("```")
+        p("")
+    p("### Notes on method (real-world shapes)")
+    p("")
+    p("- The DNS server answers each query after the delay by a timer on its event loop, so "
+      "lookups in flight do not queue behind each other; \"most DNS queries waiting\" is the most "
+      "it held at once during the run, a view of how many lookups the client had in flight.")
+    p("- fetcher-stream and curl resolve with getaddrinfo (fetcher-stream on tokio's blocking "
+      "threads, curl in a thread per lookup); glibc does not cache, so every lookup reaches the "
+      "DNS server. aiohttp resolves with getaddrinfo in the event loop's default executor, sized "
+      "here to -c threads (Python's default is min(32, cores + 4)), and caches answers per host "
+      "(`ttl_dns_cache` longer than the run), sharing one lookup among the requests waiting for it.")
+    p("- curl runs as the classic workloads do: `--parallel --parallel-max C --parallel-immediate` "
+      "(immediate: open new connections rather than wait to multiplex on one) with a config file "
+      "of URLs and one `-w` line per transfer.")
+    p("- aiohttp (bench/aiohttp_ref.py) speaks HTTP/1.1 only; it takes a Semaphore(C) slot before "
+      "making each URL's task, over one `TCPConnector(limit=C)`.")
+    p("- Every client gets the same `-t 30` / `--max-time 30` per URL and the same open-file limit.")
+    p("- TCP connections are counted for the whole namespace; only the client opens connections "
+      "there (the DNS lookups go over UDP).")
+    p(REAL_END)
+    return "\n".join(out)
+
+
+def existing_real_block(path):
+    """The real-world block of the report at PATH, or None."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None
+    if REAL_START in text and REAL_END in text:
+        return text[text.index(REAL_START):text.index(REAL_END) + len(REAL_END)]
+    return None
+
+
+def write_real_only(path, block):
+    """Replaces the real-world block of PATH (or appends it), keeping the rest."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = "# Benchmark results\n"
+    if REAL_START in text and REAL_END in text:
+        a, b = text.index(REAL_START), text.index(REAL_END) + len(REAL_END)
+        text = text[:a] + block + text[b:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def update_readme(path, table):

@@ -25,6 +25,17 @@
 #   W5  `fetcher-stream < /dev/null`, median of 20 runs        (startup)
 #   RSS 8 endless bodies at -t 60 -c 8, SIGINT after 10 s: peak RSS < 32 MiB
 #
+# Real-world shapes (bench/real.sh, run in a private network and mount
+# namespace with its own DNS server and nginx; fetcher-stream, curl --parallel
+# and bench/aiohttp_ref.py; every answer from DNS after 5 ms unless said):
+#   W6  20,000 and 100,000 distinct hosts h1.bench.test …, -c 200 and -c 500,
+#       and 20,000 at -c 500 with DNS answering after 100 ms
+#   W7  3,000 URLs to one HTTPS origin, -c 200
+#   W8  200 hosts × 25 paths interleaved, -c 200, HTTP/2 and --http1.1
+# Each run records wall, CPU, peak RSS, peak open descriptors, TCP connections
+# opened and DNS queries received. nginx comes from apt-get, aiohttp from pip
+# into the venv.
+#
 # Environment:
 #   ROUNDS=3            rounds per workload (medians quoted; 1 with QUICK=1)
 #   FAST_ROUNDS=5       rounds for the tools that take under ~2 s (fetcher-stream,
@@ -37,9 +48,19 @@
 #   QUIET_BUDGET=240    at most this many seconds of such waiting in all
 #   OUT=bench/RESULTS.md  where the report goes
 #   UPDATE_README=1     also replace the table between the bench markers in README.md
+#   ONLY=real           only the real-world shapes (their block of OUT is replaced,
+#                       the rest kept); ONLY=classic only W1–W5 and RSS (the
+#                       real-world block of OUT is kept); unset: both
+#   REAL_ROUNDS=1       rounds per real-world workload
+#   REAL_TIMEOUT=600    a real-world client still running after this many seconds
+#                       is stopped (its missing records are then flagged)
+#   REAL_TOOLS="fetcher curl aiohttp"  the tools of the real-world runs
 #
 # Usage: bench/run.sh   (from anywhere; run as root on a fresh machine so that
-# missing Debian packages can be installed). About 10 minutes on 2 cores.
+# missing Debian packages can be installed). About 10 minutes on 2 cores for
+# W1–W5, and 30–50 minutes more for the real-world shapes (curl and aiohttp at
+# 100,000 hosts take minutes each). Smoke run of the new part alone:
+# `QUICK=1 ONLY=real bench/run.sh` (about 6 minutes).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,6 +76,9 @@ OUT=${OUT:-bench/RESULTS.md}
 QUIET_WAIT=${QUIET_WAIT:-60}
 QUIET_BUDGET=${QUIET_BUDGET:-240}
 UPDATE_README=${UPDATE_README:-0}
+ONLY=${ONLY:-all}
+REAL_ROUNDS=${REAL_ROUNDS:-1}
+REAL_TIMEOUT=${REAL_TIMEOUT:-600}
 
 if [ "$QUICK" = 1 ]; then
   W1_N=2000 W2_N=400 W3_BIG=20000 W3_SMALL=5000 W3_OHA_BIG=10000 W4_N=500 W5_RUNS=5 ENDLESS_SECS=3
@@ -81,6 +105,10 @@ die() {
   printf 'bench: %s\n' "$*" >&2
   exit 1
 }
+case $ONLY in all | classic | real) ;; *) die "ONLY=$ONLY: use real, classic or leave it unset" ;; esac
+# classic / real: whether W1–W5 and RSS / the real-world shapes run.
+classic() { [ "$ONLY" != real ]; }
+real() { [ "$ONLY" != classic ]; }
 
 # ---------------------------------------------------------------- installs
 
@@ -96,11 +124,17 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
 command -v timeout >/dev/null 2>&1 || missing+=(coreutils)
+if real; then
+  command -v nginx >/dev/null 2>&1 || missing+=(nginx)
+  command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
+  command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+  command -v getent >/dev/null 2>&1 || missing+=(libc-bin)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing ${missing[*]} (apt-get)"
   apt_install "${missing[@]}"
 fi
-if ! command -v hyperfine >/dev/null 2>&1; then
+if classic && ! command -v hyperfine >/dev/null 2>&1; then
   log "installing hyperfine (apt-get)"
   (apt_install hyperfine) || log "hyperfine could not be installed: W5 falls back to a shell loop"
 fi
@@ -110,7 +144,7 @@ command -v taskset >/dev/null 2>&1 || die "taskset is missing"
 
 OHA=$(command -v oha || true)
 if [ -z "$OHA" ] && [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/oha" ]; then OHA=${CARGO_HOME:-$HOME/.cargo}/bin/oha; fi
-if [ -z "$OHA" ]; then
+if classic && [ -z "$OHA" ]; then
   log "installing oha (cargo install oha --locked)"
   cargo install oha --locked >"$B/oha-install.log" 2>&1 || die "cargo install oha failed: $(tail -n 20 "$B/oha-install.log")"
   OHA=${CARGO_HOME:-$HOME/.cargo}/bin/oha
@@ -124,9 +158,13 @@ if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
   }
 fi
-if ! "$VENV/bin/python" -c 'import httpx, h2' 2>/dev/null; then
+if classic && ! "$VENV/bin/python" -c 'import httpx, h2' 2>/dev/null; then
   log "installing httpx[http2] into the venv (pip)"
   "$VENV/bin/pip" install -q 'httpx[http2]' >"$B/pip.log" 2>&1 || die "pip install httpx failed: $(tail -n 20 "$B/pip.log")"
+fi
+if real && ! "$VENV/bin/python" -c 'import aiohttp' 2>/dev/null; then
+  log "installing aiohttp into the venv (pip)"
+  "$VENV/bin/pip" install -q aiohttp >"$B/pip.log" 2>&1 || die "pip install aiohttp failed: $(tail -n 20 "$B/pip.log")"
 fi
 PY=$VENV/bin/python
 
@@ -139,8 +177,10 @@ fi
 
 # ---------------------------------------------------------------- build
 
-log "building release (fetcher-stream, bench_server)"
-cargo build --release --locked --bin fetcher-stream --example bench_server >"$B/build.log" 2>&1 ||
+build=(--bin fetcher-stream)
+classic && build+=(--example bench_server)
+log "building release (${build[*]})"
+cargo build --release --locked "${build[@]}" >"$B/build.log" 2>&1 ||
   die "cargo build failed: $(tail -n 30 "$B/build.log")"
 
 # ---------------------------------------------------------------- TLS test CA
@@ -162,6 +202,47 @@ if [ ! -s "$TLS/server.pem" ] || ! openssl x509 -checkend 86400 -noout -in "$TLS
     -out "$TLS/server.pem" 2>/dev/null
 fi
 CA=$TLS/ca.pem
+
+# ---------------------------------------------------------------- real-world shapes
+
+if real; then
+  # A wildcard certificate for nginx's *.bench.test, from the same CA (made again
+  # whenever the CA was).
+  if [ ! -s "$TLS/wild.pem" ] || ! openssl verify -CAfile "$CA" "$TLS/wild.pem" >/dev/null 2>&1 ||
+    ! openssl x509 -checkend 86400 -noout -in "$TLS/wild.pem" >/dev/null 2>&1; then
+    log "making a *.bench.test certificate (openssl, P-256)"
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$TLS/wild.key" 2>/dev/null
+    openssl req -new -key "$TLS/wild.key" -subj "/CN=*.bench.test" -out "$TLS/wild.csr" 2>/dev/null
+    printf '%s\n' "subjectAltName=DNS:*.bench.test,DNS:bench.test" "basicConstraints=critical,CA:FALSE" \
+      "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" >"$TLS/wild.ext"
+    openssl x509 -req -in "$TLS/wild.csr" -CA "$TLS/ca.pem" -CAkey "$TLS/ca.key" \
+      -set_serial "0x$(openssl rand -hex 8)" -days 30 -sha256 -extfile "$TLS/wild.ext" \
+      -out "$TLS/wild.pem" 2>/dev/null
+  fi
+  # Everything of this section (DNS server, nginx, clients) runs in one private
+  # network and mount namespace: only lo exists there, and bench/real.sh
+  # bind-mounts its own resolv.conf, hosts and nsswitch.conf. Without root, a user
+  # namespace (-r) makes the mounts and port 53 possible.
+  if [ "$(id -u)" = 0 ]; then
+    UNSHARE=(unshare -n -m --propagation private)
+  else
+    UNSHARE=(unshare -r -n -m --propagation private)
+  fi
+  REAL_DIR=$B/real
+  rm -rf "$REAL_DIR"
+  mkdir -p "$REAL_DIR"
+  log "real-world shapes: ${UNSHARE[*]} bench/real.sh"
+  env ROOT="$ROOT" B="$B" BIN="$BIN" PY="$PY" CA="$CA" WILD_CERT="$TLS/wild.pem" WILD_KEY="$TLS/wild.key" \
+    SERVER_CPU="$SERVER_CPU" CLIENT_CPU="$CLIENT_CPU" QUICK="$QUICK" REAL_ROUNDS="$REAL_ROUNDS" \
+    REAL_TIMEOUT="$REAL_TIMEOUT" REAL_DIR="$REAL_DIR" REAL_UNSHARE="${UNSHARE[*]}" \
+    REAL_TOOLS="${REAL_TOOLS:-fetcher curl aiohttp}" QUIET_WAIT="$QUIET_WAIT" QUIET_BUDGET="$QUIET_BUDGET" \
+    "${UNSHARE[@]}" bash "$ROOT/bench/real.sh" || die "the real-world section failed"
+  if ! classic; then
+    "$PY" bench/report.py --real "$REAL_DIR" --real-only --out "$OUT"
+    log "wrote the real-world block of $OUT"
+    exit 0
+  fi
+fi
 
 # ---------------------------------------------------------------- servers
 
@@ -570,7 +651,9 @@ END=$(date +%s)
   printf 'lists\t%s\n' "w1.txt: $W1_N × $HTTP/bytes/100/I; w2.txt: $W2_N × $HTTP/delay/$W2_DELAY_MS/I; w3-big.txt: $W3_BIG and w3-small.txt: $W3_SMALL × $HTTP/bytes/10/I; w4-h1.txt: $W4_N × $HTTPS_H1/bytes/100/I; w4-h2.txt: $W4_N × $HTTPS_H2/bytes/100/I; endless.txt: $ENDLESS_C × $HTTP/endless/I (I = 1, 2, …); *.curlcfg: one \`url = \"…\"\` and one \`output = \"/dev/null\"\` line per URL"
 } >"$FACTS"
 
-readme=()
-[ "$UPDATE_README" = 1 ] && readme=(--readme README.md)
-"$PY" bench/report.py --raw "$RAW" --commands "$CMDS" --facts "$FACTS" --extra "$EXTRA" --out "$OUT" "${readme[@]}"
+report_args=()
+[ "$UPDATE_README" = 1 ] && report_args=(--readme README.md)
+# Without --real the report keeps the real-world block OUT already has.
+if real; then report_args+=(--real "$REAL_DIR"); fi
+"$PY" bench/report.py --raw "$RAW" --commands "$CMDS" --facts "$FACTS" --extra "$EXTRA" --out "$OUT" "${report_args[@]}"
 log "wrote $OUT ($((END - START)) s of measuring)"
