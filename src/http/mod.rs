@@ -250,6 +250,68 @@ mod tests {
         (port, accepted)
     }
 
+    /// An h2c server that allows one stream per connection and answers only
+    /// once `group` requests are in, counting connections.
+    async fn one_stream_server(group: usize) -> (u16, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        let barrier = Arc::new(tokio::sync::Barrier::new(group));
+        tokio::spawn(async move {
+            loop {
+                let (tcp, _) = listener.accept().await.unwrap();
+                count.fetch_add(1, Ordering::SeqCst);
+                let barrier = barrier.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |_req| {
+                        let barrier = barrier.clone();
+                        async move {
+                            barrier.wait().await;
+                            Ok::<_, std::convert::Infallible>(http::Response::new(
+                                http_body_util::Full::new(Bytes::from_static(b"ok")),
+                            ))
+                        }
+                    });
+                    let _ = hyper::server::conn::http2::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .max_concurrent_streams(1)
+                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc)
+                    .await;
+                });
+            }
+        });
+        (port, accepted)
+    }
+
+    /// A server that allows one stream per connection gets a connection per
+    /// request in flight: with four requests held until all four have
+    /// arrived, queueing them on one connection would never finish.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_http2_connection_makes_room_on_another() {
+        let (port, accepted) = one_stream_server(4).await;
+        let options = ClientOptions {
+            http_versions: HttpVersions::Http2PriorKnowledge,
+            ..ClientOptions::default()
+        };
+        let client = build_client(4, &options);
+        // The first request learns the limit from the server's SETTINGS.
+        let warm = get_all(&client, vec![format!("http://127.0.0.1:{port}/warm")]);
+        let rest = async {
+            // Held until the warm-up request is in (a group of four).
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let urls = (0..3)
+                .map(|i| format!("http://127.0.0.1:{port}/{i}"))
+                .collect();
+            get_all(&client, urls).await;
+        };
+        tokio::time::timeout(Duration::from_secs(20), async { tokio::join!(warm, rest) })
+            .await
+            .expect("requests queued behind a full connection");
+        assert_eq!(accepted.load(Ordering::SeqCst), 4);
+    }
+
     /// A resolver that answers 127.0.0.1 for every name and counts its calls.
     fn counting_resolver() -> (Resolver, Arc<AtomicUsize>) {
         let calls = Arc::new(AtomicUsize::new(0));

@@ -8,11 +8,14 @@
 //!   set up (DNS, TCP, TLS and its ALPN answer), other requests to that origin
 //!   wait for it instead of opening their own; if ALPN selects `h2`, they all
 //!   share it as streams (RFC 9113 sec. 9.1 asks clients not to open more than
-//!   one connection to an origin). Requests above the server's
-//!   `SETTINGS_MAX_CONCURRENT_STREAMS` queue inside hyper's HTTP/2 dispatcher
-//!   until a stream closes. A connection that is closed or received a GOAWAY
-//!   is dropped from the pool and the next request opens a new one (again
-//!   shared). If the set-up fails, every request that waited for it gets the
+//!   one connection to an origin). A second connection is opened only when
+//!   every stream the server allows (`SETTINGS_MAX_CONCURRENT_STREAMS`, read
+//!   from its SETTINGS frames as they are read) is taken, so `-c` requests
+//!   use ceil(`-c` / limit) connections. A new connection joins the pool once
+//!   the server's first SETTINGS frame has arrived, so nobody opens a stream
+//!   the server would refuse. A connection that is closed or received a
+//!   GOAWAY is dropped from the pool and the next request opens a new one
+//!   (again shared). If the set-up fails, every request that waited for it gets the
 //!   same error, so a dead origin costs one attempt, not one per URL.
 //! - **HTTP/1.1 connections carry one request at a time** and go back to the
 //!   pool when their response body has been read to the end; a request takes
@@ -40,7 +43,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::error::Error as StdError;
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -193,6 +196,10 @@ struct H2Conn {
     answered: Arc<AtomicBool>,
     /// Requests on it whose response has not been read to the end.
     streams: usize,
+    /// The server's SETTINGS_MAX_CONCURRENT_STREAMS, as last announced
+    /// (`u32::MAX` until its first SETTINGS frame: no limit, RFC 9113
+    /// sec. 6.5.2).
+    max_streams: Arc<AtomicU32>,
     /// When `streams` last fell to zero (its place in the idle order).
     idle_since: Option<(u64, Instant)>,
 }
@@ -209,7 +216,9 @@ struct Origin {
     /// the requests waiting for one.
     h1_returning: usize,
     returned: Option<Arc<Notify>>,
-    h2: Option<H2Conn>,
+    /// Open HTTP/2 connections: one, unless the server's stream limit
+    /// made the pool open more.
+    h2: Vec<H2Conn>,
     /// A set-up that requests to this origin may wait for: its number and
     /// the channel its outcome is sent on.
     connecting: Option<(u64, watch::Receiver<Outcome>)>,
@@ -219,7 +228,7 @@ impl Origin {
     fn is_empty(&self) -> bool {
         self.h1_idle.is_empty()
             && self.h1_busy == 0
-            && self.h2.is_none()
+            && self.h2.is_empty()
             && self.connecting.is_none()
     }
 }
@@ -260,8 +269,8 @@ impl State {
         let Some(origin) = self.origins.get_mut(key) else {
             return;
         };
-        if origin.h2.as_ref().is_some_and(|c| c.id == id) {
-            origin.h2 = None;
+        if origin.h2.iter().any(|c| c.id == id) {
+            origin.h2.retain(|c| c.id != id);
         } else {
             origin.h1_idle.retain(|c| c.id != id);
         }
@@ -432,20 +441,30 @@ where
         let now = Instant::now();
         let origin = state.origins.entry(key.clone()).or_default();
         let mut taken = None;
-        if let Some(h2) = &mut origin.h2 {
+        origin.h2.retain(|c| {
+            let open = !c.sender.is_closed();
+            if !open {
+                if let Some((t, _)) = c.idle_since {
+                    state.idle.remove(&t);
+                }
+            }
+            open
+        });
+        // The first connection with a stream free, by the server's limit.
+        if let Some(h2) = origin
+            .h2
+            .iter_mut()
+            .find(|c| c.streams < c.max_streams.load(Ordering::Relaxed) as usize)
+        {
             if let Some((t, _)) = h2.idle_since.take() {
                 state.idle.remove(&t);
             }
-            if h2.sender.is_closed() {
-                origin.h2 = None;
-            } else {
-                h2.streams += 1;
-                taken = Some(Checkout::H2(H2Handle {
-                    sender: h2.sender.clone(),
-                    id: h2.id,
-                    answered: h2.answered.clone(),
-                }));
-            }
+            h2.streams += 1;
+            taken = Some(Checkout::H2(H2Handle {
+                sender: h2.sender.clone(),
+                id: h2.id,
+                answered: h2.answered.clone(),
+            }));
         }
         if taken.is_none() && !fresh {
             while let Some(conn) = origin.h1_idle.pop() {
@@ -536,37 +555,41 @@ where
                     Err(Failed(e)) => Err(e),
                 }
             }
-            Ok(Made::H2(sender)) => {
+            Ok(Made::H2(sender, settings)) => {
                 let answered = Arc::new(AtomicBool::new(false));
-                let id = {
+                let id = self.shared.state.lock().expect("pool lock").next_id();
+                let handle = H2Handle {
+                    sender: sender.clone(),
+                    id,
+                    answered: answered.clone(),
+                };
+                // The connection's own request goes at once; the connection
+                // joins the pool (and the requests that waited for it get
+                // it) once the server's first SETTINGS frame has told its
+                // stream limit, which comes before any response (RFC 9113
+                // sec. 3.4), so that they do not open streams the server
+                // would refuse.
+                let register = async {
+                    // Err: the connection closed before any SETTINGS.
+                    let _ = settings.seen.await;
                     let mut state = self.shared.state.lock().expect("pool lock");
-                    let id = state.next_id();
-                    let state = &mut *state;
                     let origin = state.origins.entry(key.clone()).or_default();
                     origin.learnt = Some(Protocol::Http2);
-                    // A connection already there stays open until its streams
-                    // end; the new one takes the origin's requests.
-                    if let Some((t, _)) = origin.h2.as_ref().and_then(|c| c.idle_since) {
-                        state.idle.remove(&t);
-                    }
-                    origin.h2 = Some(H2Conn {
+                    origin.h2.push(H2Conn {
                         id,
-                        sender: sender.clone(),
-                        answered: answered.clone(),
+                        sender,
+                        answered,
                         streams: 1,
+                        max_streams: settings.max_streams,
                         idle_since: None,
                     });
-                    id
+                    drop(state);
+                    if let Some(mut a) = announce {
+                        a.finish(Ok(()));
+                    }
                 };
-                if let Some(mut a) = announce {
-                    a.finish(Ok(()));
-                }
-                let handle = H2Handle {
-                    sender,
-                    id,
-                    answered,
-                };
-                match self.send_h2(key, handle, req).await {
+                let (sent, ()) = tokio::join!(self.send_h2(key, handle, req), register);
+                match sent {
                     Ok(resp) => Ok(resp),
                     Err(Unsent(_)) => Err(PoolError {
                         connect: true,
@@ -589,14 +612,16 @@ where
         let connected = io.connected();
         let h2 = self.shared.options.http2_only || connected.is_negotiated_h2();
         // The permit goes with the socket and is released when it is dropped.
+        let (watch, settings) = SettingsWatch::new();
         let io = Permitted {
             io,
             _permit: permit,
+            settings: h2.then_some(watch),
         };
         let made = if h2 {
             let (sender, conn) = self.shared.h2.handshake(io).await?;
             tokio::spawn(conn);
-            Made::H2(sender)
+            Made::H2(sender, settings)
         } else {
             let (sender, conn) = self.shared.h1.handshake(io).await?;
             tokio::spawn(conn);
@@ -728,8 +753,8 @@ where
         let Some(origin) = state.origins.get_mut(key) else {
             return;
         };
-        if origin.h2.as_ref().is_some_and(|c| c.id == id) {
-            let idle = origin.h2.take().and_then(|c| c.idle_since);
+        if let Some(i) = origin.h2.iter().position(|c| c.id == id) {
+            let idle = origin.h2.remove(i).idle_since;
             if let Some((t, _)) = idle {
                 state.idle.remove(&t);
             }
@@ -753,7 +778,15 @@ struct H2Handle {
 
 enum Made {
     H1(http1::SendRequest<RequestBody>, bool),
-    H2(http2::SendRequest<RequestBody>),
+    H2(http2::SendRequest<RequestBody>, Settings),
+}
+
+/// What the pool learns from a connection's [`SettingsWatch`].
+struct Settings {
+    max_streams: Arc<AtomicU32>,
+    /// Fires at the first SETTINGS frame (dropped unfired if the connection
+    /// closes first).
+    seen: tokio::sync::oneshot::Receiver<()>,
 }
 
 enum SendError {
@@ -815,19 +848,135 @@ fn origin_form(uri: &Uri) -> Uri {
     }
 }
 
-/// A connection's byte stream with its permit of the pool's socket semaphore.
+/// A connection's byte stream with its permit of the pool's socket
+/// semaphore, and for HTTP/2 a watch on the server's SETTINGS frames.
 struct Permitted<T> {
     io: T,
     _permit: OwnedSemaphorePermit,
+    settings: Option<SettingsWatch>,
 }
 
 impl<T: hyper::rt::Read + Unpin> hyper::rt::Read for Permitted<T> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        buf: hyper::rt::ReadBufCursor<'_>,
+        mut buf: hyper::rt::ReadBufCursor<'_>,
     ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
+        let this = &mut *self;
+        let Some(watch) = &mut this.settings else {
+            return Pin::new(&mut this.io).poll_read(cx, buf);
+        };
+        // Read into the cursor's memory through a buffer of our own, so the
+        // bytes can be looked at before they are handed on.
+        // SAFETY: `inner` only writes initialised bytes into the slice and
+        // reports how many through `filled`; the cursor is advanced by exactly
+        // that many, all of which were written.
+        let n = unsafe {
+            let mut inner = hyper::rt::ReadBuf::uninit(buf.as_mut());
+            match Pin::new(&mut this.io).poll_read(cx, inner.unfilled()) {
+                Poll::Ready(Ok(())) => {}
+                other => return other,
+            }
+            let filled = inner.filled();
+            watch.scan(filled);
+            filled.len()
+        };
+        // SAFETY: see above: the first `n` bytes were written by `inner`.
+        unsafe { buf.advance(n) };
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Follows the HTTP/2 frames a server sends (RFC 9113 sec. 4.1: a 9-octet
+/// header with a 24-bit length, then the payload) and records
+/// SETTINGS_MAX_CONCURRENT_STREAMS (identifier 0x3, sec. 6.5.2) from each
+/// SETTINGS frame (type 0x4). hyper keeps the value to itself; the pool needs
+/// it to know when a connection's streams are all taken.
+struct SettingsWatch {
+    max_streams: Arc<AtomicU32>,
+    first: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Octets of the current frame header seen so far.
+    header: [u8; 9],
+    header_len: usize,
+    /// Payload octets of the current frame still to come.
+    payload_left: usize,
+    /// Whether the current frame is SETTINGS.
+    in_settings: bool,
+    /// Octets of the current SETTINGS parameter seen so far (6 each).
+    param: [u8; 6],
+    param_len: usize,
+}
+
+impl SettingsWatch {
+    fn new() -> (SettingsWatch, Settings) {
+        let max_streams = Arc::new(AtomicU32::new(u32::MAX));
+        let (tx, seen) = tokio::sync::oneshot::channel();
+        let watch = SettingsWatch {
+            max_streams: max_streams.clone(),
+            first: Some(tx),
+            header: [0; 9],
+            header_len: 0,
+            payload_left: 0,
+            in_settings: false,
+            param: [0; 6],
+            param_len: 0,
+        };
+        (watch, Settings { max_streams, seen })
+    }
+
+    fn scan(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            if self.payload_left == 0 {
+                let take = (9 - self.header_len).min(bytes.len());
+                self.header[self.header_len..self.header_len + take]
+                    .copy_from_slice(&bytes[..take]);
+                self.header_len += take;
+                bytes = &bytes[take..];
+                if self.header_len == 9 {
+                    let h = self.header;
+                    self.header_len = 0;
+                    self.payload_left =
+                        usize::from(h[0]) << 16 | usize::from(h[1]) << 8 | usize::from(h[2]);
+                    self.in_settings = h[3] == 0x4;
+                    self.param_len = 0;
+                    if self.in_settings && self.payload_left == 0 && h[4] & 0x1 == 0 {
+                        if let Some(first) = self.first.take() {
+                            let _ = first.send(());
+                        }
+                    }
+                }
+                continue;
+            }
+            let take = self.payload_left.min(bytes.len());
+            if self.in_settings {
+                for &b in &bytes[..take] {
+                    self.param[self.param_len] = b;
+                    self.param_len += 1;
+                    if self.param_len == 6 {
+                        self.param_len = 0;
+                        let id = u16::from_be_bytes([self.param[0], self.param[1]]);
+                        if id == 0x3 {
+                            let v = u32::from_be_bytes([
+                                self.param[2],
+                                self.param[3],
+                                self.param[4],
+                                self.param[5],
+                            ]);
+                            // A limit of 0 would leave the connection unusable;
+                            // count it as 1 so requests still queue on it.
+                            self.max_streams.store(v.max(1), Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
+            self.payload_left -= take;
+            bytes = &bytes[take..];
+            if self.in_settings && self.payload_left == 0 {
+                if let Some(first) = self.first.take() {
+                    let _ = first.send(());
+                }
+            }
+        }
     }
 }
 
@@ -961,7 +1110,7 @@ impl<C: Send + Sync> Checkin for Shared<C> {
         let Some(origin) = state.origins.get_mut(key) else {
             return;
         };
-        let Some(conn) = origin.h2.as_mut().filter(|c| c.id == id) else {
+        let Some(conn) = origin.h2.iter_mut().find(|c| c.id == id) else {
             return;
         };
         conn.streams = conn.streams.saturating_sub(1);
@@ -969,7 +1118,7 @@ impl<C: Send + Sync> Checkin for Shared<C> {
             return;
         }
         if conn.sender.is_closed() {
-            origin.h2 = None;
+            origin.h2.retain(|c| c.id != id);
             if origin.is_empty() {
                 state.origins.remove(key);
             }
@@ -1078,6 +1227,31 @@ mod tests {
         let client = crate::http::build_client(4, &Default::default());
         let f = client.request(http::Request::new(RequestBody::default()), false);
         assert!(size(&f) <= 4096, "{} bytes", size(&f));
+    }
+
+    /// SETTINGS_MAX_CONCURRENT_STREAMS is found whatever the read boundaries:
+    /// a DATA frame, then SETTINGS (ENABLE_PUSH=0, MAX_CONCURRENT_STREAMS=7),
+    /// then a SETTINGS ACK and another SETTINGS lowering it to 3.
+    #[test]
+    fn settings_watch_follows_frames_across_reads() {
+        let mut wire = vec![0, 0, 3, 0x0, 0, 0, 0, 0, 1, b'a', b'b', b'c'];
+        wire.extend([0, 0, 12, 0x4, 0, 0, 0, 0, 0]);
+        wire.extend([0, 2, 0, 0, 0, 0, 0, 3, 0, 0, 0, 7]);
+        let first = wire.len();
+        wire.extend([0, 0, 0, 0x4, 1, 0, 0, 0, 0]);
+        wire.extend([0, 0, 6, 0x4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 3]);
+        for cut in 0..first {
+            let (mut watch, mut settings) = SettingsWatch::new();
+            watch.scan(&wire[..cut]);
+            assert!(settings.seen.try_recv().is_err(), "cut {cut}");
+            watch.scan(&wire[cut..first]);
+            assert_eq!(settings.max_streams.load(Ordering::Relaxed), 7, "cut {cut}");
+            assert!(settings.seen.try_recv().is_ok(), "cut {cut}");
+            for chunk in wire[first..].chunks(cut.max(1)) {
+                watch.scan(chunk);
+            }
+            assert_eq!(settings.max_streams.load(Ordering::Relaxed), 3, "cut {cut}");
+        }
     }
 
     #[test]
