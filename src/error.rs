@@ -238,6 +238,19 @@ impl FetchError {
         stale && reused
     }
 
+    /// Whether `err` is an HTTP/2 stream the server did not process: refused
+    /// with REFUSED_STREAM, or ended by its GOAWAY (NO_ERROR) above the last
+    /// stream id it processed (RFC 9113 sec. 6.8, 8.7).
+    pub(crate) fn is_unprocessed_stream(err: &(dyn StdError + 'static)) -> bool {
+        chain(err).any(|e| {
+            e.downcast_ref::<h2::Error>().is_some_and(|h2| {
+                h2.is_remote()
+                    && (h2.reason() == Some(h2::Reason::REFUSED_STREAM)
+                        || (h2.is_go_away() && h2.reason() == Some(h2::Reason::NO_ERROR)))
+            })
+        })
+    }
+
     /// Classifies an error raised while reading the response body.
     pub(crate) fn from_body(err: &(dyn StdError + 'static)) -> FetchError {
         let kind = classify(err, Phase::Body);

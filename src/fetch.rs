@@ -810,6 +810,11 @@ fn basic_auth(url: &Url) -> Option<HeaderValue> {
     Some(value)
 }
 
+/// Most times one request is sent again after an HTTP/2 server refused its
+/// stream or left it above a GOAWAY's last stream id; the per-URL deadline
+/// bounds the time.
+const MAX_UNPROCESSED_RESENDS: u32 = 32;
+
 /// Largest redirect body read (and dropped) so the connection can be reused.
 const MAX_DRAINED_REDIRECT_BODY: u64 = 64 * 1024;
 
@@ -830,23 +835,31 @@ async fn fetch_url(shared: &Shared, job: &Job) -> Result<Done, FetchError> {
     let mut redirects = 0u32;
     loop {
         let cross_origin = redirects > 0 && !same_origin(&origin, &current);
-        let req = build_request(shared, job, &method, body, &current, &origin, cross_origin)?;
-        let resp = match shared.client.request(req, false).await {
-            Ok(resp) => resp,
-            // A request that dies on a kept-alive connection the server had just
-            // closed, before any response byte, is sent once more on a new
-            // connection, as curl does. hyper-util retries only requests that
-            // were not yet written. Only for idempotent methods.
-            Err(e) if retry::is_idempotent(&method) && FetchError::is_stale_connection(&e) => {
-                let req =
-                    build_request(shared, job, &method, body, &current, &origin, cross_origin)?;
-                shared
-                    .client
-                    .request(req, true)
-                    .await
-                    .map_err(|e| FetchError::from_request(&e))?
+        // A request that dies on a kept-alive connection the server had just
+        // closed, before any response byte, is sent once more on a new
+        // connection, as curl does (the pool itself resends only requests
+        // not yet written). An HTTP/2 stream the server refused or left
+        // above its GOAWAY's last stream id was not processed (RFC 9113
+        // sec. 8.7), so it is sent again as often as that happens, up to
+        // MAX_UNPROCESSED_RESENDS: a server that closes each connection after
+        // a few requests refuses the rest of every wave. Only for idempotent
+        // methods.
+        let mut resends = 0;
+        let resp = loop {
+            let req = build_request(shared, job, &method, body, &current, &origin, cross_origin)?;
+            match shared.client.request(req, resends > 0).await {
+                Ok(resp) => break resp,
+                Err(e)
+                    if retry::is_idempotent(&method)
+                        && FetchError::is_stale_connection(&e)
+                        && (resends == 0
+                            || (FetchError::is_unprocessed_stream(&e)
+                                && resends < MAX_UNPROCESSED_RESENDS)) =>
+                {
+                    resends += 1;
+                }
+                Err(e) => return Err(FetchError::from_request(&e)),
             }
-            Err(e) => return Err(FetchError::from_request(&e)),
         };
         let status = resp.status();
         let http_version = version_name(resp.version());

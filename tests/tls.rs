@@ -525,3 +525,50 @@ fn http1_origin_by_alpn_opens_up_to_c_connections() {
         server.connections()
     );
 }
+
+/// A server that ends each connection with GOAWAY after 7 requests while 64
+/// are in flight refuses most of every wave (the streams above its last
+/// stream id, never processed): they are sent again, on new connections, as
+/// often as needed, and every URL succeeds.
+#[test]
+fn http2_goaway_under_high_concurrency_loses_no_url() {
+    const URLS: usize = 500;
+    let pki = Pki::new();
+    let options = Options {
+        goaway_after: Some(7),
+        ..Options::default()
+    };
+    let server = TlsServer::start(pki.leaf(Leaf::Good), options);
+    let urls: Vec<String> = (0..URLS)
+        .map(|i| server.url_for("example.test", &format!("/bytes/{}?{i}", i % 3)))
+        .collect();
+    let (ca, resolve) = (pki.ca_pem(), server.resolve("example.test"));
+    let r = fetch(
+        &[
+            "-c",
+            "64",
+            "-t",
+            "20",
+            "--cacert",
+            &ca,
+            "--resolve",
+            &resolve,
+        ],
+        &urls,
+    );
+    let failures: Vec<&Value> = r
+        .records
+        .iter()
+        .filter(|r| r["type"] != "success")
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} failures, e.g. {}",
+        failures.len(),
+        failures[0]
+    );
+    assert_eq!(r.code(), 0, "stderr: {}", r.stderr);
+    r.checked_summary();
+    assert_eq!(r.records.len(), URLS);
+    assert!(server.requests() >= URLS);
+}

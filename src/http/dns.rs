@@ -133,6 +133,11 @@ pub struct Resolver {
 struct Inner {
     /// The blocking lookup, called on the blocking pool.
     lookup: LookupFn,
+    /// Lookups running at once, each on a blocking-pool thread: kept
+    /// [`BLOCKING_HEADROOM`] below the pool's size, so that lookups that hang
+    /// (a DNS server that never answers holds a thread for the resolver's
+    /// whole timeout) never take the threads that read the input.
+    threads: Arc<tokio::sync::Semaphore>,
     /// The cache and the queries in flight, under one lock held only briefly
     /// (never across an `.await` or a lookup).
     state: Mutex<State>,
@@ -183,6 +188,9 @@ impl Resolver {
         Resolver {
             inner: Arc::new(Inner {
                 lookup,
+                threads: Arc::new(tokio::sync::Semaphore::new(
+                    TOKIO_DEFAULT_BLOCKING_THREADS - BLOCKING_HEADROOM,
+                )),
                 state: Mutex::new(State {
                     cache: lru::LruCache::new(capacity),
                     in_flight: HashMap::new(),
@@ -192,6 +200,18 @@ impl Resolver {
                 joined: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// The system resolver for a runtime whose blocking pool has
+    /// [`max_blocking_threads`]`(concurrency)` threads: at most that less
+    /// [`BLOCKING_HEADROOM`] lookups run at once.
+    pub fn for_concurrency(concurrency: usize) -> Resolver {
+        let mut r = Resolver::new();
+        let limit = max_blocking_threads(concurrency) - BLOCKING_HEADROOM;
+        Arc::get_mut(&mut r.inner)
+            .expect("a new resolver is not shared")
+            .threads = Arc::new(tokio::sync::Semaphore::new(limit));
+        r
     }
 
     /// The counters so far (see [`DnsStats`]).
@@ -280,7 +300,13 @@ impl Inner {
     /// `in_flight`, and into the cache for as long as [`ttl`] says.
     async fn query(self: Arc<Inner>, key: Box<str>, host: String) -> Answer {
         let lookup = self.lookup.clone();
-        let (answer, ttl) = match tokio::task::spawn_blocking(move || lookup(&host)).await {
+        let permit = self.threads.clone().acquire_owned().await;
+        let blocking = tokio::task::spawn_blocking(move || {
+            let found = lookup(&host);
+            drop(permit);
+            found
+        });
+        let (answer, ttl) = match blocking.await {
             Ok(found) => {
                 let ttl = ttl(&found);
                 (found.map(Arc::from).map_err(Arc::new), ttl)
@@ -433,6 +459,43 @@ mod tests {
     use super::*;
     use std::str::FromStr;
     use std::sync::atomic::AtomicUsize;
+
+    /// Lookups that never return hold at most the resolver's thread limit, so
+    /// other blocking work (reading the input) still gets a thread.
+    #[test]
+    fn hung_lookups_leave_blocking_threads_for_other_work() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .max_blocking_threads(6)
+            .enable_all()
+            .build()
+            .unwrap();
+        let gate = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+        let g = gate.clone();
+        let mut resolver = Resolver::with_lookup(Arc::new(move |_host: &str| {
+            let (open, cv) = &*g;
+            let mut open = open.lock().unwrap();
+            while !*open {
+                open = cv.wait(open).unwrap();
+            }
+            Err(DnsError("released".into()))
+        }));
+        Arc::get_mut(&mut resolver.inner).unwrap().threads =
+            Arc::new(tokio::sync::Semaphore::new(2));
+        let other = rt.block_on(async {
+            for i in 0..10 {
+                let r = resolver.clone();
+                tokio::spawn(async move { r.resolve(&format!("never{i}.test")).await });
+            }
+            tokio::task::yield_now().await;
+            tokio::time::timeout(Duration::from_secs(10), tokio::task::spawn_blocking(|| 42)).await
+        });
+        let (open, cv) = &*gate;
+        *open.lock().unwrap() = true;
+        cv.notify_all();
+        assert_eq!(other.expect("a blocking thread was free").unwrap(), 42);
+        rt.shutdown_timeout(Duration::from_secs(5));
+    }
 
     const ADDR: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 7));
 

@@ -161,7 +161,7 @@ pub enum HttpVersions {
 /// by default at [`DEFAULT_IDLE_CONNECTIONS`]; open connections at
 /// `concurrency` plus that.
 pub fn build_client(concurrency: usize, options: &ClientOptions) -> HttpClient {
-    build_client_with(concurrency, options, Resolver::new())
+    build_client_with(concurrency, options, Resolver::for_concurrency(concurrency))
 }
 
 /// [`build_client`] with a resolver of the caller's (for example one built

@@ -16,7 +16,9 @@
 //!   the server would refuse. A connection that is closed or received a
 //!   GOAWAY is dropped from the pool and the next request opens a new one
 //!   (again shared). If the set-up fails, every request that waited for it gets the
-//!   same error, so a dead origin costs one attempt, not one per URL.
+//!   same error, so a dead origin costs one attempt, not one per URL. An
+//!   origin's first connection is shared this way over HTTP/1.1 too: the
+//!   requests that waited for it then open their own.
 //! - **HTTP/1.1 connections carry one request at a time** and go back to the
 //!   pool when their response body has been read to the end; a request takes
 //!   the most recently used idle one, else waits for one whose response has
@@ -67,6 +69,30 @@ use super::{BoxError, RequestBody};
 /// hyper-util pool's default; most servers close sooner, which the pool
 /// notices when it next looks at the connection).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// How often an HTTP/2 connection with open streams is sent a PING.
+const PING_INTERVAL: Duration = Duration::from_secs(1);
+
+/// An HTTP/2 connection whose PING is not answered within this is closed.
+const PING_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An HTTP/2 connection with open streams that has sent nothing (not even a
+/// PING answer) for this long is taken for stalled: it gets no new streams,
+/// and a new connection takes the origin's requests.
+const STALLED_AFTER: Duration = Duration::from_secs(3);
+
+/// Nanoseconds since the first call, for timestamps kept in atomics.
+fn now_nanos() -> u64 {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    EPOCH
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_nanos() as u64
+}
+
+/// Most times a request goes back to the pool because a connection set up for
+/// it closed before the request could be written.
+const MAX_UNSENT_ON_NEW: u32 = 4;
 
 /// What a connector returns: a byte stream that says whether ALPN chose `h2`
 /// and whether it goes to an HTTP proxy (absolute-form requests).
@@ -200,6 +226,8 @@ struct H2Conn {
     /// (`u32::MAX` until its first SETTINGS frame: no limit, RFC 9113
     /// sec. 6.5.2).
     max_streams: Arc<AtomicU32>,
+    /// When the server last sent anything ([`now_nanos`]).
+    last_read: Arc<AtomicU64>,
     /// When `streams` last fell to zero (its place in the idle order).
     idle_since: Option<(u64, Instant)>,
 }
@@ -330,7 +358,13 @@ where
             // RFC 9112 sec. 5.2: a user agent replaces an obs-fold with spaces.
             .allow_obsolete_multiline_headers_in_responses(true);
         let mut h2 = http2::Builder::new(TokioExecutor::new());
-        h2.timer(TokioTimer::new());
+        h2.timer(TokioTimer::new())
+            // While streams are open, a PING every second shows the
+            // connection is alive; one unanswered for PING_TIMEOUT closes it
+            // (RFC 9113 sec. 6.7).
+            .keep_alive_interval(PING_INTERVAL)
+            .keep_alive_timeout(PING_TIMEOUT)
+            .keep_alive_while_idle(false);
         Pool {
             shared: Arc::new(Shared {
                 connector,
@@ -389,6 +423,7 @@ where
                 })?,
         };
         let protocol = self.protocol(scheme);
+        let mut unsent_on_new = 0;
         loop {
             match self.checkout(&key, protocol, fresh) {
                 Checkout::H1(conn) => match self.send_h1(&key, conn, req, true).await {
@@ -428,7 +463,24 @@ where
                     });
                     // Boxed: set-up happens once per connection, and its
                     // futures would otherwise make every request's larger.
-                    return Box::pin(self.connect_and_send(&key, uri.clone(), req, guard)).await;
+                    match Box::pin(self.connect_and_send(&key, uri.clone(), req, guard)).await {
+                        Ok(resp) => return Ok(resp),
+                        // The new connection closed (a GOAWAY) before the
+                        // request went out: try again, a few times.
+                        Err(Unsent(back)) if unsent_on_new < MAX_UNSENT_ON_NEW => {
+                            unsent_on_new += 1;
+                            req = restore_uri(*back, &uri);
+                        }
+                        Err(Unsent(_)) => {
+                            return Err(PoolError {
+                                connect: false,
+                                reused: false,
+                                source: "new connections kept closing before the request was sent"
+                                    .into(),
+                            })
+                        }
+                        Err(Failed(e)) => return Err(e),
+                    }
                 }
             }
         }
@@ -450,12 +502,13 @@ where
             }
             open
         });
-        // The first connection with a stream free, by the server's limit.
-        if let Some(h2) = origin
-            .h2
-            .iter_mut()
-            .find(|c| c.streams < c.max_streams.load(Ordering::Relaxed) as usize)
-        {
+        // The first connection with a stream free, by the server's limit,
+        // that has not stalled.
+        let stalled_before = now_nanos().saturating_sub(STALLED_AFTER.as_nanos() as u64);
+        if let Some(h2) = origin.h2.iter_mut().find(|c| {
+            c.streams < c.max_streams.load(Ordering::Relaxed) as usize
+                && (c.streams == 0 || c.last_read.load(Ordering::Relaxed) >= stalled_before)
+        }) {
             if let Some((t, _)) = h2.idle_since.take() {
                 state.idle.remove(&t);
             }
@@ -476,10 +529,16 @@ where
                 }
             }
         }
-        let may_be_h2 = match origin.learnt.unwrap_or(protocol) {
-            Protocol::Http1 => false,
-            Protocol::Http2 | Protocol::Negotiate => true,
-        };
+        // Requests wait for a set-up in progress when it may give an HTTP/2
+        // connection they can share, and for an origin's first connection
+        // whatever the protocol: if it fails, they all get its error, so a
+        // dead host costs one attempt.
+        let first = origin.h1_idle.is_empty() && origin.h1_busy == 0 && origin.h2.is_empty();
+        let may_be_h2 = first
+            || match origin.learnt.unwrap_or(protocol) {
+                Protocol::Http1 => false,
+                Protocol::Http2 | Protocol::Negotiate => true,
+            };
         let decision = match (taken, &origin.connecting) {
             (Some(t), _) => t,
             (None, _) if !fresh && origin.h1_returning > 0 => {
@@ -512,7 +571,7 @@ where
         uri: Uri,
         req: Request<RequestBody>,
         announce: Option<Announce<'_, C>>,
-    ) -> Result<Response<PoolBody>, PoolError> {
+    ) -> Result<Response<PoolBody>, SendError> {
         let made = self.connect(uri).await;
         match made {
             Err(e) => {
@@ -520,11 +579,11 @@ where
                 if let Some(mut a) = announce {
                     a.finish(Err(shared.clone()));
                 }
-                Err(PoolError {
+                Err(Failed(PoolError {
                     connect: true,
                     reused: false,
                     source: Box::new(shared),
-                })
+                }))
             }
             Ok(Made::H1(sender, proxied)) => {
                 let id = {
@@ -545,15 +604,7 @@ where
                     since: Instant::now(),
                     tick: 0,
                 };
-                match self.send_h1(key, conn, req, false).await {
-                    Ok(resp) => Ok(resp),
-                    Err(Unsent(_)) => Err(PoolError {
-                        connect: true,
-                        reused: false,
-                        source: "the new connection closed before the request was sent".into(),
-                    }),
-                    Err(Failed(e)) => Err(e),
-                }
+                self.send_h1(key, conn, req, false).await
             }
             Ok(Made::H2(sender, settings)) => {
                 let answered = Arc::new(AtomicBool::new(false));
@@ -581,6 +632,7 @@ where
                         answered,
                         streams: 1,
                         max_streams: settings.max_streams,
+                        last_read: settings.last_read,
                         idle_since: None,
                     });
                     drop(state);
@@ -589,15 +641,7 @@ where
                     }
                 };
                 let (sent, ()) = tokio::join!(self.send_h2(key, handle, req), register);
-                match sent {
-                    Ok(resp) => Ok(resp),
-                    Err(Unsent(_)) => Err(PoolError {
-                        connect: true,
-                        reused: false,
-                        source: "the new connection closed before the request was sent".into(),
-                    }),
-                    Err(Failed(e)) => Err(e),
-                }
+                sent
             }
         }
     }
@@ -784,6 +828,7 @@ enum Made {
 /// What the pool learns from a connection's [`SettingsWatch`].
 struct Settings {
     max_streams: Arc<AtomicU32>,
+    last_read: Arc<AtomicU64>,
     /// Fires at the first SETTINGS frame (dropped unfired if the connection
     /// closes first).
     seen: tokio::sync::oneshot::Receiver<()>,
@@ -894,6 +939,8 @@ impl<T: hyper::rt::Read + Unpin> hyper::rt::Read for Permitted<T> {
 /// it to know when a connection's streams are all taken.
 struct SettingsWatch {
     max_streams: Arc<AtomicU32>,
+    /// When the server last sent anything ([`now_nanos`]).
+    last_read: Arc<AtomicU64>,
     first: Option<tokio::sync::oneshot::Sender<()>>,
     /// Octets of the current frame header seen so far.
     header: [u8; 9],
@@ -910,9 +957,11 @@ struct SettingsWatch {
 impl SettingsWatch {
     fn new() -> (SettingsWatch, Settings) {
         let max_streams = Arc::new(AtomicU32::new(u32::MAX));
+        let last_read = Arc::new(AtomicU64::new(now_nanos()));
         let (tx, seen) = tokio::sync::oneshot::channel();
         let watch = SettingsWatch {
             max_streams: max_streams.clone(),
+            last_read: last_read.clone(),
             first: Some(tx),
             header: [0; 9],
             header_len: 0,
@@ -921,10 +970,20 @@ impl SettingsWatch {
             param: [0; 6],
             param_len: 0,
         };
-        (watch, Settings { max_streams, seen })
+        (
+            watch,
+            Settings {
+                max_streams,
+                last_read,
+                seen,
+            },
+        )
     }
 
     fn scan(&mut self, mut bytes: &[u8]) {
+        if !bytes.is_empty() {
+            self.last_read.store(now_nanos(), Ordering::Relaxed);
+        }
         while !bytes.is_empty() {
             if self.payload_left == 0 {
                 let take = (9 - self.header_len).min(bytes.len());
@@ -1252,6 +1311,112 @@ mod tests {
             }
             assert_eq!(settings.max_streams.load(Ordering::Relaxed), 3, "cut {cut}");
         }
+    }
+
+    /// A connector that counts its calls and fails each once `waiters`
+    /// requests wait for it (so every request really did arrive meanwhile).
+    #[derive(Clone)]
+    struct Refusing {
+        calls: Arc<AtomicU64>,
+        stats: Arc<PoolStats>,
+        waiters: u64,
+    }
+
+    /// Never made: [`Refusing`] fails every call.
+    struct NoIo;
+
+    impl hyper::rt::Read for NoIo {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: hyper::rt::ReadBufCursor<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            unreachable!("never connected")
+        }
+    }
+
+    impl hyper::rt::Write for NoIo {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            unreachable!("never connected")
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            unreachable!("never connected")
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            unreachable!("never connected")
+        }
+    }
+
+    impl Connection for NoIo {
+        fn connected(&self) -> hyper_util::client::legacy::connect::Connected {
+            hyper_util::client::legacy::connect::Connected::new()
+        }
+    }
+
+    impl Service<Uri> for Refusing {
+        type Response = NoIo;
+        type Error = BoxError;
+        type Future = Pin<Box<dyn std::future::Future<Output = Result<NoIo, BoxError>> + Send>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: Uri) -> Self::Future {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let (stats, waiters) = (self.stats.clone(), self.waiters);
+            Box::pin(async move {
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while stats.waited_for_connect.load(Ordering::SeqCst) < waiters
+                    && Instant::now() < deadline
+                {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                Err::<NoIo, BoxError>("connection refused".into())
+            })
+        }
+    }
+
+    /// Concurrent requests to a dead HTTP/1.1 origin share its first
+    /// connection attempt and its error: one attempt, not one per request.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dead_origin_costs_one_attempt() {
+        let calls = Arc::new(AtomicU64::new(0));
+        let stats = Arc::new(PoolStats::default());
+        let refusing = Refusing {
+            calls: calls.clone(),
+            stats: stats.clone(),
+            waiters: 49,
+        };
+        let options = PoolOptions {
+            idle_cap: 4,
+            max_headers: 100,
+            http2_only: false,
+            http1_only: true,
+            socket_cap: 64,
+        };
+        let pool = Pool::new(refusing, options, stats);
+        let tasks: Vec<_> = (0..50)
+            .map(|i| {
+                let pool = pool.clone();
+                tokio::spawn(async move {
+                    let req = Request::get(format!("http://dead.test/{i}"))
+                        .body(RequestBody::default())
+                        .unwrap();
+                    pool.send(req, false).await
+                })
+            })
+            .collect();
+        for t in tasks {
+            let e = t.await.unwrap().expect_err("nothing listens");
+            assert!(e.is_connect());
+            assert!(crate::error::chain(&e).any(|e| e.to_string() == "connection refused"));
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
     #[test]

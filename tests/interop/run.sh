@@ -114,10 +114,10 @@ EOF
 )
 CA=$WORK/pki/ca.pem
 
-# Five distinct free loopback ports (all bound at once, then released).
-read -r HTTP_PORT TLS_PORT HB_PORT PROXY_PORT SOCKS_PORT < <(python3 - <<'EOF'
+# Six distinct free loopback ports (all bound at once, then released).
+read -r HTTP_PORT TLS_PORT HB_PORT PROXY_PORT SOCKS_PORT GOAWAY_PORT < <(python3 - <<'EOF'
 import socket
-socks = [socket.socket() for _ in range(5)]
+socks = [socket.socket() for _ in range(6)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))
@@ -160,9 +160,11 @@ trap 'exit 143' TERM
 NGINX_VERSION=$("$NGINX" -v 2>&1 | sed -n 's|.*nginx/\([0-9.]*\).*|\1|p')
 if printf '1.25.1\n%s\n' "$NGINX_VERSION" | sort -V -C; then
   TLS_LISTEN="listen 127.0.0.1:$TLS_PORT ssl;"
+  GOAWAY_LISTEN="listen 127.0.0.1:$GOAWAY_PORT ssl;"
   HTTP2_ON="http2 on;"
 else
   TLS_LISTEN="listen 127.0.0.1:$TLS_PORT ssl http2;"
+  GOAWAY_LISTEN="listen 127.0.0.1:$GOAWAY_PORT ssl http2;"
   HTTP2_ON=""
 fi
 USER_LINE=""
@@ -197,6 +199,18 @@ http {
     access_log $WORK/logs/access.log conn;
     location = /echo { access_log $WORK/logs/echo.log echo; return 200 "echo\n"; }
     location = /to-echo { return 302 /echo?case=\$arg_case; }
+  }
+  # Ends each connection with GOAWAY after 7 requests (HTTP/2 too from
+  # nginx 1.19.7): streams above the last one it took are refused.
+  server {
+    $GOAWAY_LISTEN
+    $HTTP2_ON
+    server_name example.test;
+    keepalive_requests 7;
+    ssl_certificate $WORK/pki/server.pem;
+    ssl_certificate_key $WORK/pki/server.key;
+    root $WORK/www;
+    access_log $WORK/logs/goaway.log conn;
   }
 }
 EOF
@@ -382,6 +396,14 @@ check_keep_alive() { # SCHEME BASE [OPTIONS...]
   stats=$(printf '%s\n' "$lines" | jq -sc '{requests: length, connections: ([.[] | .conn] | unique | length), max_per_conn: ([.[] | .reqs] | max)}')
   expect "keep-alive $scheme: nginx saw $n requests on at most 32 connections $stats" "$stats" \
     ".[0].requests == $n and .[0].connections <= 32 and .[0].max_per_conn > 1"
+}
+
+check_goaway() {
+  local n=500 urls=() i recs
+  for i in $(seq "$n"); do urls+=("https://example.test:$GOAWAY_PORT/1b.bin?goaway=$i"); done
+  recs=$(fs "${urls[@]}" -- -c 64 -t 20 --resolve "example.test:$GOAWAY_PORT:127.0.0.1" --cacert "$CA")
+  expect "GOAWAY after 7 requests at -c 64: all $n URLs succeed over HTTP/2" "$recs" \
+    "length == $n and all(.type == \"success\" and .status == 200 and .http_version == \"HTTP/2.0\")"
 }
 
 check_headers() {
@@ -588,6 +610,7 @@ check_not_found
 check_tls_ip_san
 check_keep_alive http "$NG"
 check_keep_alive https "$NGS" "${RESOLVE[@]}"
+check_goaway
 check_headers
 check_redirects
 check_status
