@@ -1144,7 +1144,7 @@ impl<C: Send + Sync> Checkin for Shared<C> {
         if returning {
             origin.h1_returning = origin.h1_returning.saturating_sub(1);
             if let Some(n) = &origin.returned {
-                n.notify_waiters();
+                n.notify_one();
             }
         }
         match conn {
