@@ -812,8 +812,11 @@ fn basic_auth(url: &Url) -> Option<HeaderValue> {
 
 /// Most times one request is sent again after an HTTP/2 server refused its
 /// stream or left it above a GOAWAY's last stream id; the per-URL deadline
-/// bounds the time.
-const MAX_UNPROCESSED_RESENDS: u32 = 32;
+/// bounds the time. A server that ends each connection after 7 requests
+/// needs about URLs / 7 connections, and a request may be refused on most of
+/// them; the refused requests share each new connection, so the count of
+/// connections stays one per round, not one per request.
+const MAX_UNPROCESSED_RESENDS: u32 = 100;
 
 /// Largest redirect body read (and dropped) so the connection can be reused.
 const MAX_DRAINED_REDIRECT_BODY: u64 = 64 * 1024;

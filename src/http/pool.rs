@@ -70,6 +70,11 @@ use super::{BoxError, RequestBody};
 /// notices when it next looks at the connection).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
+/// Longest wait, after an HTTP/1.1 response was read to its end, for hyper to
+/// make its connection ready for the next request; past it the connection is
+/// closed.
+const RETURN_WAIT: Duration = Duration::from_secs(1);
+
 /// How often an HTTP/2 connection with open streams is sent a PING.
 const PING_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -696,6 +701,7 @@ where
             pool: self.clone_dyn(),
             key: key.clone(),
             conn: None,
+            ended: false,
         };
         let Lease::H1 { conn: slot, .. } = &mut lease else {
             unreachable!("built as H1 above")
@@ -1195,6 +1201,9 @@ enum Lease {
         pool: Arc<dyn Checkin>,
         key: Key,
         conn: Option<H1Idle>,
+        /// The response body was read to its end: only then may the
+        /// connection carry another request.
+        ended: bool,
     },
     H2 {
         pool: Arc<dyn Checkin>,
@@ -1206,8 +1215,16 @@ enum Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         match self {
-            Lease::H1 { pool, key, conn } => {
-                let conn = conn.take();
+            Lease::H1 {
+                pool,
+                key,
+                conn,
+                ended,
+            } => {
+                // A body dropped before its end leaves the connection
+                // mid-response: hyper would have to read the rest (perhaps
+                // never), so it is closed instead of reused.
+                let conn = conn.take().filter(|_| *ended);
                 match conn {
                     Some(mut conn) if !conn.sender.is_ready() && !conn.sender.is_closed() => {
                         // The connection takes its next request once hyper has
@@ -1218,7 +1235,12 @@ impl Drop for Lease {
                             Ok(rt) => {
                                 pool.h1_returning(&key);
                                 rt.spawn(async move {
-                                    let ready = conn.sender.ready().await.is_ok();
+                                    let ready = tokio::time::timeout(
+                                        RETURN_WAIT,
+                                        conn.sender.ready(),
+                                    )
+                                    .await;
+                                    let ready = matches!(ready, Ok(Ok(())));
                                     pool.h1_done(key, ready.then_some(conn), true);
                                 });
                             }
@@ -1234,11 +1256,21 @@ impl Drop for Lease {
 }
 
 /// A response body that holds its connection's place in the pool: the
-/// connection goes back (HTTP/1.1) or its stream count drops (HTTP/2) when
-/// the body is dropped.
+/// connection goes back (HTTP/1.1, if the body was read to its end) or its
+/// stream count drops (HTTP/2) when the body is dropped.
 pub struct PoolBody {
     body: Incoming,
     _lease: Lease,
+}
+
+impl Drop for PoolBody {
+    fn drop(&mut self) {
+        if self.body.is_end_stream() {
+            if let Lease::H1 { ended, .. } = &mut self._lease {
+                *ended = true;
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for PoolBody {
@@ -1255,7 +1287,11 @@ impl Body for PoolBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        if let (Poll::Ready(None), Lease::H1 { ended, .. }) = (&polled, &mut self._lease) {
+            *ended = true;
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
