@@ -312,6 +312,84 @@ mod tests {
         assert_eq!(accepted.load(Ordering::SeqCst), 4);
     }
 
+    /// A relay to `port` whose first connection stops forwarding (both ways,
+    /// sockets left open) once `stall` is set; counts connections.
+    async fn stalling_relay(port: u16, stall: Arc<AtomicUsize>) -> (u16, Arc<AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let relay_port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            loop {
+                let (client, _) = listener.accept().await.unwrap();
+                let first = count.fetch_add(1, Ordering::SeqCst) == 0;
+                let server = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .unwrap();
+                let (cr, cw) = client.into_split();
+                let (sr, sw) = server.into_split();
+                for (mut from, mut to) in [
+                    (
+                        Box::new(cr) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+                        Box::new(sw) as Box<dyn tokio::io::AsyncWrite + Unpin + Send>,
+                    ),
+                    (Box::new(sr), Box::new(cw)),
+                ] {
+                    let stall = stall.clone();
+                    tokio::spawn(async move {
+                        let mut buf = [0u8; 16384];
+                        loop {
+                            let n = match from.read(&mut buf).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => n,
+                            };
+                            if first && stall.load(Ordering::SeqCst) > 0 {
+                                // Hold both sockets open, forward nothing.
+                                std::future::pending::<()>().await;
+                            }
+                            if to.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+            }
+        });
+        (relay_port, accepted)
+    }
+
+    /// An HTTP/2 connection that goes silent with a stream open (its PINGs
+    /// unanswered) gets no new streams after STALLED_AFTER: the next request
+    /// opens another connection and succeeds.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stalled_http2_connection_gets_no_new_streams() {
+        let (port, _) = server().await;
+        let stall = Arc::new(AtomicUsize::new(0));
+        let (relay, accepted) = stalling_relay(port, stall.clone()).await;
+        let options = ClientOptions {
+            http_versions: HttpVersions::Http2PriorKnowledge,
+            ..ClientOptions::default()
+        };
+        let client = build_client(4, &options);
+        let url = move |i: u32| format!("http://127.0.0.1:{relay}/{i}");
+        get_all(&client, vec![url(1)]).await;
+        stall.store(1, Ordering::SeqCst);
+        let c = client.clone();
+        let hung = tokio::spawn(async move {
+            let req = http::Request::get(url(2))
+                .body(RequestBody::default())
+                .unwrap();
+            c.request(req, false).await.map(|_| ())
+        });
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        tokio::time::timeout(Duration::from_secs(5), get_all(&client, vec![url(3)]))
+            .await
+            .expect("the next request went to a new connection");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        hung.abort();
+    }
+
     /// A resolver that answers 127.0.0.1 for every name and counts its calls.
     fn counting_resolver() -> (Resolver, Arc<AtomicUsize>) {
         let calls = Arc::new(AtomicUsize::new(0));

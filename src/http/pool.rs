@@ -1235,11 +1235,9 @@ impl Drop for Lease {
                             Ok(rt) => {
                                 pool.h1_returning(&key);
                                 rt.spawn(async move {
-                                    let ready = tokio::time::timeout(
-                                        RETURN_WAIT,
-                                        conn.sender.ready(),
-                                    )
-                                    .await;
+                                    let ready =
+                                        tokio::time::timeout(RETURN_WAIT, conn.sender.ready())
+                                            .await;
                                     let ready = matches!(ready, Ok(Ok(())));
                                     pool.h1_done(key, ready.then_some(conn), true);
                                 });
