@@ -204,7 +204,7 @@ impl Resolver {
 
     /// The system resolver for a runtime whose blocking pool has
     /// [`max_blocking_threads`]`(concurrency)` threads: at most that less
-    /// [`BLOCKING_HEADROOM`] lookups run at once.
+    /// 64 (`BLOCKING_HEADROOM`) lookups run at once.
     pub fn for_concurrency(concurrency: usize) -> Resolver {
         let mut r = Resolver::new();
         let limit = max_blocking_threads(concurrency) - BLOCKING_HEADROOM;
