@@ -1,5 +1,5 @@
-//! Micro-benchmarks for the per-URL work outside the network (issue 4, item
-//! 6): splitting input into lines and applying the line rules, the URL rules,
+//! Micro-benchmarks for the per-URL work outside the network: splitting input
+//! into lines and applying the line rules, the URL rules,
 //! and serialising a record as one JSON line.
 //!
 //! `cargo bench --bench per_url`

@@ -1054,17 +1054,7 @@ fn many_distinct_origins_under_a_low_open_file_limit_all_succeed() {
         .map(|p| format!("http://127.0.0.1:{p}/\n"))
         .collect();
     let run = run_with_open_file_limit(&["-c", "2", "-t", "10", "-q"], 64, input);
-    let failures: Vec<&Value> = run
-        .records
-        .iter()
-        .filter(|r| r["type"] != "success")
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{} failures, first {:?}",
-        failures.len(),
-        failures.first()
-    );
+    run.assert_all_succeeded();
     assert_eq!(run.records.len(), ORIGINS);
     assert_eq!(run.code(), 0, "{}", run.stderr);
 }
@@ -1084,17 +1074,7 @@ fn many_distinct_http2_hosts_under_a_low_open_file_limit_all_succeed() {
     let input: String = urls.iter().map(|u| format!("{u}\n")).collect();
     let args = ["--http2-prior-knowledge", "-c", "16", "-t", "20", "-q"];
     let run = run_with_open_file_limit(&args, 64, input);
-    let failures: Vec<&Value> = run
-        .records
-        .iter()
-        .filter(|r| r["type"] != "success")
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{} failures, first {:?}",
-        failures.len(),
-        failures.first()
-    );
+    run.assert_all_succeeded();
     assert_eq!(run.records.len(), HOSTS);
     assert!(run.records.iter().all(|r| r["http_version"] == "HTTP/2.0"));
     assert_eq!(run.code(), 0, "{}", run.stderr);

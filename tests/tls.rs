@@ -556,17 +556,7 @@ fn http2_goaway_under_high_concurrency_loses_no_url() {
         ],
         &urls,
     );
-    let failures: Vec<&Value> = r
-        .records
-        .iter()
-        .filter(|r| r["type"] != "success")
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{} failures, e.g. {}",
-        failures.len(),
-        failures[0]
-    );
+    r.assert_all_succeeded();
     assert_eq!(r.code(), 0, "stderr: {}", r.stderr);
     r.checked_summary();
     assert_eq!(r.records.len(), URLS);

@@ -154,6 +154,15 @@ pub struct PoolError {
 }
 
 impl PoolError {
+    /// A failure to set up a connection (no byte of the request was sent).
+    fn connect(source: BoxError) -> PoolError {
+        PoolError {
+            connect: true,
+            reused: false,
+            source,
+        }
+    }
+
     /// Whether the connection could not be set up (DNS, TCP, proxy, TLS or
     /// the HTTP handshake): no byte of the request was sent.
     pub fn is_connect(&self) -> bool {
@@ -409,11 +418,9 @@ where
     ) -> Result<Response<PoolBody>, PoolError> {
         let uri = req.uri().clone();
         let (Some(scheme), Some(authority)) = (uri.scheme(), uri.authority()) else {
-            return Err(PoolError {
-                connect: true,
-                reused: false,
-                source: format!("{uri}: not an absolute URI").into(),
-            });
+            return Err(PoolError::connect(
+                format!("{uri}: not an absolute URI").into(),
+            ));
         };
         let key = Key {
             scheme: scheme.clone(),
@@ -421,11 +428,7 @@ where
                 .as_str()
                 .to_ascii_lowercase()
                 .parse()
-                .map_err(|e| PoolError {
-                    connect: true,
-                    reused: false,
-                    source: Box::new(e),
-                })?,
+                .map_err(|e| PoolError::connect(Box::new(e)))?,
         };
         let protocol = self.protocol(scheme);
         let mut unsent_on_new = 0;
@@ -451,11 +454,7 @@ where
                     if rx.changed().await.is_ok() {
                         let outcome = rx.borrow_and_update().clone();
                         if let Some(Err(e)) = outcome {
-                            return Err(PoolError {
-                                connect: true,
-                                reused: false,
-                                source: Box::new(e),
-                            });
+                            return Err(PoolError::connect(Box::new(e)));
                         }
                     }
                 }
@@ -584,11 +583,7 @@ where
                 if let Some(mut a) = announce {
                     a.finish(Err(shared.clone()));
                 }
-                Err(Failed(PoolError {
-                    connect: true,
-                    reused: false,
-                    source: Box::new(shared),
-                }))
+                Err(Failed(PoolError::connect(Box::new(shared))))
             }
             Ok(Made::H1(sender, proxied)) => {
                 let id = {
@@ -712,18 +707,11 @@ where
                 body,
                 _lease: lease,
             })),
-            Err(mut e) => {
+            Err(e) => {
                 // The connection is done for: the lease gives back nothing.
                 *slot = None;
                 drop(lease);
-                match e.take_message() {
-                    Some(back) => Err(Unsent(Box::new(back))),
-                    None => Err(Failed(PoolError {
-                        connect: false,
-                        reused,
-                        source: Box::new(e.into_error()),
-                    })),
-                }
+                Err(unsent_or_failed(e, reused))
             }
         }
     }
@@ -753,21 +741,14 @@ where
                     _lease: lease,
                 }))
             }
-            Err(mut e) => {
+            Err(e) => {
                 // A connection that failed as a whole (GOAWAY, I/O error,
                 // closed) takes no more requests.
                 if sender.is_closed() || connection_gone(e.error()) {
                     self.forget_h2(key, id);
                 }
                 drop(lease);
-                match e.take_message() {
-                    Some(back) => Err(Unsent(Box::new(back))),
-                    None => Err(Failed(PoolError {
-                        connect: false,
-                        reused,
-                        source: Box::new(e.into_error()),
-                    })),
-                }
+                Err(unsent_or_failed(e, reused))
             }
         }
     }
@@ -846,6 +827,22 @@ enum SendError {
     Failed(PoolError),
 }
 use SendError::{Failed, Unsent};
+
+/// A send that failed: `Unsent` with the request if no byte of it was
+/// written, else `Failed`.
+fn unsent_or_failed(
+    mut e: hyper::client::conn::TrySendError<Request<RequestBody>>,
+    reused: bool,
+) -> SendError {
+    match e.take_message() {
+        Some(back) => Unsent(Box::new(back)),
+        None => Failed(PoolError {
+            connect: false,
+            reused,
+            source: Box::new(e.into_error()),
+        }),
+    }
+}
 
 fn restore_uri(mut req: Request<RequestBody>, uri: &Uri) -> Request<RequestBody> {
     *req.uri_mut() = uri.clone();

@@ -645,6 +645,23 @@ impl Run {
         v
     }
 
+    /// Asserts that every record is a success, naming the first that is not
+    /// (used by the hostile and TLS suites, which include this module).
+    #[allow(dead_code)]
+    pub fn assert_all_succeeded(&self) {
+        let failures: Vec<&Value> = self
+            .records
+            .iter()
+            .filter(|r| r["type"] != "success")
+            .collect();
+        assert!(
+            failures.is_empty(),
+            "{} failures, first {:?}",
+            failures.len(),
+            failures.first()
+        );
+    }
+
     /// Asserts the summary's counts equal the records' and returns it.
     pub fn checked_summary(&self) -> Value {
         let s = self.summary();
