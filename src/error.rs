@@ -1,25 +1,19 @@
 //! Error types: [`ErrorKind`], the closed set of reasons a URL can fail, and
 //! [`FetchError`], the typed error behind each `failure` record.
 //!
-//! hyper-util's client error prints little ("client error (Connect)") and its
-//! connect error type is private, so the kind is found by walking the error's
-//! `source()` chain for marker types that our own resolver and connector put
-//! there ([`DnsError`], [`ConnectError`], see `http::dns` and `http::connect`), for
-//! `rustls::Error`, and for the `std::io::ErrorKind` underneath. Message text
-//! is never matched.
+//! This is the bottom layer: it uses no other module of the crate. Which kind
+//! a transport error is gets decided in `http::classify`, which walks the
+//! error's `source()` chain.
 
-use std::error::Error as StdError;
 use std::fmt;
-use std::io;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 /// Why a URL failed. Serialised in snake case (`"invalid_url"`, `"timeout"`, …).
 ///
 /// The set is closed: scripts can match on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
     /// The line is not a URL: unparsable, not UTF-8, or longer than 64 KiB.
     InvalidUrl,
@@ -84,6 +78,12 @@ impl ErrorKind {
     }
 }
 
+impl Serialize for ErrorKind {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -130,7 +130,7 @@ pub enum FetchError {
         declared: Option<u64>,
     },
     /// An HTTP/1.x response with a body whose `Transfer-Encoding` is not
-    /// exactly one `chunked` (see `crate::body::check_framing`); holds the
+    /// exactly one `chunked` (see `http::body::check_framing`); holds the
     /// field values as received, joined with `, `, other bytes than printable
     /// ASCII escaped.
     #[error("unsupported Transfer-Encoding \"{0}\": only a single \"chunked\" is accepted")]
@@ -167,227 +167,6 @@ impl FetchError {
             FetchError::Transport { kind, .. } => *kind,
         }
     }
-
-    /// Whether another attempt may succeed (`--retries`): kinds `connect`,
-    /// `timeout`, `io`, and a temporary `dns` failure; see [`crate::retry`].
-    pub fn is_transient(&self) -> bool {
-        crate::retry::is_transient_error(self.kind(), matches!(self, FetchError::TemporaryDns(_)))
-    }
-
-    /// Classifies an error from `Client::request` (connect, request, response head).
-    pub(crate) fn from_request(err: &(dyn StdError + 'static)) -> FetchError {
-        let kind = classify(err, Phase::Head);
-        if kind == ErrorKind::Dns && chain(err).any(|e| e.is::<TemporaryDns>()) {
-            return FetchError::TemporaryDns(chain_message(err));
-        }
-        FetchError::Transport {
-            kind,
-            message: chain_message(err),
-        }
-    }
-
-    /// Whether a request error shows the request was not processed and may be
-    /// sent again on a new connection:
-    /// - a kept-alive HTTP/1.1 connection that the server closed just as the
-    ///   request went out (not a connect error; closed or reset before any
-    ///   response byte);
-    /// - an HTTP/2 stream ended by the server's GOAWAY or refused with
-    ///   `REFUSED_STREAM` (RFC 9113 sec. 6.8, 8.7).
-    ///
-    /// The caller repeats only idempotent methods (GET, HEAD, PUT, DELETE,
-    /// OPTIONS, TRACE), which RFC 9110 sec. 9.2.2 allows to be repeated
-    /// automatically after a communication failure.
-    pub(crate) fn is_stale_connection(err: &(dyn StdError + 'static)) -> bool {
-        let mut stale = false;
-        // Whether the connection had already carried a response: a failure on
-        // a connection's first request is the server's answer to that request
-        // (a reset, a close), not a stale kept-alive connection, and is not
-        // sent again (found in review: `GET /reset` reached the server twice).
-        let mut reused = true;
-        for e in chain(err) {
-            if let Some(c) = e.downcast_ref::<crate::http::PoolError>() {
-                if c.is_connect() {
-                    return false;
-                }
-                reused = c.is_reused();
-            }
-            // On HTTP/2, only streams ended by the server's GOAWAY (NO_ERROR) or
-            // refused with REFUSED_STREAM: those above the GOAWAY's last stream
-            // id were not processed (RFC 9113 sec. 6.8). h2 reports the same
-            // error for a stream cut off when that connection then closes, which
-            // the server may have processed; idempotent methods may be repeated all
-            // the same (idempotent, RFC 9110 sec. 9.2.2). A stream ended by a
-            // plain I/O error is not sent again.
-            if let Some(h2) = e.downcast_ref::<h2::Error>() {
-                return h2.is_remote()
-                    && (h2.reason() == Some(h2::Reason::REFUSED_STREAM)
-                        || (h2.is_go_away() && h2.reason() == Some(h2::Reason::NO_ERROR)));
-            }
-            if let Some(h) = e.downcast_ref::<hyper::Error>() {
-                stale |= h.is_incomplete_message();
-            }
-            if let Some(i) = e.downcast_ref::<io::Error>() {
-                stale |= matches!(
-                    i.kind(),
-                    io::ErrorKind::ConnectionReset
-                        | io::ErrorKind::BrokenPipe
-                        | io::ErrorKind::ConnectionAborted
-                );
-            }
-        }
-        stale && reused
-    }
-
-    /// Whether `err` is an HTTP/2 stream the server did not process: refused
-    /// with REFUSED_STREAM, or ended by its GOAWAY (NO_ERROR) above the last
-    /// stream id it processed (RFC 9113 sec. 6.8, 8.7).
-    pub(crate) fn is_unprocessed_stream(err: &(dyn StdError + 'static)) -> bool {
-        chain(err).any(|e| {
-            e.downcast_ref::<h2::Error>().is_some_and(|h2| {
-                h2.is_remote()
-                    && (h2.reason() == Some(h2::Reason::REFUSED_STREAM)
-                        || (h2.is_go_away() && h2.reason() == Some(h2::Reason::NO_ERROR)))
-            })
-        })
-    }
-
-    /// Classifies an error raised while reading the response body.
-    pub(crate) fn from_body(err: &(dyn StdError + 'static)) -> FetchError {
-        let kind = classify(err, Phase::Body);
-        FetchError::Transport {
-            kind,
-            message: chain_message(err),
-        }
-    }
-}
-
-/// Marker put in the source chain by our resolver: the name did not resolve.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct DnsError(#[source] pub(crate) Box<dyn StdError + Send + Sync>);
-
-/// Marker put in the source chain (under a [`DnsError`]) by our resolver when
-/// the lookup failed for a temporary reason (`getaddrinfo`'s `EAI_AGAIN`), so
-/// that `--retries` can tell it from a name that does not exist.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct TemporaryDns(#[source] pub(crate) io::Error);
-
-/// Marker put in the source chain by our TCP connector wrapper: the TCP
-/// connection (after name resolution) failed.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConnectError(#[source] pub(crate) Box<dyn StdError + Send + Sync>);
-
-/// Marker put in the source chain by the connector: the proxy was reached but
-/// refused or broke its `CONNECT` or SOCKS5 handshake (see `proxy.rs`).
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct ProxyError {
-    /// What happened, naming the proxy (never its credentials).
-    pub(crate) message: String,
-    /// The I/O error underneath, if any.
-    #[source]
-    pub(crate) source: Option<Box<dyn StdError + Send + Sync>>,
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Phase {
-    Head,
-    Body,
-}
-
-/// Iterates over an error and its sources, looking inside `io::Error`s too
-/// (`io::Error::source()` skips the error it wraps; `get_ref()` does not).
-pub(crate) fn chain<'a>(
-    err: &'a (dyn StdError + 'static),
-) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
-    let mut next: Option<&'a (dyn StdError + 'static)> = Some(err);
-    std::iter::from_fn(move || {
-        let cur = next?;
-        next = match cur.downcast_ref::<io::Error>().and_then(|e| e.get_ref()) {
-            Some(inner) => Some(inner as &(dyn StdError + 'static)),
-            None => cur.source(),
-        };
-        Some(cur)
-    })
-}
-
-fn classify(err: &(dyn StdError + 'static), phase: Phase) -> ErrorKind {
-    let mut is_connect = false;
-    let mut io_kind = None;
-    let mut incomplete = false;
-    let mut parse = false;
-    for e in chain(err) {
-        if e.is::<ProxyError>() {
-            return ErrorKind::Proxy;
-        }
-        if e.is::<DnsError>() {
-            return ErrorKind::Dns;
-        }
-        if e.is::<rustls::Error>() {
-            return ErrorKind::Tls;
-        }
-        if e.is::<ConnectError>() {
-            return ErrorKind::Connect;
-        }
-        if let Some(c) = e.downcast_ref::<crate::http::PoolError>() {
-            is_connect |= c.is_connect();
-        }
-        if let Some(h) = e.downcast_ref::<hyper::Error>() {
-            incomplete |= h.is_incomplete_message();
-            parse |= h.is_parse() || h.is_parse_status();
-            if h.is_timeout() && io_kind.is_none() {
-                io_kind = Some(io::ErrorKind::TimedOut);
-            }
-        }
-        if let Some(i) = e.downcast_ref::<io::Error>() {
-            io_kind = Some(i.kind());
-        }
-    }
-    if is_connect {
-        // A connect-phase error that is neither DNS nor TCP came from the TLS
-        // layer of the https connector (handshake I/O, bad server name).
-        return ErrorKind::Tls;
-    }
-    if parse || incomplete {
-        return ErrorKind::Protocol;
-    }
-    match io_kind {
-        // A body that ends early (`Content-Length` not reached, chunked body cut
-        // off) or a malformed chunk header.
-        Some(
-            io::ErrorKind::UnexpectedEof | io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput,
-        ) => ErrorKind::Protocol,
-        Some(_) if phase == Phase::Body => ErrorKind::Body,
-        Some(_) => ErrorKind::Io,
-        // hyper body errors without an io::Error underneath (e.g. h2 stream reset).
-        None if phase == Phase::Body => ErrorKind::Body,
-        None => ErrorKind::Protocol,
-    }
-}
-
-/// Joins the distinct messages of an error chain with `: ` so that the record
-/// says more than hyper-util's top-level "client error (Connect)".
-fn chain_message(err: &(dyn StdError + 'static)) -> String {
-    let mut out = String::new();
-    let mut last = String::new();
-    for e in chain(err) {
-        // The pool's "connection failed" says nothing its sources don't.
-        if e.is::<crate::http::PoolError>() && e.source().is_some() {
-            continue;
-        }
-        let msg = e.to_string();
-        if msg.is_empty() || last.contains(&msg) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&msg);
-        last = msg;
-    }
-    out
 }
 
 #[cfg(test)]
@@ -407,39 +186,14 @@ mod tests {
     }
 
     #[test]
-    fn markers_found_inside_io_errors() {
-        let dns = io::Error::other(DnsError("no such host".into()));
-        assert_eq!(classify(&dns, Phase::Head), ErrorKind::Dns);
-        let again = io::Error::other(DnsError(Box::new(TemporaryDns(io::Error::other("again")))));
-        let e = FetchError::from_request(&again);
-        assert_eq!((e.kind(), e.is_transient()), (ErrorKind::Dns, true));
-        assert_eq!(e.to_string(), "again");
-        let e = FetchError::from_request(&dns);
-        assert_eq!((e.kind(), e.is_transient()), (ErrorKind::Dns, false));
-        let conn = ConnectError(Box::new(io::Error::from(io::ErrorKind::ConnectionRefused)));
-        assert_eq!(classify(&conn, Phase::Head), ErrorKind::Connect);
-        let tls = io::Error::new(io::ErrorKind::InvalidData, rustls::Error::DecryptError);
-        assert_eq!(classify(&tls, Phase::Head), ErrorKind::Tls);
-        let proxy = io::Error::other(ProxyError {
-            message: "refused with 403 Forbidden".into(),
-            source: Some(Box::new(io::Error::from(io::ErrorKind::ConnectionReset))),
-        });
-        assert_eq!(classify(&proxy, Phase::Head), ErrorKind::Proxy);
-    }
-
-    #[test]
-    fn io_kinds_by_phase() {
-        let reset = io::Error::from(io::ErrorKind::ConnectionReset);
-        assert_eq!(classify(&reset, Phase::Body), ErrorKind::Body);
-        assert_eq!(classify(&reset, Phase::Head), ErrorKind::Io);
-        let eof = io::Error::from(io::ErrorKind::UnexpectedEof);
-        assert_eq!(classify(&eof, Phase::Body), ErrorKind::Protocol);
-    }
-
-    #[test]
-    fn chain_message_skips_repeats() {
-        let inner = io::Error::other("connection refused");
-        let outer = ConnectError(Box::new(inner));
-        assert_eq!(chain_message(&outer), "connection refused");
+    fn kinds_serialise_as_their_names() {
+        for kind in [
+            ErrorKind::InvalidUrl,
+            ErrorKind::TooManyRedirects,
+            ErrorKind::BodyTooLarge,
+        ] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+        assert_eq!(ErrorKind::TooManyRedirects.as_str(), "too_many_redirects");
     }
 }

@@ -305,7 +305,7 @@ fn default_headers(config: &Config) -> HeaderMap {
     if config.compressed {
         h.insert(
             header::ACCEPT_ENCODING,
-            HeaderValue::from_static(crate::body::ACCEPT_ENCODING),
+            HeaderValue::from_static(crate::http::body::ACCEPT_ENCODING),
         );
     }
     for (name, _) in &config.headers {
@@ -614,7 +614,7 @@ async fn run_attempt(shared: Arc<Shared>, job: Job, attempt: u32, started: Insta
     }
     let transient = match &outcome {
         Ok(done) => retry::is_transient_status(done.status),
-        Err(e) => e.is_transient(),
+        Err(e) => retry::is_transient(e),
     };
     if transient && policy.allows(&job.method, attempt) {
         let resume = Resume {
@@ -796,18 +796,13 @@ fn has_userinfo(url: &Url) -> bool {
 /// `http://user:pass@host/`: percent-decoded, then `user:pass` in base64.
 /// The userinfo itself is never sent in the request target or `Host`.
 fn basic_auth(url: &Url) -> Option<HeaderValue> {
-    use base64::Engine as _;
     use percent_encoding::percent_decode_str;
     if !has_userinfo(url) {
         return None;
     }
-    let mut plain = percent_decode_str(url.username()).collect::<Vec<u8>>();
-    plain.push(b':');
-    plain.extend(percent_decode_str(url.password().unwrap_or("")));
-    let token = base64::engine::general_purpose::STANDARD.encode(plain);
-    let mut value = HeaderValue::from_str(&format!("Basic {token}")).ok()?;
-    value.set_sensitive(true);
-    Some(value)
+    let user: Vec<u8> = percent_decode_str(url.username()).collect();
+    let password: Vec<u8> = percent_decode_str(url.password().unwrap_or("")).collect();
+    Some(crate::http::basic_auth(&user, &password))
 }
 
 /// Most times one request is sent again after an HTTP/2 server refused its
@@ -854,14 +849,14 @@ async fn fetch_url(shared: &Shared, job: &Job) -> Result<Done, FetchError> {
                 Ok(resp) => break resp,
                 Err(e)
                     if retry::is_idempotent(&method)
-                        && FetchError::is_stale_connection(&e)
+                        && crate::http::is_stale_connection(&e)
                         && (resends == 0
-                            || (FetchError::is_unprocessed_stream(&e)
+                            || (crate::http::is_unprocessed_stream(&e)
                                 && resends < MAX_UNPROCESSED_RESENDS)) =>
                 {
                     resends += 1;
                 }
-                Err(e) => return Err(FetchError::from_request(&e)),
+                Err(e) => return Err(crate::http::request_error(&e)),
             }
         };
         let status = resp.status();
@@ -871,7 +866,7 @@ async fn fetch_url(shared: &Shared, job: &Job) -> Result<Done, FetchError> {
         // (HEAD, 204, 304) has no framing to trust. Returning drops the
         // unread body, which closes its connection.
         if !hyper::body::Body::is_end_stream(resp.body()) {
-            crate::body::check_framing(resp.version(), resp.headers())?;
+            crate::http::body::check_framing(resp.version(), resp.headers())?;
         }
         if is_redirect(status) && config.max_redirects > 0 {
             if let Some(next) = redirect_target(&current, resp.headers())? {
@@ -902,12 +897,12 @@ async fn fetch_url(shared: &Shared, job: &Job) -> Result<Done, FetchError> {
         let retry_after = matches!(status.as_u16(), 429 | 503)
             .then(|| resp.headers().get(header::RETRY_AFTER).cloned())
             .flatten();
-        let options = crate::body::BodyOptions {
+        let options = crate::http::body::BodyOptions {
             decode: config.compressed,
             max_size: config.max_size,
         };
         let (head, incoming) = resp.into_parts();
-        let read = crate::body::read_body(&head.headers, incoming, options).await?;
+        let read = crate::http::body::read_body(&head.headers, incoming, options).await?;
         return Ok(Done {
             status: status.as_u16(),
             size: read.size,

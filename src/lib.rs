@@ -40,7 +40,6 @@
 //! # }
 //! ```
 
-pub mod body;
 pub mod cli;
 pub mod error;
 pub mod exit;

@@ -29,7 +29,7 @@ use std::time::{Duration, SystemTime};
 
 use http::{HeaderValue, Method};
 
-use crate::error::ErrorKind;
+use crate::error::{ErrorKind, FetchError};
 
 /// When and how often to try a URL again. Built from [`crate::Config`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,12 +59,13 @@ pub fn is_transient_status(status: u16) -> bool {
     matches!(status, 429 | 502 | 503 | 504)
 }
 
-/// Whether a failure of `kind` is worth another attempt; `temporary_dns`
-/// says whether a `dns` failure was a temporary one (`EAI_AGAIN`).
-pub fn is_transient_error(kind: ErrorKind, temporary_dns: bool) -> bool {
-    match kind {
+/// Whether a failure is worth another attempt: kinds `connect`, `timeout`
+/// and `io`, and a `dns` failure only when it was a temporary one
+/// ([`FetchError::TemporaryDns`], `EAI_AGAIN`).
+pub(crate) fn is_transient(err: &FetchError) -> bool {
+    match err.kind() {
         ErrorKind::Connect | ErrorKind::Timeout | ErrorKind::Io => true,
-        ErrorKind::Dns => temporary_dns,
+        ErrorKind::Dns => matches!(err, FetchError::TemporaryDns(_)),
         _ => false,
     }
 }
@@ -167,11 +168,16 @@ mod tests {
 
     #[test]
     fn transient_kinds_and_statuses() {
+        let transport = |kind| FetchError::Transport {
+            kind,
+            message: String::new(),
+        };
         for k in [ErrorKind::Connect, ErrorKind::Timeout, ErrorKind::Io] {
-            assert!(is_transient_error(k, false), "{k}");
+            assert!(is_transient(&transport(k)), "{k}");
         }
-        assert!(!is_transient_error(ErrorKind::Dns, false));
-        assert!(is_transient_error(ErrorKind::Dns, true));
+        assert!(!is_transient(&transport(ErrorKind::Dns)));
+        assert!(is_transient(&FetchError::TemporaryDns("again".into())));
+        assert!(is_transient(&FetchError::Timeout(Duration::from_secs(1))));
         for k in [
             ErrorKind::InvalidUrl,
             ErrorKind::Tls,
@@ -179,8 +185,9 @@ mod tests {
             ErrorKind::Body,
             ErrorKind::Cancelled,
         ] {
-            assert!(!is_transient_error(k, false), "{k}");
+            assert!(!is_transient(&transport(k)), "{k}");
         }
+        assert!(!is_transient(&FetchError::Cancelled));
         let statuses: Vec<u16> = (100..600).filter(|s| is_transient_status(*s)).collect();
         assert_eq!(statuses, [429, 502, 503, 504]);
     }

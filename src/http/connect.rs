@@ -23,10 +23,10 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tower_service::Service;
 
+use super::classify::{ConnectError, DnsError};
 use super::dns::{special_name, Resolver};
 use super::proxy::{Proxies, ProxyScheme, ProxyUrl, Via};
 use super::BoxError;
-use crate::error::{ConnectError, DnsError};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -135,7 +135,7 @@ impl hyper::rt::Write for TcpIo {
 }
 
 fn mark(err: BoxError) -> BoxError {
-    if crate::error::chain(&*err).any(|e| e.is::<DnsError>()) {
+    if super::classify::chain(&*err).any(|e| e.is::<DnsError>()) {
         err
     } else {
         Box::new(ConnectError(err))
@@ -157,7 +157,7 @@ impl Service<Uri> for MarkConnect {
         // The environment named a proxy for this URL that cannot be used:
         // fail rather than connect directly behind the user's back.
         if let Some(why) = self.proxies.unusable(&uri) {
-            let err: BoxError = Box::new(crate::error::ProxyError {
+            let err: BoxError = Box::new(super::classify::ProxyError {
                 message: format!("cannot use the proxy from {why}"),
                 source: None,
             });
@@ -183,7 +183,7 @@ impl MarkConnect {
     /// `dns`/`connect` markers, with the proxy named), then for an HTTP proxy
     /// marks the connection proxied (`http://` target) or opens a `CONNECT`
     /// tunnel (`https://`), and for SOCKS5 runs its handshake. Handshake
-    /// failures are [`crate::error::ProxyError`]s.
+    /// failures are [`super::classify::ProxyError`]s.
     fn call_proxied(&mut self, proxy: ProxyUrl, target: Uri) -> BoxFuture<Result<TcpIo, BoxError>> {
         let connect = self
             .inner
@@ -193,8 +193,8 @@ impl MarkConnect {
         Box::pin(async move {
             let https = target.scheme_str() == Some("https");
             let host = target.host().unwrap_or_default();
-            let bare = host.trim_start_matches('[').trim_end_matches(']');
-            let port = target.port_u16().unwrap_or(if https { 443 } else { 80 });
+            let bare = super::unbracket(host);
+            let port = super::port_of(&target);
             if let Some(Err(e)) = special_name(bare) {
                 return Err(e.into());
             }
@@ -258,18 +258,8 @@ fn apply_resolve(resolve: &[ResolveOverride], uri: Uri) -> Uri {
     if resolve.is_empty() {
         return uri;
     }
-    let host = uri
-        .host()
-        .unwrap_or_default()
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    let port = uri
-        .port_u16()
-        .unwrap_or(if uri.scheme_str() == Some("https") {
-            443
-        } else {
-            80
-        });
+    let host = super::unbracket(uri.host().unwrap_or_default());
+    let port = super::port_of(&uri);
     let Some(o) = resolve
         .iter()
         .find(|o| o.port == port && o.host.eq_ignore_ascii_case(host))
@@ -310,9 +300,7 @@ impl FromStr for ResolveOverride {
         let port = port
             .parse()
             .map_err(|_| format!("'{s}': '{port}' is not a port"))?;
-        let addr = addr
-            .trim_start_matches('[')
-            .trim_end_matches(']')
+        let addr = super::unbracket(addr)
             .parse()
             .map_err(|_| format!("'{s}': '{addr}' is not an IP address"))?;
         Ok(ResolveOverride {

@@ -10,7 +10,7 @@
 //! Expiry is reported as a `connect` failure (not `timeout`): the server was
 //! never reached at the HTTP level, and scripts can tell "could not connect in
 //! time" from "the exchange was too slow". The error carries a
-//! [`ConnectError`] marker, so `error.rs` classifies it by type.
+//! [`ConnectError`] marker, so `classify.rs` classifies it by type.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -20,9 +20,9 @@ use std::time::Duration;
 use http::Uri;
 use tower_service::Service;
 
-use crate::error::ConnectError;
+use super::classify::ConnectError;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use super::BoxError;
 
 /// A connector whose connections must be established within `limit`
 /// (`None`: no limit of its own). Cheap to clone when the inner one is.

@@ -17,7 +17,7 @@
 //! - counts queries sent, cache hits and joined queries ([`Resolver::stats`]).
 //!
 //! Failures carry the [`DnsError`] marker, and a temporary one (`EAI_AGAIN`)
-//! also [`TemporaryDns`] underneath, which `error.rs` finds by walking the
+//! also [`TemporaryDns`] underneath, which `classify.rs` finds by walking the
 //! `source()` chain. `--resolve` overrides are applied by the connector before
 //! it asks the resolver.
 //!
@@ -39,7 +39,7 @@ use hyper_util::client::legacy::connect::dns::Name;
 use tokio::time::Instant;
 use tower_service::Service;
 
-use crate::error::{DnsError, TemporaryDns};
+use super::classify::{DnsError, TemporaryDns};
 
 /// How long an answer is reused: 60 seconds.
 ///
@@ -240,7 +240,7 @@ impl Resolver {
     /// chain holds the lookup's own error, and a [`TemporaryDns`] when the
     /// failure was temporary.
     pub async fn resolve(&self, host: &str) -> Result<Arc<[IpAddr]>, DnsError> {
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let bare = super::unbracket(host);
         if let Ok(ip) = bare.parse::<IpAddr>() {
             return Ok(Arc::from([ip]));
         }
@@ -339,7 +339,7 @@ fn ttl(found: &Result<Vec<IpAddr>, DnsError>) -> Option<Duration> {
 /// Whether a [`TemporaryDns`] marker is in `err`'s chain (inside `io::Error`s
 /// too, as `error.rs` looks).
 fn is_temporary(err: &DnsError) -> bool {
-    crate::error::chain(err).any(|e| e.is::<TemporaryDns>())
+    super::classify::chain(err).any(|e| e.is::<TemporaryDns>())
 }
 
 /// The cache and single-flight key: lower case, without a trailing dot.
@@ -619,9 +619,9 @@ mod tests {
             // As the fetch pipeline sees it: kind dns, worth a retry, and the
             // original message once.
             let wrapped = std::io::Error::other(err);
-            let e = crate::error::FetchError::from_request(&wrapped);
+            let e = crate::http::classify::request_error(&wrapped);
             assert_eq!(e.kind(), crate::error::ErrorKind::Dns);
-            assert!(e.is_transient());
+            assert!(matches!(e, crate::error::FetchError::TemporaryDns(_)));
             assert_eq!(e.to_string(), "flaky.example: temporary failure");
         }
     }

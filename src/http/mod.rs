@@ -17,6 +17,8 @@
 //! Dependencies run one way: `pool` knows only a `Service<Uri>` that returns a
 //! byte stream; nothing here imports from above `crate::error`.
 
+pub mod body;
+mod classify;
 pub mod connect;
 pub mod connect_timeout;
 pub mod dns;
@@ -41,7 +43,48 @@ pub use pool::{PoolBody, PoolError, PoolStats};
 use proxy::Proxies;
 pub use tls::load_pem_certs;
 
+/// A boxed error, as hyper and tower services pass them around.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+pub(crate) use classify::{is_stale_connection, is_unprocessed_stream, request_error};
+
+/// `host` without the brackets of an IPv6 literal (`[::1]` gives `::1`);
+/// names and IPv4 addresses are returned as they are.
+pub(crate) fn unbracket(host: &str) -> &str {
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
+/// The default port of a scheme: 443 for `https`, 80 for `http` (and for
+/// anything else, which never gets this far).
+pub(crate) fn default_port(scheme: Option<&str>) -> u16 {
+    if scheme == Some("https") {
+        443
+    } else {
+        80
+    }
+}
+
+/// The port of `uri`: its own, else its scheme's default.
+pub(crate) fn port_of(uri: &http::Uri) -> u16 {
+    uri.port_u16()
+        .unwrap_or_else(|| default_port(uri.scheme_str()))
+}
+
+/// `Basic` credentials (RFC 7617): `user:password` in base64, for
+/// `Authorization` or `Proxy-Authorization`; marked sensitive so that they
+/// are never printed.
+pub(crate) fn basic_auth(user: &[u8], password: &[u8]) -> http::HeaderValue {
+    use base64::Engine as _;
+    let mut plain = Vec::with_capacity(user.len() + 1 + password.len());
+    plain.extend_from_slice(user);
+    plain.push(b':');
+    plain.extend_from_slice(password);
+    let token = base64::engine::general_purpose::STANDARD.encode(plain);
+    let mut value = http::HeaderValue::from_str(&format!("Basic {token}"))
+        .expect("base64 is a valid field value");
+    value.set_sensitive(true);
+    value
+}
 
 /// The request body type: the bytes of `-d` / `--data-binary` or of a
 /// `--input jsonl` spec's `body`, in one `Bytes` shared by every URL (cloning

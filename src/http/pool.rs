@@ -869,19 +869,10 @@ fn connection_gone(err: &hyper::Error) -> bool {
 fn host_header(uri: &Uri) -> HeaderValue {
     let host = uri.host().unwrap_or_default();
     let value = match uri.port_u16() {
-        Some(p) if Some(p) != default_port(uri.scheme()) => format!("{host}:{p}"),
+        Some(p) if p != super::default_port(uri.scheme_str()) => format!("{host}:{p}"),
         _ => host.to_owned(),
     };
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-/// The default port of `http` (80) and `https` (443).
-pub(crate) fn default_port(scheme: Option<&Scheme>) -> Option<u16> {
-    match scheme {
-        Some(s) if *s == Scheme::HTTP => Some(80),
-        Some(s) if *s == Scheme::HTTPS => Some(443),
-        _ => None,
-    }
 }
 
 /// The request target in origin-form (RFC 9112 sec. 3.2.1): path and query.
@@ -1445,7 +1436,7 @@ mod tests {
         for t in tasks {
             let e = t.await.unwrap().expect_err("nothing listens");
             assert!(e.is_connect());
-            assert!(crate::error::chain(&e).any(|e| e.to_string() == "connection refused"));
+            assert!(crate::http::classify::chain(&e).any(|e| e.to_string() == "connection refused"));
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }

@@ -71,7 +71,7 @@ use percent_encoding::percent_decode_str;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tower_service::Service;
 
-use crate::error::ProxyError;
+use super::classify::ProxyError;
 
 /// The port of a proxy URL that names none (curl's default for `--proxy`).
 pub const DEFAULT_PROXY_PORT: u16 = 1080;
@@ -162,12 +162,8 @@ impl ProxyUrl {
     /// `Basic` credentials for `Proxy-Authorization` (RFC 7617, RFC 9110
     /// sec. 11.7.2), marked sensitive; `None` without credentials.
     pub fn basic_auth(&self) -> Option<HeaderValue> {
-        use base64::Engine as _;
         let (user, password) = self.credentials()?;
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-        let mut value = HeaderValue::from_str(&format!("Basic {token}")).ok()?;
-        value.set_sensitive(true);
-        Some(value)
+        Some(super::basic_auth(user.as_bytes(), password.as_bytes()))
     }
 
     /// `host:port`, with brackets around an IPv6 address.
@@ -360,11 +356,7 @@ impl FromStr for NoProxy {
         for entry in s.split([',', ' ', '\t']).filter(|e| !e.is_empty()) {
             if let Ok(net) = entry.parse::<IpNet>() {
                 list.nets.push(net);
-            } else if let Ok(ip) = entry
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<IpAddr>()
-            {
+            } else if let Ok(ip) = super::unbracket(entry).parse::<IpAddr>() {
                 list.nets.push(IpNet::from(ip));
             } else {
                 let name = entry.trim_start_matches('.').trim_end_matches('.');
@@ -384,7 +376,7 @@ impl NoProxy {
         if self.all {
             return true;
         }
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let bare = super::unbracket(host);
         if let Ok(ip) = bare.parse::<IpAddr>() {
             return self.nets.iter().any(|net| net.contains(&ip));
         }

@@ -48,7 +48,7 @@ use tokio_util::io::StreamReader;
 
 use crate::error::FetchError;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use super::BoxError;
 
 /// Bytes decoded per read; the most decoded data held at once for one body.
 pub const DECODE_BLOCK: usize = 16 * 1024;
@@ -261,7 +261,7 @@ where
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
             let e: BoxError = e.into();
-            FetchError::from_body(&*e)
+            super::classify::body_error(&*e)
         })?;
         if let Some(data) = frame.data_ref() {
             size += data.len() as u64;
@@ -290,7 +290,7 @@ where
                     wire_size: Some(0),
                 })
             }
-            Some(Err(e)) => return Err(FetchError::from_body(&e)),
+            Some(Err(e)) => return Err(super::classify::body_error(&e)),
             Some(Ok(b)) if b.is_empty() => continue,
             Some(Ok(b)) => break b,
         }
@@ -333,7 +333,7 @@ where
     // connection can be reused.
     let mut rest = input.into_inner();
     while let Some(chunk) = rest.next().await {
-        chunk.map_err(|e| FetchError::from_body(&e))?;
+        chunk.map_err(|e| super::classify::body_error(&e))?;
     }
     Ok(BodySize {
         size,
@@ -366,7 +366,7 @@ where
         let n = match decoder.read(&mut block).await {
             Ok(n) => n,
             Err(e) if e.get_ref().is_some_and(|inner| inner.is::<Wire>()) => {
-                return Err(FetchError::from_body(&e));
+                return Err(super::classify::body_error(&e));
             }
             Err(e) => {
                 return Err(FetchError::Transport {
