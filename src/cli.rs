@@ -1,27 +1,19 @@
-//! The command line: flags (clap derive; each field's doc comment is its help)
-//! and [`run`], the whole program behind the thin `main`.
+//! The command line: the flags (clap derive; each field's doc comment is its
+//! help), their parsers, and [`Opts::config`], the one mapping from flags to
+//! [`Config`]. Running them is `app.rs`'s work.
 
-use std::path::PathBuf;
-use std::process::ExitCode;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Parser;
-use futures::{FutureExt, StreamExt};
 use http::header::{HeaderName, HeaderValue};
 use http::Method;
+use rustls::pki_types::CertificateDer;
 use tokio_util::sync::CancellationToken;
 
-use rustls::pki_types::CertificateDer;
-
-use crate::exit::Exit;
-use crate::fetch::{fetch_stream, Config};
+use crate::config::{Config, Rate};
 use crate::http::proxy::{NoProxy, Proxies, ProxyUrl};
 use crate::http::{load_pem_certs, ClientOptions, HttpVersions, ResolveOverride};
-use crate::input::{read_inputs, InputFormat};
-use crate::output::{self, StdoutSink};
-use crate::result::Summary;
-use crate::schedule::Rate;
+use crate::input::InputFormat;
 use crate::target::DefaultScheme;
 
 /// Fetch many URLs concurrently; print one JSON line per URL as each completes.
@@ -492,8 +484,9 @@ impl Opts {
     }
 
     /// The library configuration these flags describe, with `cancel` as the
-    /// cancellation token.
-    pub fn config(&self, cancel: CancellationToken) -> Config {
+    /// cancellation token and `env` standing in for the process environment
+    /// (the proxy variables, see [`Opts::proxies`]).
+    pub fn config(&self, cancel: CancellationToken, env: impl Fn(&str) -> Option<String>) -> Config {
         let defaults = Config::default();
         Config {
             max_concurrency: self.max_concurrency as usize,
@@ -516,8 +509,7 @@ impl Opts {
                 insecure: self.insecure,
                 resolve: self.resolve.clone(),
                 idle_socket_budget: None,
-                // Filled in by `run` from `Opts::proxies` (flags and environment).
-                proxies: crate::http::proxy::Proxies::none(),
+                proxies: self.proxies(env),
                 http_versions: if self.http1_1 {
                     HttpVersions::Http1Only
                 } else if self.http2_prior_knowledge {
@@ -562,167 +554,6 @@ impl Opts {
             proxies.no_proxy = list.clone();
         }
         proxies
-    }
-}
-
-/// Fires `cancel` on the first SIGINT or SIGTERM; a second one ends the
-/// process at once with status 130.
-fn watch_signals(cancel: CancellationToken) -> std::io::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut term = signal(SignalKind::terminate())?;
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = int.recv() => {},
-            _ = term.recv() => {},
-        }
-        cancel.cancel();
-        tokio::select! {
-            _ = int.recv() => {},
-            _ = term.recv() => {},
-        }
-        std::process::exit(Exit::Interrupted.code());
-    });
-    Ok(())
-}
-
-/// Runs the filter: reads the inputs, fetches, writes records and the summary.
-///
-/// Returns the exit status (see [`Exit`]). A closed stdout ends the process
-/// directly with status 141.
-///
-/// # Errors
-/// Setting up the signal handlers failed.
-pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
-    let started = Instant::now();
-    let cancel = CancellationToken::new();
-    watch_signals(cancel.clone())?;
-    output::watch_stdout_reader();
-
-    let mut config = opts.config(cancel.clone());
-    config.client.proxies = opts.proxies(crate::http::proxy::env_var);
-    if let Some(limit) = crate::fdlimit::raise_nofile_limit() {
-        let fitted = crate::fdlimit::fit_concurrency(config.max_concurrency, limit);
-        if fitted < config.max_concurrency {
-            output::report_error(&format!(
-                "warning: --max-concurrency {} does not fit the open-file limit ({limit}); using {fitted}",
-                config.max_concurrency
-            ));
-            config.max_concurrency = fitted;
-        }
-        config.client.idle_socket_budget =
-            Some(crate::fdlimit::idle_budget(config.max_concurrency, limit));
-    }
-    let (lines, input_failed) = read_inputs(
-        opts.files.iter().map(PathBuf::from).collect(),
-        opts.input,
-        cancel.clone(),
-    );
-    let mut results = std::pin::pin!(fetch_stream(lines, config));
-    let mut out = StdoutSink::start();
-    let mut summary = Summary::default();
-    loop {
-        // Hand records to the writer only when no further one is ready: prompt
-        // for a trickle, large blocks for a fast stream. "Ready" is judged after
-        // one yield to the scheduler, which polls the I/O driver first, so that
-        // responses that arrived together are written together (profiled: a
-        // hand-over per record cost a thread wake-up and a write each).
-        let mut next = results.next().now_or_never();
-        if next.is_none() {
-            tokio::task::yield_now().await;
-            next = results.next().now_or_never();
-        }
-        let next = match next {
-            Some(next) => next,
-            None => {
-                out.flush().await;
-                results.next().await
-            }
-        };
-        let Some(record) = next else { break };
-        summary.add(&record);
-        out.push(&record).await;
-    }
-    out.finish().await;
-    summary.set_elapsed(started.elapsed());
-    summary.interrupted = cancel.is_cancelled();
-    if !opts.quiet {
-        output::write_summary(&summary);
-    }
-    Ok(if summary.interrupted {
-        Exit::Interrupted
-    } else if input_failed.load(Ordering::Relaxed) {
-        Exit::Usage
-    } else if summary.failed > 0 {
-        Exit::SomeFailed
-    } else {
-        Exit::Success
-    })
-}
-
-/// The whole program: parse flags (usage errors exit 2), build the runtime,
-/// run, and return the exit status. `main` only calls this.
-pub fn main() -> ExitCode {
-    let opts = match Opts::try_parse_args(std::env::args_os()) {
-        Ok(opts) => opts,
-        // Usage errors echo the offending value: escape control characters in
-        // it (a CR or ESC from `-H` must not reach the terminal raw).
-        Err(e) if e.use_stderr() => {
-            let text = output::escape_controls(&e.render().to_string());
-            let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
-            return Exit::Usage.into();
-        }
-        Err(e) => e.exit(),
-    };
-    // Too few descriptors for the runtime, the signal pipe and one socket:
-    // refuse clearly rather than fail half-way (tokio's signal set-up panics).
-    if let Some(limit) = crate::fdlimit::raise_nofile_limit() {
-        if limit < crate::fdlimit::MIN_FDS {
-            output::report_error(&format!(
-                "the open-file limit ({limit}) is too low; at least {} descriptors are needed",
-                crate::fdlimit::MIN_FDS
-            ));
-            return Exit::Usage.into();
-        }
-    }
-    // Multi-threaded, one worker per core available to us (at most 4): TLS and
-    // parsing can use a second core when there is one, and under `taskset` to
-    // one core it is a single worker thread. Stdout is written by its own
-    // thread (see `output`), so a slow reader never blocks the workers.
-    // Measured against the current-thread scheduler on one core (100,000 URLs,
-    // 4 interleaved runs each): 1.10 s vs 1.26 s wall, so it stays.
-    // Each name lookup holds a blocking-pool thread for its whole getaddrinfo
-    // call, so the pool gets at least one per request in flight: slow DNS
-    // must not hold the concurrency below `-c` (see `http::dns::max_blocking_threads`).
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get().min(4)))
-        .max_blocking_threads(crate::http::dns::max_blocking_threads(
-            opts.max_concurrency as usize,
-        ))
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            output::report_error(&format!("cannot start the runtime: {e}"));
-            return Exit::Usage.into();
-        }
-    };
-    // `run` itself is a task on a worker thread, beside the fetch tasks: with
-    // one core that is one thread, and a finished fetch wakes its consumer
-    // without a cross-thread wake-up (profiled: those wake-ups and context
-    // switches were the largest cost per URL when `run` was on the main thread).
-    let result = runtime
-        .block_on(async { tokio::spawn(run(opts)).await })
-        .unwrap_or_else(|e| Err(anyhow::anyhow!("internal error: {e}")));
-    // A blocking stdin read may still be pending: do not wait for it.
-    runtime.shutdown_background();
-    match result {
-        Ok(exit) => exit.into(),
-        Err(e) => {
-            output::report_error(&format!("{e:#}"));
-            Exit::Usage.into()
-        }
     }
 }
 
@@ -819,7 +650,7 @@ mod tests {
         let at = format!("@{}", file.display());
         let o = Opts::try_parse_from(["f", "-d", "x=1", "--data", &at]).unwrap();
         assert_eq!(o.body().unwrap(), "x=1&a=1b=2");
-        assert_eq!(o.config(CancellationToken::new()).method, None);
+        assert_eq!(o.config(CancellationToken::new(), |_| None).method, None);
         let o = Opts::try_parse_from(["f", "--data-binary", &at]).unwrap();
         assert_eq!(o.body().unwrap(), "a=1\r\nb=2\n");
         let o = Opts::try_parse_args(["f", "--data-binary", "z", "-d", "", "--data-binary", "y"]);
@@ -838,10 +669,10 @@ mod tests {
     #[test]
     fn http_version_flags_exclude_each_other() {
         let o = Opts::try_parse_from(["f", "--http1.1"]).unwrap();
-        let c = o.config(CancellationToken::new()).client;
+        let c = o.config(CancellationToken::new(), |_| None).client;
         assert_eq!(c.http_versions, HttpVersions::Http1Only);
         let o = Opts::try_parse_from(["f", "--http2-prior-knowledge"]).unwrap();
-        let c = o.config(CancellationToken::new()).client;
+        let c = o.config(CancellationToken::new(), |_| None).client;
         assert_eq!(c.http_versions, HttpVersions::Http2PriorKnowledge);
         assert!(Opts::try_parse_from(["f", "--http1.1", "--http2-prior-knowledge"]).is_err());
     }
@@ -849,7 +680,7 @@ mod tests {
     #[test]
     fn connect_timeout_is_positive_seconds() {
         let o = Opts::try_parse_from(["f", "--connect-timeout", "0.5"]).unwrap();
-        let c = o.config(CancellationToken::new()).client;
+        let c = o.config(CancellationToken::new(), |_| None).client;
         assert_eq!(c.connect_timeout, Some(Duration::from_millis(500)));
         assert!(Opts::try_parse_from(["f", "--connect-timeout", "0"]).is_err());
     }
@@ -858,7 +689,7 @@ mod tests {
     fn input_format_and_compression_flags() {
         let o = Opts::try_parse_from(["f", "--input", "jsonl", "--compressed"]).unwrap();
         assert_eq!(o.input, InputFormat::Jsonl);
-        assert!(o.config(CancellationToken::new()).compressed);
+        assert!(o.config(CancellationToken::new(), |_| None).compressed);
         assert!(Opts::try_parse_from(["f", "--input", "csv"]).is_err());
     }
 
@@ -983,7 +814,7 @@ mod tests {
     fn per_host_flags() {
         let o = Opts::try_parse_from(["f", "--max-per-host", "2", "--lookahead", "50"]).unwrap();
         assert_eq!((o.max_per_host, o.lookahead), (Some(2), Some(50)));
-        let c = o.config(CancellationToken::new());
+        let c = o.config(CancellationToken::new(), |_| None);
         assert_eq!((c.max_per_host, c.lookahead), (Some(2), Some(50)));
         let o = Opts::try_parse_from(["f"]).unwrap();
         assert_eq!((o.max_per_host, o.lookahead), (None, None));
@@ -1033,7 +864,7 @@ mod tests {
             "0",
         ])
         .unwrap();
-        let c = o.config(CancellationToken::new());
+        let c = o.config(CancellationToken::new(), |_| None);
         assert_eq!(c.retries, 3);
         assert_eq!(c.retry_delay, Duration::from_millis(500));
         assert_eq!(c.retry_max_delay, Duration::from_secs(4));

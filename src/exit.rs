@@ -9,9 +9,11 @@ pub enum Exit {
     Success,
     /// 1: at least one record is a failure.
     SomeFailed,
-    /// 2: usage error (bad flag or value; nothing fetched) or an input file that
-    /// could not be read (the other files were still processed).
-    Usage,
+    /// 2: the run could not go as asked: a usage error (bad flag or value;
+    /// nothing fetched), an input file that could not be read (the other
+    /// files were still processed), a failed write to stdout, or an internal
+    /// failure.
+    Error,
     /// 130: interrupted by SIGINT or SIGTERM (128 + SIGINT).
     Interrupted,
     /// 141: stdout's reader went away (128 + SIGPIPE), as the GNU tools end.
@@ -24,7 +26,7 @@ impl Exit {
         match self {
             Exit::Success => 0,
             Exit::SomeFailed => 1,
-            Exit::Usage => 2,
+            Exit::Error => 2,
             Exit::Interrupted => 130,
             Exit::BrokenPipe => 141,
         }

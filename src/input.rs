@@ -18,7 +18,7 @@
 
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -26,10 +26,11 @@ use bytes::{Bytes, BytesMut};
 use futures::stream::{self, Stream, StreamExt};
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio_util::codec::{Decoder, FramedRead};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use crate::error::FetchError;
-use crate::fetch::StopOnCancel;
+use crate::result::Passthrough;
+use crate::spec::{parse_spec, RequestSpec};
 
 /// Longest accepted line, in bytes (64 KiB), not counting the line terminator.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
@@ -176,20 +177,6 @@ pub struct InputLine {
     pub spec: Option<Box<RequestSpec>>,
 }
 
-/// What a `--input jsonl` line may set for its own request, beyond `url`.
-/// Unset parts fall back to the run's flags.
-#[derive(Debug, Clone, Default)]
-pub struct RequestSpec {
-    /// `"method"`: replaces `-X` for this line.
-    pub method: Option<http::Method>,
-    /// `"headers"`: added after (and replacing same-named) `-H` fields.
-    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
-    /// `"body"`: replaces `-d` for this line.
-    pub body: Option<Bytes>,
-    /// Every other key, copied unchanged into the record.
-    pub extra: Option<Box<crate::result::Passthrough>>,
-}
-
 impl From<String> for InputLine {
     fn from(text: String) -> Self {
         InputLine {
@@ -207,52 +194,67 @@ impl From<&str> for InputLine {
     }
 }
 
+/// A raw line after the rules shared by both formats: the UTF-8 BOM of a
+/// source's first line dropped, surrounding ASCII whitespace trimmed (so CRLF
+/// is fine).
+enum Content<'a> {
+    /// Nothing but whitespace.
+    Blank,
+    /// UTF-8 text.
+    Text(&'a str),
+    /// Over [`MAX_LINE_BYTES`]: the kept prefix as text (ending before a cut
+    /// UTF-8 sequence), to be shown with `…`.
+    TooLong(String),
+    /// Not UTF-8: the text with U+FFFD for the bad bytes.
+    NotUtf8(String),
+}
+
+impl RawLine {
+    fn trimmed(&self, first: bool) -> Content<'_> {
+        let bytes = self.content(first);
+        if matches!(self, RawLine::TooLong(_)) {
+            let mut shown = bytes.trim_ascii();
+            // The cut may have split a UTF-8 sequence: end before it.
+            if let Err(e) = std::str::from_utf8(shown) {
+                if e.error_len().is_none() {
+                    shown = &shown[..e.valid_up_to()];
+                }
+            }
+            return Content::TooLong(String::from_utf8_lossy(shown).into_owned());
+        }
+        let bytes = bytes.trim_ascii();
+        if bytes.is_empty() {
+            return Content::Blank;
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Content::Text(text),
+            Err(_) => Content::NotUtf8(String::from_utf8_lossy(bytes).into_owned()),
+        }
+    }
+}
+
+/// The message for a line over [`MAX_LINE_BYTES`].
+fn too_long_message() -> String {
+    format!("line longer than {MAX_LINE_BYTES} bytes")
+}
+
+const NOT_UTF8: &str = "line is not valid UTF-8";
+
 /// Applies the line rules to one raw line. `first` is true for the first line of
 /// a source (where a UTF-8 BOM is dropped). Returns `None` for blank and comment
 /// lines.
 pub fn classify_line(raw: RawLine, first: bool) -> Option<InputLine> {
-    let too_long = matches!(raw, RawLine::TooLong(_));
-    let bytes = raw.content(first);
-    if too_long {
-        let mut shown = bytes.trim_ascii_start();
-        // The cut may have split a UTF-8 sequence: end before it.
-        if let Err(e) = std::str::from_utf8(shown) {
-            if e.error_len().is_none() {
-                shown = &shown[..e.valid_up_to()];
-            }
-        }
-        let shown = String::from_utf8_lossy(shown);
-        return Some(InputLine {
-            text: format!("{shown}…"),
-            problem: Some(FetchError::InvalidUrl(format!(
-                "line longer than {} bytes",
-                MAX_LINE_BYTES
-            ))),
-            line: None,
-            spec: None,
-        });
-    }
-    match std::str::from_utf8(bytes) {
-        Ok(s) => {
-            let t = s.trim();
-            if t.is_empty() || t.starts_with('#') {
-                None
-            } else {
-                Some(InputLine::from(t))
-            }
-        }
-        Err(_) => {
-            let t = bytes.trim_ascii();
-            if t.is_empty() || t.starts_with(b"#") {
-                return None;
-            }
-            Some(InputLine {
-                text: String::from_utf8_lossy(t).into_owned(),
-                problem: Some(FetchError::InvalidUrl("line is not valid UTF-8".into())),
-                line: None,
-                spec: None,
-            })
-        }
+    let invalid = |text: String, message: String| InputLine {
+        problem: Some(FetchError::InvalidUrl(message)),
+        ..InputLine::from(text)
+    };
+    match raw.trimmed(first) {
+        Content::Blank => None,
+        Content::Text(t) if t.starts_with('#') => None,
+        Content::Text(t) => Some(InputLine::from(t)),
+        Content::TooLong(shown) => Some(invalid(format!("{shown}…"), too_long_message())),
+        Content::NotUtf8(t) if t.starts_with('#') => None,
+        Content::NotUtf8(t) => Some(invalid(t, NOT_UTF8.into())),
     }
 }
 
@@ -265,40 +267,28 @@ pub fn classify_line(raw: RawLine, first: bool) -> Option<InputLine> {
 /// an `invalid_input` problem whose message starts with `line N: `, `text` the
 /// spec's `url` if it had one, else the line itself. `line` is set either way.
 pub fn classify_spec_line(raw: RawLine, first: bool, number: u64) -> Option<InputLine> {
-    let too_long = matches!(raw, RawLine::TooLong(_));
-    let bytes = raw.content(first);
-    let bytes = bytes.trim_ascii();
-    if bytes.is_empty() && !too_long {
-        return None;
-    }
-    let invalid =
-        |text: String, message: String, extra: Option<Box<crate::result::Passthrough>>| InputLine {
-            text,
-            problem: Some(FetchError::InvalidInput(format!(
-                "line {number}: {message}"
-            ))),
-            line: Some(number),
-            spec: extra.map(|extra| {
-                Box::new(RequestSpec {
-                    extra: Some(extra),
-                    ..RequestSpec::default()
-                })
-            }),
-        };
-    let text = match std::str::from_utf8(bytes) {
-        Ok(t) if !too_long => t,
-        _ if too_long => {
-            let shown = String::from_utf8_lossy(bytes);
-            let shown = shown.trim_end_matches('\u{fffd}');
-            let message = format!("line longer than {MAX_LINE_BYTES} bytes");
-            return Some(invalid(format!("{shown}…"), message, None));
-        }
-        _ => {
-            let text = String::from_utf8_lossy(bytes).into_owned();
-            return Some(invalid(text, "line is not valid UTF-8".into(), None));
-        }
+    let invalid = |text: String, message: String, extra: Option<Box<Passthrough>>| InputLine {
+        text,
+        problem: Some(FetchError::InvalidInput(format!(
+            "line {number}: {message}"
+        ))),
+        line: Some(number),
+        spec: extra.map(|extra| {
+            Box::new(RequestSpec {
+                extra: Some(extra),
+                ..RequestSpec::default()
+            })
+        }),
     };
-    Some(match crate::spec::parse_spec(text) {
+    let text = match raw.trimmed(first) {
+        Content::Blank => return None,
+        Content::Text(t) => t,
+        Content::TooLong(shown) => {
+            return Some(invalid(format!("{shown}…"), too_long_message(), None))
+        }
+        Content::NotUtf8(t) => return Some(invalid(t, NOT_UTF8.into(), None)),
+    };
+    Some(match parse_spec(text) {
         Ok(spec) => InputLine {
             text: spec.url,
             problem: None,
@@ -313,14 +303,18 @@ pub fn classify_spec_line(raw: RawLine, first: bool, number: u64) -> Option<Inpu
     })
 }
 
+/// What [`read_inputs`] calls when a source cannot be opened or read: with
+/// the source's name (`-` for stdin) and the error. The other sources are
+/// still read.
+pub type OnReadError = Arc<dyn Fn(&str, &std::io::Error) + Send + Sync>;
+
 /// Lines of one reader, with the line rules of `format` applied. An I/O error
-/// ends the source after printing `fetcher-stream: NAME: ERROR` and setting
-/// `failed`.
-pub fn read_lines<R>(
+/// ends the source after calling `on_error` with `name`.
+fn read_lines<R>(
     reader: R,
     name: String,
     format: InputFormat,
-    failed: Arc<AtomicBool>,
+    on_error: OnReadError,
     cancel: CancellationToken,
 ) -> impl Stream<Item = InputLine> + Send + 'static
 where
@@ -337,8 +331,7 @@ where
             futures::future::ready(match r {
                 Ok(line) => Some(line),
                 Err(e) => {
-                    crate::output::report_error(&format!("{name}: {e}"));
-                    failed.store(true, Ordering::Relaxed);
+                    on_error(&name, &e);
                     None
                 }
             })
@@ -388,50 +381,102 @@ impl<R: AsyncRead + Unpin> AsyncRead for GatedRead<R> {
 /// Reads the given files in order (`-` is stdin; no files means stdin), lazily,
 /// as lines of `format`.
 ///
-/// A file that cannot be opened or read is reported on stderr with its name
-/// (`fetcher-stream: FILE: No such file or directory (os error 2)`), the
-/// returned flag is set, and the other files are still read, as `cat` does.
+/// A file that cannot be opened or read is passed to `on_error` with its name
+/// (the binary prints `fetcher-stream: FILE: No such file or directory (os
+/// error 2)`), and the other files are still read, as `cat` does.
 ///
-/// Once `cancel` fires, no new read is started: the stream yields the lines
-/// already read (those that are ready at once) and then ends.
+/// Once `cancel` fires, no new read is started: a read under way may still
+/// deliver its lines, then the stream stays pending. Hand it to
+/// [`crate::fetch_stream`] with the same token in [`crate::Config::cancel`],
+/// which then takes only the lines that are ready at once and ends.
 pub fn read_inputs(
     paths: Vec<PathBuf>,
     format: InputFormat,
     cancel: CancellationToken,
-) -> (
-    Pin<Box<dyn Stream<Item = InputLine> + Send + 'static>>,
-    Arc<AtomicBool>,
-) {
-    let failed = Arc::new(AtomicBool::new(false));
+    on_error: OnReadError,
+) -> impl Stream<Item = InputLine> + Send + 'static {
     let paths = if paths.is_empty() {
         vec![PathBuf::from("-")]
     } else {
         paths
     };
-    let flag = failed.clone();
-    let gate = cancel.clone();
-    let stream = stream::iter(paths)
+    stream::iter(paths)
         .then(move |path| {
-            let failed = flag.clone();
-            let cancel = gate.clone();
+            let on_error = on_error.clone();
+            let cancel = cancel.clone();
             async move {
                 if path.as_os_str() == "-" {
-                    return read_lines(tokio::io::stdin(), "-".into(), format, failed, cancel)
+                    return read_lines(tokio::io::stdin(), "-".into(), format, on_error, cancel)
                         .boxed();
                 }
                 let name = path.display().to_string();
                 match tokio::fs::File::open(&path).await {
-                    Ok(f) => read_lines(f, name, format, failed, cancel).boxed(),
+                    Ok(f) => read_lines(f, name, format, on_error, cancel).boxed(),
                     Err(e) => {
-                        crate::output::report_error(&format!("{name}: {e}"));
-                        failed.store(true, Ordering::Relaxed);
+                        on_error(&name, &e);
                         stream::empty().boxed()
                     }
                 }
             }
         })
-        .flatten();
-    (Box::pin(StopOnCancel::new(stream.boxed(), cancel)), failed)
+        .flatten()
+}
+
+/// Input adapter: after cancellation, yields only items that are ready at once
+/// (already read into memory), then ends; never waits for more input.
+pub(crate) struct StopOnCancel<S> {
+    inner: S,
+    /// The run's token, checked before each pull.
+    cancel: CancellationToken,
+    /// Resolves when the token fires; polled while the input is pending so that
+    /// a blocked read wakes the pipeline.
+    fired: Pin<Box<WaitForCancellationFutureOwned>>,
+    done: bool,
+}
+
+impl<S> StopOnCancel<S> {
+    pub(crate) fn new(inner: S, cancel: CancellationToken) -> Self {
+        StopOnCancel {
+            inner,
+            fired: Box::pin(cancel.clone().cancelled_owned()),
+            cancel,
+            done: false,
+        }
+    }
+}
+
+impl<S: Stream + Unpin> Stream for StopOnCancel<S> {
+    type Item = S::Item;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        if self.cancel.is_cancelled() {
+            return match self.inner.poll_next_unpin(cx) {
+                Poll::Ready(Some(item)) => Poll::Ready(Some(item)),
+                _ => {
+                    self.done = true;
+                    Poll::Ready(None)
+                }
+            };
+        }
+        match self.inner.poll_next_unpin(cx) {
+            Poll::Ready(None) => {
+                self.done = true;
+                Poll::Ready(None)
+            }
+            Poll::Ready(item) => Poll::Ready(item),
+            Poll::Pending => {
+                // Wake when the token fires, so a blocked read is abandoned.
+                if self.fired.as_mut().poll(cx).is_ready() {
+                    self.done = true;
+                    return Poll::Ready(None);
+                }
+                Poll::Pending
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,26 +2,35 @@
 //! as each completes.
 //!
 //! The binary is a thin shell around [`fetch_stream`]: input lines become a
-//! `Stream`, fetched with `buffer_unordered(max_concurrency)` (or, with
-//! per-host limits, rate limits or retries, a look-ahead scheduler) over one
-//! shared client ([`http`]: our connection pool over hyper's `client::conn`),
-//! each request attempt under a `tokio::time::timeout` deadline.
+//! `Stream`, fetched with bounded concurrency (and, with per-host limits, rate
+//! limits or retries, a look-ahead scheduler) over one shared client (our
+//! connection pool over hyper's `client::conn`), each request attempt under
+//! a `tokio::time::timeout` deadline. `ARCHITECTURE.md` follows one line from
+//! stdin to its record.
 //!
 //! # Layout
-//! - [`input`]: reading files/stdin lazily, one line at a time, bounded memory.
-//! - [`spec`]: `--input jsonl` request specs, and the method/header rules of `-X`/`-H`.
-//! - [`target`]: the URL rules (default scheme, IDNA, percent-encoding).
-//! - [`http`]: the HTTP stack: our connection pool over hyper's `client::conn`,
-//!   DNS, TCP with typed error markers, proxies, TLS.
-//! - [`fetch`]: [`fetch_stream`] / [`fetch_all`], the concurrent pipeline and redirects.
-//! - [`schedule`]: per-host caps, the look-ahead window, rate limits and host pauses.
-//! - [`retry`]: which failures are retried, backoff with jitter, `Retry-After`.
-//! - [`body`]: reading a response body: counting, `--compressed` decoding, `--max-size`.
-//! - [`result`]: [`FetchResult`] and [`Summary`], the JSON records.
-//! - [`error`]: [`ErrorKind`] and [`FetchError`].
-//! - [`output`]: the JSON Lines writer and broken-pipe handling.
-//! - [`cli`]: the flags and [`cli::run`]; [`exit`]: exit statuses.
-//! - [`fdlimit`]: raising `RLIMIT_NOFILE` and fitting the concurrency to it.
+//! - `app`: the program: runtime, signals, the run loop ([`run_main`]).
+//! - `cli`: the flags, their parsers, and the one mapping to [`Config`].
+//! - `output`: the JSON Lines writer on stdout, its flush policy, stderr.
+//! - `fetch`: [`fetch_stream`] / [`fetch_all`], the pipeline.
+//! - `schedule`: the look-ahead window: per-host caps, rate limits, host
+//!   pauses, and retries waiting without a slot.
+//! - `attempt`: one URL's attempt: request, redirects, body, record.
+//! - `config`: [`Config`] and its defaults; [`Rate`].
+//! - `retry`: retry policy and state, transient failures, `Retry-After`.
+//! - `input`: reading files and stdin lazily, the line rules.
+//! - `spec`: `--input jsonl` request specs; the `-X`/`-H` rules.
+//! - `target`: the URL rules (default scheme, IDNA, origins).
+//! - `result`: [`FetchResult`] and [`Summary`], the JSON records.
+//! - `http`: the HTTP stack: pool, DNS, connect, TLS, proxies, body,
+//!   redirects, and the classification of transport errors.
+//! - `fdlimit`: the open-file limit; `exit`: exit statuses.
+//! - `error`: [`ErrorKind`] and [`FetchError`].
+//!
+//! Each module uses only modules below it in this order (a folder is one
+//! module); `tests/layers.rs` checks it:
+//!
+//! Layers, top to bottom: app > cli > output > fetch > schedule > attempt > config > retry > input > spec > target > result > http > fdlimit > exit > error
 //!
 //! # Example
 //! ```no_run
@@ -40,24 +49,41 @@
 //! # }
 //! ```
 
-pub mod cli;
-pub mod error;
-pub mod exit;
-pub mod fdlimit;
-pub mod fetch;
-pub mod http;
-pub mod input;
-pub mod output;
-pub mod result;
-pub mod retry;
-pub mod schedule;
-pub mod spec;
-pub mod target;
+mod app;
+mod attempt;
+mod cli;
+mod config;
+mod error;
+mod exit;
+mod fdlimit;
+mod fetch;
+mod http;
+mod input;
+mod output;
+mod result;
+mod retry;
+mod schedule;
+mod spec;
+mod target;
 
+pub use app::main as run_main;
+pub use config::{Config, Rate};
 pub use error::{ErrorKind, FetchError};
-pub use fetch::{fetch_all, fetch_stream, Config};
-pub use input::{read_inputs, InputLine};
-pub use result::{FetchResult, Summary};
-pub use retry::RetryPolicy;
-pub use schedule::Rate;
+pub use fetch::{fetch_all, fetch_stream};
+pub use http::proxy::{NoProxy, Proxies, ProxyUrl};
+pub use http::{load_pem_certs, ClientOptions, HttpVersions, ResolveOverride};
+pub use input::{read_inputs, InputFormat, InputLine, OnReadError};
+pub use result::{FetchResult, Passthrough, Summary};
 pub use target::DefaultScheme;
+
+/// Not API: the pieces the fuzz targets, benchmarks and tests drive directly.
+/// They may change at any time.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::exit::Exit;
+    pub use crate::input::{classify_line, classify_spec_line, LineDecoder, RawLine};
+    pub use crate::output::encode_record;
+    pub use crate::result::RECORD_KEYS;
+    pub use crate::spec::parse_spec;
+    pub use crate::target::parse_url;
+}

@@ -1,4 +1,4 @@
-//! The `fetcher-stream` binary: everything lives in the library (`cli::main`).
+//! The `fetcher-stream` binary: everything lives in the library (`app::main`).
 
 /// mimalloc instead of the system allocator: each URL allocates a few dozen
 /// small objects (URL strings, request and response parts, the task), and
@@ -9,5 +9,5 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    fetcher_stream::cli::main()
+    fetcher_stream::run_main()
 }

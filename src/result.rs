@@ -96,6 +96,22 @@ pub enum FetchResult {
     },
 }
 
+/// Every key a record (`success` or `failure`) may have besides `url`: a
+/// `--input jsonl` spec may not use them as pass-through keys.
+pub const RECORD_KEYS: [&str; 11] = [
+    "type",
+    "status",
+    "size",
+    "error",
+    "error_kind",
+    "elapsed_ms",
+    "http_version",
+    "final_url",
+    "wire_size",
+    "attempts",
+    "line",
+];
+
 impl FetchResult {
     /// The input line this record answers.
     pub fn url(&self) -> &str {
@@ -291,5 +307,41 @@ mod tests {
         let line = serde_json::to_string(&r).unwrap();
         assert!(line.contains(r"a\u001b[31m\n"));
         assert!(!line.contains('\u{1b}'));
+    }
+
+    /// Every key a record can have is either `url` or in [`RECORD_KEYS`], so
+    /// a new record field cannot be shadowed by a pass-through key unnoticed.
+    #[test]
+    fn record_keys_cover_every_record_field() {
+        let records = [
+            FetchResult::Success {
+                url: "u".into(),
+                status: 200,
+                size: 1,
+                elapsed_ms: 1.0,
+                http_version: "HTTP/1.1",
+                wire_size: Some(1),
+                final_url: Some("f".into()),
+                attempts: Some(2),
+                extra: None,
+            },
+            FetchResult::Failure {
+                url: "u".into(),
+                error: "e".into(),
+                error_kind: ErrorKind::Io,
+                elapsed_ms: 1.0,
+                line: Some(1),
+                attempts: Some(2),
+                extra: None,
+            },
+        ];
+        for r in records {
+            let serde_json::Value::Object(obj) = serde_json::to_value(&r).unwrap() else {
+                panic!("not an object");
+            };
+            for key in obj.keys() {
+                assert!(key == "url" || RECORD_KEYS.contains(&key.as_str()), "{key}");
+            }
+        }
     }
 }

@@ -25,11 +25,17 @@
 //! attempt's task ends, the URL's slots are freed, and the URL waits in the
 //! window until its next attempt may start.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderValue, Method};
 
+use tokio::time::Instant;
+
 use crate::error::{ErrorKind, FetchError};
+use crate::target::HostKey;
 
 /// When and how often to try a URL again. Built from [`crate::Config`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +117,72 @@ pub fn parse_retry_after(value: &HeaderValue, now: SystemTime, cap: Duration) ->
         at.duration_since(now).unwrap_or_default()
     };
     Some(delay.min(cap))
+}
+
+/// Where a URL that is to be tried again stands: the attempts made so far,
+/// when its clock started (its first attempt's start; the record's
+/// `elapsed_ms` counts from here over every attempt and wait), and the
+/// earliest moment the next attempt may start (tokio's clock).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RetryState {
+    /// Attempts made so far (at least 1).
+    pub(crate) attempts: u32,
+    /// When the first attempt started.
+    pub(crate) started: std::time::Instant,
+    /// Not before this: the backoff, or the `Retry-After` delay if longer.
+    pub(crate) not_before: Instant,
+}
+
+impl RetryPolicy {
+    /// Whether attempt number `attempt` (1-based) of a `method` request,
+    /// started first at `started`, is tried again after it ended `transient`ly
+    /// (see [`is_transient`], [`is_transient_status`]); if so, when.
+    pub(crate) fn after(
+        &self,
+        method: &Method,
+        attempt: u32,
+        transient: bool,
+        retry_after: Option<Duration>,
+        started: std::time::Instant,
+    ) -> Option<RetryState> {
+        (transient && self.allows(method, attempt)).then(|| RetryState {
+            attempts: attempt,
+            started,
+            not_before: Instant::now() + self.wait(attempt, retry_after),
+        })
+    }
+}
+
+/// Hosts told to wait by a `429` or `503` response's `Retry-After`: no new
+/// request goes to a paused host before its pause ends. Attempts set pauses
+/// (only while the scheduler runs); the scheduler checks them before it
+/// starts a URL. Uses tokio's clock (so paused test time applies).
+#[derive(Default)]
+pub(crate) struct HostPauses {
+    /// Set once any pause was recorded: until then, checks cost one load.
+    any: AtomicBool,
+    until: Mutex<HashMap<HostKey, Instant>>,
+}
+
+impl HostPauses {
+    /// Pauses `host` until `until` (a later pause already set is kept).
+    pub(crate) fn pause(&self, host: &HostKey, until: Instant) {
+        let mut map = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        map.retain(|_, t| *t > now);
+        let t = map.entry(host.clone()).or_insert(until);
+        *t = (*t).max(until);
+        self.any.store(true, Ordering::Release);
+    }
+
+    /// When `host`'s pause ends, if it is paused now.
+    pub(crate) fn paused_until(&self, host: &HostKey) -> Option<Instant> {
+        if !self.any.load(Ordering::Acquire) {
+            return None;
+        }
+        let map = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(host).copied().filter(|t| *t > Instant::now())
+    }
 }
 
 #[cfg(test)]
@@ -222,5 +294,18 @@ mod tests {
         for bad in ["", "-1", "1.5", "soon", "5 s"] {
             assert_eq!(parse_retry_after(&v(bad), now, cap), None, "{bad}");
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pauses_expire_and_keep_the_later_end() {
+        let p = HostPauses::default();
+        let h = crate::target::host_key(&url::Url::parse("http://a/").unwrap());
+        assert_eq!(p.paused_until(&h), None);
+        let t = Instant::now() + Duration::from_secs(2);
+        p.pause(&h, t);
+        p.pause(&h, Instant::now() + Duration::from_secs(1));
+        assert_eq!(p.paused_until(&h), Some(t));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(p.paused_until(&h), None);
     }
 }

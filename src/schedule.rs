@@ -45,11 +45,8 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
-use std::num::NonZeroU32;
 use std::pin::Pin;
-use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -59,106 +56,20 @@ use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
-use url::{Origin, Url};
 
-use crate::fetch::{Attempted, Job, Resume};
+use crate::attempt::{Attempted, Fetcher, Job};
+use crate::config::Rate;
 use crate::input::InputLine;
 use crate::result::FetchResult;
+use crate::retry::RetryState;
+use crate::target::{host_key, HostKey};
 
-/// The host a URL counts against: scheme + host + port (the port made
-/// explicit), as in RFC 6454's origin.
-pub(crate) type HostKey = Origin;
-
-/// The host key of `url`.
-pub(crate) fn host_key(url: &Url) -> HostKey {
-    url.origin()
+/// A governor quota of one token every `rate.interval()`, no bursts.
+fn quota(rate: Rate) -> Quota {
+    Quota::with_period(rate.interval()).expect("interval is at least 1 ns")
 }
 
-/// A request rate, `N` requests per `per`, as given to `--rate` and
-/// `--rate-per-host`: `N`, `N/s`, `N/m`, `N/h` or `N/d` (curl's `--rate`
-/// syntax; a bare number is per second). Requests are spaced evenly
-/// (one every `per / N`, no bursts), as curl spaces them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rate {
-    /// Requests allowed per `per` (at least 1).
-    pub count: NonZeroU32,
-    /// The time unit: 1 s, 1 min, 1 h or 1 day.
-    pub per: Duration,
-}
-
-impl Rate {
-    /// The time between two requests: `per / count` (at least 1 ns).
-    pub fn interval(&self) -> Duration {
-        (self.per / self.count.get()).max(Duration::from_nanos(1))
-    }
-
-    fn quota(&self) -> Quota {
-        Quota::with_period(self.interval()).expect("interval is at least 1 ns")
-    }
-}
-
-impl FromStr for Rate {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Rate, String> {
-        let (n, unit) = s.trim().split_once('/').unwrap_or((s.trim(), "s"));
-        let per = match unit {
-            "s" => 1,
-            "m" => 60,
-            "h" => 3600,
-            "d" => 86_400,
-            _ => return Err(format!("'{s}': the unit must be /s, /m, /h or /d")),
-        };
-        let count: u32 = n.parse().map_err(|e: std::num::ParseIntError| {
-            if *e.kind() == std::num::IntErrorKind::PosOverflow {
-                format!("'{s}': N is too large (at most {})", u32::MAX)
-            } else {
-                format!("'{s}' is not N[/s|/m|/h|/d] with N a whole number")
-            }
-        })?;
-        let count = NonZeroU32::new(count).ok_or_else(|| format!("'{s}': N must be at least 1"))?;
-        Ok(Rate {
-            count,
-            per: Duration::from_secs(per),
-        })
-    }
-}
-
-/// Hosts told to wait by a `429` or `503` response's `Retry-After`: no new
-/// request goes to a paused host before its pause ends. Request tasks set
-/// pauses; the scheduler checks them before it starts a URL (only the
-/// scheduler runs when pauses can happen, see
-/// [`crate::Config::pauses_hosts`]). Uses tokio's clock (so paused test time
-/// applies).
-#[derive(Default)]
-pub(crate) struct HostPauses {
-    /// Set once any pause was recorded: until then, checks cost one load.
-    any: AtomicBool,
-    until: Mutex<HashMap<HostKey, Instant>>,
-}
-
-impl HostPauses {
-    /// Pauses `host` until `until` (a later pause already set is kept).
-    pub(crate) fn pause(&self, host: &HostKey, until: Instant) {
-        let mut map = self.until.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        map.retain(|_, t| *t > now);
-        let t = map.entry(host.clone()).or_insert(until);
-        *t = (*t).max(until);
-        self.any.store(true, Ordering::Release);
-    }
-
-    /// When `host`'s pause ends, if it is paused now.
-    pub(crate) fn paused_until(&self, host: &HostKey) -> Option<Instant> {
-        if !self.any.load(Ordering::Acquire) {
-            return None;
-        }
-        let map = self.until.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(host).copied().filter(|t| *t > Instant::now())
-    }
-}
-
-/// The run's shared limits: rate limiters and host pauses.
+/// The run's rate limiters.
 pub(crate) struct Limits {
     /// `--rate`: one token per attempt, taken by the scheduler before the
     /// attempt gets its slot.
@@ -166,16 +77,13 @@ pub(crate) struct Limits {
     /// `--rate-per-host`: one token per attempt and host, taken by the
     /// scheduler with `check_key` before it starts the attempt.
     pub(crate) host_rate: Option<DefaultKeyedRateLimiter<HostKey>>,
-    /// `Retry-After` pauses.
-    pub(crate) pauses: HostPauses,
 }
 
 impl Limits {
     pub(crate) fn new(rate: Option<Rate>, rate_per_host: Option<Rate>) -> Limits {
         Limits {
-            rate: rate.map(|r| RateLimiter::direct(r.quota())),
-            host_rate: rate_per_host.map(|r| RateLimiter::keyed(r.quota())),
-            pauses: HostPauses::default(),
+            rate: rate.map(|r| RateLimiter::direct(quota(r))),
+            host_rate: rate_per_host.map(|r| RateLimiter::keyed(quota(r))),
         }
     }
 
@@ -223,7 +131,7 @@ struct Waiting {
     job: Job,
     /// For a retry: the attempts made, the URL's start, and the earliest
     /// moment the next attempt may start. `None` before the first attempt.
-    resume: Option<Resume>,
+    retry: Option<RetryState>,
 }
 
 /// What the scheduler knows of one host in the window.
@@ -239,17 +147,13 @@ struct HostSlot {
     waiting: usize,
 }
 
-type Launch = Box<dyn FnMut(Job, Option<Resume>) -> BoxFuture<'static, Attempted> + Send>;
-type Prepare = Box<dyn FnMut(InputLine) -> Result<Job, FetchResult> + Send>;
-
 /// The look-ahead scheduler: a `Stream` of records like `buffer_unordered`
 /// (or `buffered`), with per-host caps, per-host rate tokens and pauses.
 pub(crate) struct Scheduler {
     input: BoxStream<'static, InputLine>,
     input_done: bool,
-    prepare: Prepare,
-    launch: Launch,
-    limits: std::sync::Arc<Limits>,
+    fetcher: Arc<Fetcher>,
+    limits: Limits,
     /// `-c`: most requests in flight.
     concurrency: usize,
     /// `--max-per-host` (`usize::MAX` when only a per-host rate is set).
@@ -281,37 +185,29 @@ pub(crate) struct Scheduler {
     cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
 }
 
-/// The scheduler's settings (from [`crate::Config`]).
-pub(crate) struct SchedulerOptions {
-    pub(crate) concurrency: usize,
-    pub(crate) per_host: Option<usize>,
-    pub(crate) lookahead: Option<usize>,
-    pub(crate) keep_order: bool,
-    pub(crate) cancel: CancellationToken,
-}
-
 impl Scheduler {
-    pub(crate) fn new(
-        input: BoxStream<'static, InputLine>,
-        options: SchedulerOptions,
-        limits: std::sync::Arc<Limits>,
-        prepare: impl FnMut(InputLine) -> Result<Job, FetchResult> + Send + 'static,
-        launch: impl FnMut(Job, Option<Resume>) -> BoxFuture<'static, Attempted> + Send + 'static,
-    ) -> Scheduler {
-        let concurrency = options.concurrency.max(1);
+    /// A scheduler that reads `input` and runs its URLs' attempts with
+    /// `fetcher`, under the fetcher's configuration.
+    pub(crate) fn new(input: BoxStream<'static, InputLine>, fetcher: Arc<Fetcher>) -> Scheduler {
+        let config = fetcher.config();
+        let limits = Limits::new(config.rate, config.rate_per_host);
+        let concurrency = config.max_concurrency.max(1);
+        let per_host = config.max_per_host.unwrap_or(usize::MAX).max(1);
+        let lookahead = config
+            .lookahead
+            .unwrap_or(concurrency.saturating_mul(4))
+            .max(concurrency);
+        let keep_order = config.keep_order;
+        let cancel = config.cancel.clone();
         Scheduler {
             input,
             input_done: false,
-            prepare: Box::new(prepare),
-            launch: Box::new(launch),
+            fetcher,
             limits,
             concurrency,
-            per_host: options.per_host.unwrap_or(usize::MAX).max(1),
-            lookahead: options
-                .lookahead
-                .unwrap_or(concurrency.saturating_mul(4))
-                .max(concurrency),
-            keep_order: options.keep_order,
+            per_host,
+            lookahead,
+            keep_order,
             next_seq: 0,
             next_out: 0,
             waiting: VecDeque::new(),
@@ -325,8 +221,8 @@ impl Scheduler {
             hosts_waiting: 0,
             freed: 0,
             timer: None,
-            cancelled: Box::pin(options.cancel.clone().cancelled_owned()),
-            cancel: options.cancel,
+            cancelled: Box::pin(cancel.clone().cancelled_owned()),
+            cancel,
         }
     }
 
@@ -403,7 +299,7 @@ impl Scheduler {
                 Poll::Ready(Some(line)) => {
                     let seq = self.next_seq;
                     self.next_seq += 1;
-                    match (self.prepare)(line) {
+                    match self.fetcher.prepare(line) {
                         Ok(job) => {
                             let host = self.host_slot(host_key(&job.url));
                             self.count_waiting(host);
@@ -411,7 +307,7 @@ impl Scheduler {
                                 seq,
                                 host,
                                 job,
-                                resume: None,
+                                retry: None,
                             });
                         }
                         Err(record) => self.emit(seq, record),
@@ -438,7 +334,7 @@ impl Scheduler {
             self.hosts_waiting -= 1;
         }
         self.hosts[w.host].in_flight += 1;
-        let fut = (self.launch)(w.job, w.resume);
+        let fut = self.fetcher.start(w.job, w.retry);
         let (seq, host) = (w.seq, w.host);
         self.running
             .push(Box::pin(async move { (seq, host, fut.await) }));
@@ -448,7 +344,7 @@ impl Scheduler {
     /// position (the window is kept in input order), to wait for its
     /// `not_before` and its host like any other URL. It keeps its host
     /// reference and its place in the window's count.
-    fn requeue(&mut self, seq: u64, host: usize, job: Job, resume: Resume) {
+    fn requeue(&mut self, seq: u64, host: usize, job: Job, retry: RetryState) {
         let at = self.waiting.partition_point(|w| w.seq < seq);
         self.count_waiting(host);
         self.waiting.insert(
@@ -457,7 +353,7 @@ impl Scheduler {
                 seq,
                 host,
                 job,
-                resume: Some(resume),
+                retry: Some(retry),
             },
         );
     }
@@ -487,7 +383,7 @@ impl Scheduler {
             && self.running.len() < self.concurrency
             && blocked_hosts < self.hosts_waiting
         {
-            if let Some(at) = self.waiting[i].resume.map(|r| r.not_before) {
+            if let Some(at) = self.waiting[i].retry.map(|r| r.not_before) {
                 if at > now {
                     wake = Some(wake.map_or(at, |w| w.min(at)));
                     i += 1;
@@ -506,7 +402,7 @@ impl Scheduler {
                 continue;
             }
             let key = &self.hosts[h].key;
-            let blocked_until = match self.limits.pauses.paused_until(key) {
+            let blocked_until = match self.fetcher.pauses().paused_until(key) {
                 Some(until) => Some(until),
                 None => self.limits.try_host_token(key).err().map(|d| now + d),
             };
@@ -557,7 +453,7 @@ impl Stream for Scheduler {
                             this.release_host(host);
                             this.emit(seq, record);
                         }
-                        Attempted::Retry(job, resume) => this.requeue(seq, host, job, resume),
+                        Attempted::Retry(job, retry) => this.requeue(seq, host, job, retry),
                     }
                     continue;
                 }
@@ -581,140 +477,5 @@ impl Stream for Scheduler {
             }
             return Poll::Pending;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rate_syntax() {
-        let r: Rate = "10/m".parse().unwrap();
-        assert_eq!((r.count.get(), r.per), (10, Duration::from_secs(60)));
-        assert_eq!(r.interval(), Duration::from_secs(6));
-        let r: Rate = "4".parse().unwrap();
-        assert_eq!(r.interval(), Duration::from_millis(250));
-        assert_eq!(
-            "2/h".parse::<Rate>().unwrap().per,
-            Duration::from_secs(3600)
-        );
-        assert_eq!(
-            "1/d".parse::<Rate>().unwrap().per,
-            Duration::from_secs(86_400)
-        );
-        for bad in ["0", "0/s", "-1/s", "x/s", "5/y", "", "1.5/s"] {
-            assert!(bad.parse::<Rate>().is_err(), "{bad}");
-        }
-        let e = "4294967296/s".parse::<Rate>().unwrap_err();
-        assert!(e.contains("too large"), "{e}");
-    }
-
-    #[test]
-    fn host_key_is_scheme_host_port() {
-        let k = |s: &str| host_key(&Url::parse(s).unwrap());
-        assert_eq!(k("http://a/x"), k("http://a:80/y"));
-        assert_ne!(k("http://a/"), k("https://a/"));
-        assert_ne!(k("http://a/"), k("http://a:81/"));
-        assert_ne!(k("http://a/"), k("http://b/"));
-    }
-
-    /// A retry gives its slot back and waits in the window: at `-c 1`, URL
-    /// a's first attempt (100 ms) asks to be tried again 5 s later; b starts
-    /// in the freed slot at once, a's second attempt starts at 5.1 s, and
-    /// with `keep_order` the records still come out as a, b.
-    #[tokio::test(start_paused = true)]
-    async fn a_retry_waits_in_the_window_without_its_slot() {
-        use futures::FutureExt;
-        let t0 = Instant::now();
-        let log: std::sync::Arc<Mutex<Vec<(String, u32, Duration)>>> = Default::default();
-        let input = futures::stream::iter(["http://a/", "http://b/"])
-            .map(InputLine::from)
-            .boxed();
-        let options = SchedulerOptions {
-            concurrency: 1,
-            per_host: None,
-            lookahead: None,
-            keep_order: true,
-            cancel: CancellationToken::new(),
-        };
-        let prepare = |line: InputLine| {
-            Ok(Job {
-                url: Url::parse(&line.text).unwrap(),
-                text: line.text,
-                method: http::Method::GET,
-                headers: Vec::new(),
-                body: None,
-                extra: None,
-            })
-        };
-        let seen = log.clone();
-        let launch = move |job: Job, resume: Option<Resume>| {
-            let attempt = resume.map_or(1, |r| r.attempts + 1);
-            let started = resume.map_or_else(std::time::Instant::now, |r| r.started);
-            seen.lock()
-                .unwrap()
-                .push((job.text.clone(), attempt, t0.elapsed()));
-            async move {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                if job.text == "http://a/" && attempt == 1 {
-                    let not_before = Instant::now() + Duration::from_secs(5);
-                    let resume = Resume {
-                        attempts: 1,
-                        started,
-                        not_before,
-                    };
-                    return Attempted::Retry(job, resume);
-                }
-                let mut record = FetchResult::Success {
-                    url: job.text,
-                    status: 200,
-                    size: 0,
-                    elapsed_ms: 0.0,
-                    http_version: "HTTP/1.1",
-                    wire_size: None,
-                    final_url: None,
-                    attempts: None,
-                    extra: None,
-                };
-                record.set_attempts(attempt);
-                Attempted::Done(record)
-            }
-            .boxed()
-        };
-        let limits = std::sync::Arc::new(Limits::new(None, None));
-        let records: Vec<FetchResult> = Scheduler::new(input, options, limits, prepare, launch)
-            .collect()
-            .await;
-        let ms = Duration::from_millis;
-        assert_eq!(
-            *log.lock().unwrap(),
-            [
-                ("http://a/".to_owned(), 1, ms(0)),
-                ("http://b/".to_owned(), 1, ms(100)),
-                ("http://a/".to_owned(), 2, ms(5100)),
-            ]
-        );
-        let got: Vec<(&str, Option<u32>)> = records
-            .iter()
-            .map(|r| match r {
-                FetchResult::Success { url, attempts, .. } => (url.as_str(), *attempts),
-                other => panic!("{other:?}"),
-            })
-            .collect();
-        assert_eq!(got, [("http://a/", Some(2)), ("http://b/", None)]);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn pauses_expire_and_keep_the_later_end() {
-        let p = HostPauses::default();
-        let h = host_key(&Url::parse("http://a/").unwrap());
-        assert_eq!(p.paused_until(&h), None);
-        let t = Instant::now() + Duration::from_secs(2);
-        p.pause(&h, t);
-        p.pause(&h, Instant::now() + Duration::from_secs(1));
-        assert_eq!(p.paused_until(&h), Some(t));
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        assert_eq!(p.paused_until(&h), None);
     }
 }

@@ -184,6 +184,15 @@ pub(crate) fn same_origin(a: &Url, b: &Url) -> bool {
         && a.port_or_known_default() == b.port_or_known_default()
 }
 
+/// The host a URL counts against for per-host caps, rates and pauses: scheme
+/// + host + port (the port made explicit), as in RFC 6454's origin.
+pub(crate) type HostKey = url::Origin;
+
+/// The host key of `url`.
+pub(crate) fn host_key(url: &Url) -> HostKey {
+    url.origin()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,5 +277,14 @@ mod tests {
         assert!(same_origin(&a, &Url::parse("http://a:80/y").unwrap()));
         assert!(!same_origin(&a, &Url::parse("https://a/x").unwrap()));
         assert!(!same_origin(&a, &Url::parse("http://b/x").unwrap()));
+    }
+
+    #[test]
+    fn host_key_is_scheme_host_port() {
+        let k = |s: &str| host_key(&Url::parse(s).unwrap());
+        assert_eq!(k("http://a/x"), k("http://a:80/y"));
+        assert_ne!(k("http://a/"), k("https://a/"));
+        assert_ne!(k("http://a/"), k("http://a:81/"));
+        assert_ne!(k("http://a/"), k("http://b/"));
     }
 }

@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use fetcher_stream::exit::Exit;
+use fetcher_stream::internals::Exit;
 use fetcher_stream::ErrorKind;
 
 const MAN_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/man/fetcher-stream.1");
@@ -293,7 +293,7 @@ fn every_exit_status_is_listed() {
     let all = [
         Exit::Success,
         Exit::SomeFailed,
-        Exit::Usage,
+        Exit::Error,
         Exit::Interrupted,
         Exit::BrokenPipe,
     ];
@@ -302,7 +302,7 @@ fn every_exit_status_is_listed() {
         match e {
             Exit::Success
             | Exit::SomeFailed
-            | Exit::Usage
+            | Exit::Error
             | Exit::Interrupted
             | Exit::BrokenPipe => {}
         }

@@ -9,8 +9,8 @@
 #![no_main]
 
 use bytes::BytesMut;
-use fetcher_stream::input::{classify_line, LineDecoder};
-use fetcher_stream::target::parse_url;
+use fetcher_stream::internals::{classify_line, LineDecoder};
+use fetcher_stream::internals::parse_url;
 use fetcher_stream::DefaultScheme;
 use libfuzzer_sys::fuzz_target;
 use tokio_util::codec::Decoder;

@@ -8,8 +8,8 @@
 #![no_main]
 
 use bytes::Bytes;
-use fetcher_stream::input::{classify_spec_line, RawLine};
-use fetcher_stream::spec::{parse_spec, RECORD_KEYS};
+use fetcher_stream::internals::{classify_spec_line, RawLine};
+use fetcher_stream::internals::{parse_spec, RECORD_KEYS};
 use fetcher_stream::ErrorKind;
 use libfuzzer_sys::fuzz_target;
 

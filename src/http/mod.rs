@@ -17,8 +17,9 @@
 //! Dependencies run one way: `pool` knows only a `Service<Uri>` that returns a
 //! byte stream; nothing here imports from above `crate::error`.
 
-pub mod body;
+pub(crate) mod body;
 mod classify;
+pub(crate) mod redirect;
 pub mod connect;
 pub mod connect_timeout;
 pub mod dns;
@@ -111,7 +112,11 @@ type Connector = ConnectTimeout<hyper_rustls::HttpsConnector<MarkConnect>>;
 pub struct HttpClient {
     pool: Pool<Connector>,
     proxies: Arc<Proxies>,
+    /// Connection counters, shared with the pool.
+    #[cfg_attr(not(test), allow(dead_code))]
     stats: Arc<PoolStats>,
+    /// The resolver, for its query counters.
+    #[cfg_attr(not(test), allow(dead_code))]
     resolver: Resolver,
 }
 
@@ -140,12 +145,14 @@ impl HttpClient {
     }
 
     /// The pool's counters (connections opened so far).
-    pub fn stats(&self) -> &PoolStats {
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn stats(&self) -> &PoolStats {
         &self.stats
     }
 
     /// The resolver's counters (queries sent, answers from the cache).
-    pub fn dns_stats(&self) -> dns::DnsStats {
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn dns_stats(&self) -> dns::DnsStats {
         self.resolver.stats()
     }
 }

@@ -1,0 +1,233 @@
+//! [`Config`]: the settings of a run, with their defaults, and [`Rate`], the
+//! value of `--rate` and `--rate-per-host`.
+//!
+//! A `Config` is plain data: the binary builds one from its flags
+//! (`cli.rs`), a library user with struct update syntax from
+//! `Config::default()`.
+
+use std::num::NonZeroU32;
+use std::str::FromStr;
+use std::time::Duration;
+
+use http::header::{HeaderName, HeaderValue};
+use http::Method;
+use tokio_util::sync::CancellationToken;
+
+use crate::http::ClientOptions;
+use crate::retry::RetryPolicy;
+use crate::target::DefaultScheme;
+
+/// Settings for a run. `Config::default()` gives the documented defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Most requests in flight at once (>= 1). Default 5. Values below 1 are
+    /// treated as 1.
+    pub max_concurrency: usize,
+    /// Deadline for each attempt of a URL, covering DNS, connect, TLS, the
+    /// request, the response head, every redirect hop and the whole body
+    /// (with `retries`, each attempt has its own). Default 5 s.
+    pub timeout: Duration,
+    /// Most redirects followed per URL (301, 302, 303, 307, 308; RFC 9110
+    /// sec. 15.4). 0 means none: the 3xx response is the result. Default 10.
+    pub max_redirects: u32,
+    /// Emit records in input order instead of completion order; the
+    /// concurrency is the same. With the look-ahead scheduler, finished
+    /// records wait in the look-ahead window until the ones before
+    /// them are out, so at most `lookahead` lines lie between the oldest
+    /// record not yet yielded and the newest line read. Default `false`.
+    pub keep_order: bool,
+    /// The request method (`-X`): any RFC 9110 token, sent as given. Default
+    /// `None`: `GET`, or `POST` for a request with a body (curl's rule for
+    /// `-d`). A `--input jsonl` spec's `method` replaces it for its line.
+    pub method: Option<Method>,
+    /// The request body sent with every URL (`-d`, `--data-binary`), one
+    /// `Bytes` shared by all requests. A `--input jsonl` spec's `body`
+    /// replaces it for its line. Sent with `Content-Length` and, unless a
+    /// header field gives one, `Content-Type: application/x-www-form-urlencoded`
+    /// (curl's `-d`). Default `None`: no body.
+    pub body: Option<bytes::Bytes>,
+    /// Send `Accept-Encoding: gzip, br, zstd, deflate` and decode responses
+    /// by their `Content-Encoding`; records then carry `wire_size`
+    /// (`--compressed`). Default `false`.
+    pub compressed: bool,
+    /// Most body bytes read per response (decoded ones with `compressed`);
+    /// past it the URL is a `body_too_large` failure (`--max-size`). Default
+    /// `None`: no limit.
+    pub max_size: Option<u64>,
+    /// Extra request header fields, sent in order after the defaults (they
+    /// replace a default of the same name). `Authorization`, `Cookie` and
+    /// `Proxy-Authorization` are not sent to another origin after a redirect
+    /// (curl's rule, CVE-2018-1000007). Default: none.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The `User-Agent` field. Default `fetcher-stream/<version>`.
+    pub user_agent: String,
+    /// Scheme for lines without one (`host[:port][/path]`). Default `https`.
+    pub default_scheme: DefaultScheme,
+    /// TLS roots, `--insecure` and `--resolve`. Default: Mozilla's roots,
+    /// verification on, system resolver.
+    pub client: ClientOptions,
+    /// Fires to interrupt the run: no new lines are taken, and unfinished
+    /// requests end as `cancelled` failures. Default: a fresh token nobody fires.
+    pub cancel: CancellationToken,
+    /// Most requests in flight to one host (scheme + host + port;
+    /// `--max-per-host`). Setting it switches the pipeline to the look-ahead
+    /// scheduler. Default
+    /// `None`: no per-host cap.
+    pub max_per_host: Option<usize>,
+    /// Lines the scheduler reads ahead to find URLs of hosts that can take a
+    /// request (`--lookahead`); at least `max_concurrency`. Only used when
+    /// the scheduler runs ([`Config::scheduled`]). Default `None`: 4 x
+    /// `max_concurrency`.
+    pub lookahead: Option<usize>,
+    /// Request attempts per time unit over the whole run (`--rate`), evenly
+    /// spaced; switches to the scheduler (a `Retry-After` then pauses its
+    /// host). The scheduler takes the tokens in input order before a URL gets
+    /// its slot. Default `None`: unlimited.
+    pub rate: Option<Rate>,
+    /// Request attempts per time unit to one host (`--rate-per-host`), evenly
+    /// spaced; switches to the scheduler. A URL whose host has no token yet
+    /// waits in the window. Default `None`.
+    pub rate_per_host: Option<Rate>,
+    /// Attempts after the first for transient failures (`--retries`; see
+    /// the retry rules). Above 0 it switches to the scheduler: a URL waiting
+    /// for its next attempt goes back into the window at its input position,
+    /// holding no slot. Default 0.
+    pub retries: u32,
+    /// Backoff base (`--retry-delay`): the wait after attempt k is random in
+    /// `[0, min(retry_max_delay, retry_delay * 2^(k-1))]`. Default 1 s.
+    pub retry_delay: Duration,
+    /// Backoff cap (`--retry-max-delay`). Default 30 s.
+    pub retry_max_delay: Duration,
+    /// Retry non-idempotent methods too (`--retry-all`). Default `false`.
+    pub retry_all: bool,
+    /// Longest `Retry-After` honoured (`--max-retry-after`): longer ones are
+    /// cut to this. Default 60 s.
+    pub max_retry_after: Duration,
+}
+
+impl Config {
+    /// Whether any request control that can make a URL wait is on
+    /// (`max_per_host`, `rate_per_host`, `rate`, `retries` > 0): then the
+    /// look-ahead scheduler runs, and a `429`/`503` response's `Retry-After`
+    /// pauses its host. Without them no URL ever waits, and one server's
+    /// `Retry-After` holds up nothing.
+    pub(crate) fn scheduled(&self) -> bool {
+        self.retries > 0
+            || self.max_per_host.is_some()
+            || self.rate.is_some()
+            || self.rate_per_host.is_some()
+    }
+
+    /// The retry settings as one [`RetryPolicy`].
+    pub(crate) fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            retries: self.retries,
+            base: self.retry_delay,
+            max_delay: self.retry_max_delay,
+            retry_all: self.retry_all,
+            max_retry_after: self.max_retry_after,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_concurrency: 5,
+            timeout: Duration::from_secs(5),
+            max_redirects: 10,
+            keep_order: false,
+            method: None,
+            body: None,
+            compressed: false,
+            max_size: None,
+            headers: Vec::new(),
+            user_agent: concat!("fetcher-stream/", env!("CARGO_PKG_VERSION")).to_owned(),
+            default_scheme: DefaultScheme::Https,
+            client: ClientOptions::default(),
+            cancel: CancellationToken::new(),
+            max_per_host: None,
+            lookahead: None,
+            rate: None,
+            rate_per_host: None,
+            retries: 0,
+            retry_delay: Duration::from_secs(1),
+            retry_max_delay: Duration::from_secs(30),
+            retry_all: false,
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A request rate, `N` requests per `per`, as given to `--rate` and
+/// `--rate-per-host`: `N`, `N/s`, `N/m`, `N/h` or `N/d` (curl's `--rate`
+/// syntax; a bare number is per second). Requests are spaced evenly
+/// (one every `per / N`, no bursts), as curl spaces them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Requests allowed per `per` (at least 1).
+    pub count: NonZeroU32,
+    /// The time unit: 1 s, 1 min, 1 h or 1 day.
+    pub per: Duration,
+}
+
+impl Rate {
+    /// The time between two requests: `per / count` (at least 1 ns).
+    pub fn interval(&self) -> Duration {
+        (self.per / self.count.get()).max(Duration::from_nanos(1))
+    }
+}
+
+impl FromStr for Rate {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Rate, String> {
+        let (n, unit) = s.trim().split_once('/').unwrap_or((s.trim(), "s"));
+        let per = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            _ => return Err(format!("'{s}': the unit must be /s, /m, /h or /d")),
+        };
+        let count: u32 = n.parse().map_err(|e: std::num::ParseIntError| {
+            if *e.kind() == std::num::IntErrorKind::PosOverflow {
+                format!("'{s}': N is too large (at most {})", u32::MAX)
+            } else {
+                format!("'{s}' is not N[/s|/m|/h|/d] with N a whole number")
+            }
+        })?;
+        let count = NonZeroU32::new(count).ok_or_else(|| format!("'{s}': N must be at least 1"))?;
+        Ok(Rate {
+            count,
+            per: Duration::from_secs(per),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_syntax() {
+        let r: Rate = "10/m".parse().unwrap();
+        assert_eq!((r.count.get(), r.per), (10, Duration::from_secs(60)));
+        assert_eq!(r.interval(), Duration::from_secs(6));
+        let r: Rate = "4".parse().unwrap();
+        assert_eq!(r.interval(), Duration::from_millis(250));
+        assert_eq!(
+            "2/h".parse::<Rate>().unwrap().per,
+            Duration::from_secs(3600)
+        );
+        assert_eq!(
+            "1/d".parse::<Rate>().unwrap().per,
+            Duration::from_secs(86_400)
+        );
+        for bad in ["0", "0/s", "-1/s", "x/s", "5/y", "", "1.5/s"] {
+            assert!(bad.parse::<Rate>().is_err(), "{bad}");
+        }
+        let e = "4294967296/s".parse::<Rate>().unwrap_err();
+        assert!(e.contains("too large"), "{e}");
+    }
+}
