@@ -6,9 +6,9 @@
 
 use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use fetcher_stream::internals::{classify_line, LineDecoder};
 use fetcher_stream::internals::encode_record;
 use fetcher_stream::internals::parse_url;
+use fetcher_stream::internals::{classify_line, LineDecoder};
 use fetcher_stream::{DefaultScheme, ErrorKind, FetchResult};
 use tokio_util::codec::Decoder;
 

@@ -145,7 +145,12 @@ impl Fetcher {
         }
         let echo = job.text.clone();
         let attempt = attempts_made + 1;
-        let task = AbortOnDrop(tokio::spawn(run_attempt(self.clone(), job, attempt, started)));
+        let task = AbortOnDrop(tokio::spawn(run_attempt(
+            self.clone(),
+            job,
+            attempt,
+            started,
+        )));
         Either::Right(async move {
             let mut task = task;
             let mut record = match (&mut task.0).await {
@@ -173,7 +178,6 @@ impl Fetcher {
         })
     }
 }
-
 
 /// Aborts the task when dropped (dropping a `JoinHandle` alone does not).
 struct AbortOnDrop(JoinHandle<Attempted>);

@@ -486,7 +486,11 @@ impl Opts {
     /// The library configuration these flags describe, with `cancel` as the
     /// cancellation token and `env` standing in for the process environment
     /// (the proxy variables, see [`Opts::proxies`]).
-    pub fn config(&self, cancel: CancellationToken, env: impl Fn(&str) -> Option<String>) -> Config {
+    pub fn config(
+        &self,
+        cancel: CancellationToken,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Config {
         let defaults = Config::default();
         Config {
             max_concurrency: self.max_concurrency as usize,

@@ -76,7 +76,7 @@ pub struct Config {
     pub max_per_host: Option<usize>,
     /// Lines the scheduler reads ahead to find URLs of hosts that can take a
     /// request (`--lookahead`); at least `max_concurrency`. Only used when
-    /// the scheduler runs ([`Config::scheduled`]). Default `None`: 4 x
+    /// the scheduler runs. Default `None`: 4 x
     /// `max_concurrency`.
     pub lookahead: Option<usize>,
     /// Request attempts per time unit over the whole run (`--rate`), evenly

@@ -16,9 +16,9 @@
 //! problem and its line number. Line numbers count the physical lines of each
 //! source from 1, blank ones included.
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -43,7 +43,7 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// One raw line from a source, before trimming.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RawLine {
-    /// A line of at most [`MAX_LINE_BYTES`] bytes, without its `\n`.
+    /// A line of at most 64 KiB, without its `\n`.
     Line(Bytes),
     /// A line longer than the limit: only its first bytes are kept; the rest was
     /// read and discarded without being held in memory.
@@ -263,7 +263,7 @@ pub fn classify_line(raw: RawLine, first: bool) -> Option<InputLine> {
 /// Returns `None` for a blank line.
 ///
 /// A spec gives an [`InputLine`] whose `text` is its `url`; anything else
-/// (not JSON, not a spec, not UTF-8, over [`MAX_LINE_BYTES`]) gives one with
+/// (not JSON, not a spec, not UTF-8, over 64 KiB) gives one with
 /// an `invalid_input` problem whose message starts with `line N: `, `text` the
 /// spec's `url` if it had one, else the line itself. `line` is set either way.
 pub fn classify_spec_line(raw: RawLine, first: bool, number: u64) -> Option<InputLine> {

@@ -70,7 +70,7 @@ pub use app::main as run_main;
 pub use config::{Config, Rate};
 pub use error::{ErrorKind, FetchError};
 pub use fetch::{fetch_all, fetch_stream};
-pub use http::proxy::{NoProxy, Proxies, ProxyUrl};
+pub use http::proxy::{NoProxy, Proxies, ProxyScheme, ProxyUrl};
 pub use http::{load_pem_certs, ClientOptions, HttpVersions, ResolveOverride};
 pub use input::{read_inputs, InputFormat, InputLine, OnReadError};
 pub use result::{FetchResult, Passthrough, Summary};
@@ -84,6 +84,6 @@ pub mod internals {
     pub use crate::input::{classify_line, classify_spec_line, LineDecoder, RawLine};
     pub use crate::output::encode_record;
     pub use crate::result::RECORD_KEYS;
-    pub use crate::spec::parse_spec;
+    pub use crate::spec::{parse_spec, BadSpec, Spec};
     pub use crate::target::parse_url;
 }

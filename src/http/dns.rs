@@ -115,15 +115,6 @@ pub struct DnsStats {
 /// Cloning is cheap and clones share the cache and the counters. It is a
 /// `tower_service::Service<Name>` for hyper-util's `HttpConnector`, and
 /// [`Resolver::resolve`] serves other callers.
-///
-/// # Example
-/// ```
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let resolver = fetcher_stream::http::dns::Resolver::new();
-/// let addrs = resolver.resolve("localhost").await.unwrap();
-/// assert!(addrs.iter().all(|a| a.is_loopback()));
-/// # }
-/// ```
 #[derive(Clone)]
 pub struct Resolver {
     inner: Arc<Inner>,

@@ -19,12 +19,12 @@
 
 pub(crate) mod body;
 mod classify;
-pub(crate) mod redirect;
 pub mod connect;
 pub mod connect_timeout;
 pub mod dns;
 pub mod pool;
 pub mod proxy;
+pub(crate) mod redirect;
 pub mod tls;
 
 use std::sync::Arc;
@@ -174,12 +174,12 @@ pub struct ClientOptions {
     /// recently used is closed. Open connections are capped at the
     /// concurrency plus this. Set it to the open-file budget minus the
     /// concurrency so that idle and in-flight sockets together fit the limit.
-    /// Default `None`: [`DEFAULT_IDLE_CONNECTIONS`].
+    /// Default `None`: 256.
     pub idle_socket_budget: Option<usize>,
     /// Which proxy each request goes through (`--proxy`, `--noproxy` and the
-    /// proxy environment variables, by curl's rules; see [`proxy`]).
+    /// proxy environment variables, by curl's rules; see [`Proxies::from_lookup`]).
     /// Default [`Proxies::none`]: the library never reads the environment;
-    /// the command line does ([`Proxies::from_env`]).
+    /// the command line does ([`Proxies::from_lookup`]).
     pub proxies: Proxies,
     /// Which HTTP versions to speak (`--http1.1`, `--http2-prior-knowledge`).
     /// Default [`HttpVersions::Negotiate`].

@@ -108,7 +108,7 @@ impl ProxyScheme {
 ///
 /// The scheme is `http` (the default), `socks5` or `socks5h`; `https`,
 /// `socks4` and `socks4a` proxies are not supported and fail to parse. The
-/// port defaults to [`DEFAULT_PROXY_PORT`] (1080). A path after the host is
+/// port defaults to 1080. A path after the host is
 /// ignored. The user name and password are percent-decoded (they must be
 /// UTF-8 then). For SOCKS5 each may be at most 255 bytes (RFC 1929), and
 /// together at most 256 bytes (the send buffer of hyper-util's `SocksV5`).
@@ -118,7 +118,7 @@ impl ProxyScheme {
 ///
 /// # Example
 /// ```
-/// use fetcher_stream::http::proxy::{ProxyScheme, ProxyUrl};
+/// use fetcher_stream::{ProxyScheme, ProxyUrl};
 /// let p: ProxyUrl = "user:p%40ss@proxy.example".parse().unwrap();
 /// assert_eq!(p.scheme(), ProxyScheme::Http);
 /// assert_eq!(p.port(), 1080);
@@ -327,7 +327,7 @@ fn redact(s: &str) -> String {
 ///
 /// # Example
 /// ```
-/// use fetcher_stream::http::proxy::NoProxy;
+/// use fetcher_stream::NoProxy;
 /// let list: NoProxy = "example.com, 10.0.0.0/8".parse().unwrap();
 /// assert!(list.matches("www.EXAMPLE.com."));
 /// assert!(list.matches("10.1.2.3"));
@@ -397,12 +397,12 @@ impl NoProxy {
 
 /// Which proxy each request uses. The default, [`Proxies::none`], uses none.
 ///
-/// See the [module documentation](self) for curl's rules, which
-/// [`Proxies::from_env`] follows.
+/// See [`Proxies::from_lookup`] for curl's rules, which
+/// [`Proxies::from_lookup`] follows.
 ///
 /// # Example
 /// ```
-/// use fetcher_stream::http::proxy::Proxies;
+/// use fetcher_stream::Proxies;
 /// use fetcher_stream::Config;
 ///
 /// let mut config = Config::default();
@@ -450,20 +450,17 @@ impl Proxies {
         }
     }
 
-    /// The proxies the process environment asks for, by curl's rules: see the
-    /// [module documentation](self). A variable that is not a supported proxy
-    /// URL (a value that is not UTF-8 is read lossily, and then fails as one)
-    /// is kept in [`Proxies::http_unusable`] / [`Proxies::https_unusable`].
-    pub fn from_env() -> Proxies {
-        Proxies::from_lookup(env_var)
-    }
-
-    /// As [`Proxies::from_env`], with `get` standing in for the environment
-    /// (`None`: the variable is not set).
+    /// The proxies an environment asks for, by curl's rules, with `get`
+    /// reading a variable (`None`: not set): `http_proxy` (lower case only),
+    /// `https_proxy`/`HTTPS_PROXY`, `all_proxy`/`ALL_PROXY`, and
+    /// `no_proxy`/`NO_PROXY`; lower case wins, an empty variable counts as
+    /// unset. A variable that is not a supported proxy URL is kept in
+    /// [`Proxies::http_unusable`] / [`Proxies::https_unusable`]. For the
+    /// process environment, `get` is `|k| std::env::var(k).ok()`.
     ///
     /// # Example
     /// ```
-    /// use fetcher_stream::http::proxy::Proxies;
+    /// use fetcher_stream::Proxies;
     /// let env = |name: &str| match name {
     ///     "HTTP_PROXY" => Some("http://ignored:1".to_string()),
     ///     "ALL_PROXY" => Some("socks5h://127.0.0.1:1080".to_string()),
@@ -561,11 +558,6 @@ impl NoProxy {
             .or_else(|| get("NO_PROXY"))
             .map(|v| v.parse().unwrap_or_default())
             .unwrap_or_default()
-    }
-
-    /// `no_proxy`, else `NO_PROXY`, from the process environment.
-    pub fn from_env() -> NoProxy {
-        NoProxy::from_lookup(env_var)
     }
 }
 

@@ -35,7 +35,10 @@ const REDIRECT_DRAIN_WAIT: Duration = Duration::from_millis(100);
 /// decide (curl follows the first and ignores the rest). Several identical
 /// fields are followed, as Chromium does (it refuses only differing ones,
 /// `ERR_RESPONSE_HEADERS_MULTIPLE_LOCATION`): they say one thing.
-pub(crate) fn redirect_target(current: &Url, headers: &HeaderMap) -> Result<Option<Url>, FetchError> {
+pub(crate) fn redirect_target(
+    current: &Url,
+    headers: &HeaderMap,
+) -> Result<Option<Url>, FetchError> {
     let mut fields = headers.get_all(header::LOCATION).iter();
     let Some(first) = fields.next() else {
         return Ok(None);
