@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Head-of-line benchmark for --max-per-host (issue 5, item 1). Loopback only.
+# Head-of-line benchmark for --max-per-host. Loopback only.
 #
 # Starts two bench servers (examples/bench_server.rs), one per host: the
 # "slow" one is asked for /delay/$DELAY_MS, the "fast" one for /bytes/10.

@@ -189,7 +189,7 @@ def main():
     p("")
 
     # ------------------------------------------------------------ targets
-    p("## Targets (issue 4, and issue 3 item 9)")
+    p("## Targets")
     p("")
     p("| target | figure | |")
     p("|---|---|---|")
@@ -242,7 +242,7 @@ def main():
         e = extra["endless"]
         verdict, rss_kib = e[0], int(e[4])
         lim = facts["rss_limit_mib"]
-        p(f"| issue 3 #9: endless bodies, peak RSS < {lim} MiB | {rss_kib / 1024:.1f} MiB, "
+        p(f"| endless bodies, peak RSS < {lim} MiB | {rss_kib / 1024:.1f} MiB, "
           f"{e[5]} records ({e[6]} cancelled) | **{verdict}** |")
     p("")
     p("Ratios are of URLs/s (higher is better) from the median wall time; RSS is the largest "
@@ -355,7 +355,7 @@ def main():
         p("")
     if "endless" in extra:
         verdict, wall, user, sys_, rss, lines, cancelled, rc, srv_ticks, cmd = extra["endless"]
-        p("### Issue 3 item 9: memory under endless bodies")
+        p("### Memory under endless bodies")
         p("")
         p(f"{lines} URLs to `/endless` (16 KiB chunks, no end) at `-t 60`, SIGINT after "
           f"{float(wall):.1f} s: peak RSS **{int(rss) / 1024:.1f} MiB** (limit {facts['rss_limit_mib']} MiB), "

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Benchmarks of fetcher-stream against its peers, in one run (issue 4), plus
-# the memory check for an endless body (issue 3, item 9).
+# Benchmarks of fetcher-stream against its peers, in one run, plus the
+# memory check for an endless body.
 #
 # Builds the release binary and the bench server (examples/bench_server.rs),
 # makes a test CA and server certificate with the openssl CLI under

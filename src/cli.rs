@@ -390,8 +390,8 @@ fn read_data(s: &str) -> Result<Vec<u8>, String> {
 
 /// Whether reading `path` would consume this process's standard input: the
 /// same pipe, socket or terminal (`/dev/stdin`, `/proc/self/fd/0`, a FIFO's
-/// name). Found in review: `-d @/dev/stdin` read the URL list as the body and
-/// left no URL. A regular file (`< urls.txt`) is opened anew and consumes
+/// name): `-d @/dev/stdin` would read the URL list as the body and leave no
+/// URL. A regular file (`< urls.txt`) is opened anew and consumes
 /// nothing, and neither does `/dev/null`.
 fn reads_stdin(path: &str) -> bool {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -647,7 +647,8 @@ mod tests {
 
     #[test]
     fn data_joins_with_ampersand_and_reads_files() {
-        let dir = std::env::temp_dir().join(format!("issue5-req-cli-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("fetcher-stream-cli-data-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("body");
         std::fs::write(&file, b"a=1\r\nb=2\n").unwrap();

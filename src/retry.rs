@@ -1,4 +1,4 @@
-//! Retries (issue 5, item 3): which failures are transient, the backoff
+//! Retries: which failures are transient, the backoff
 //! between attempts, and `Retry-After` (RFC 9110 sec. 10.2.3).
 //!
 //! With `--retries N`, a URL whose attempt ends in a transient failure is

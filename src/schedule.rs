@@ -1,6 +1,6 @@
 //! Per-host scheduling: `--max-per-host`, `--rate`, `--rate-per-host`,
 //! `--lookahead`, host pauses from `Retry-After`, and the waits between
-//! `--retries` attempts (issue 5, items 1 to 3).
+//! `--retries` attempts.
 //!
 //! Without any of `--max-per-host`, `--rate-per-host`, `--rate` and
 //! `--retries` no URL ever has to wait, and the pipeline in [`crate::fetch`]
@@ -376,7 +376,7 @@ impl Scheduler {
         // Hosts found unable to go in this pass: when every host with a
         // waiting URL is, nothing further on can start, and the scan stops
         // (a window of 100,000 lines to one host at its cap costs one step,
-        // not 100,000; found in review).
+        // not 100,000).
         let mut blocked_hosts = 0;
         let mut i = 0;
         while i < self.waiting.len()
@@ -415,8 +415,8 @@ impl Scheduler {
             }
             // The global `--rate` token last: taken here, in input order, so
             // attempts go out in input order and `elapsed_ms` (from the slot)
-            // does not count the wait (found in review: taken inside the slot,
-            // tokens went to whichever task polled first). Without one no URL
+            // does not count the wait (taken inside the slot, tokens would go
+            // to whichever task polled first). Without one no URL
             // can start, so the pass ends. The host's token just taken is then
             // lost, which can only slow that host, never speed it up.
             if let Err(d) = self.limits.try_global_token() {

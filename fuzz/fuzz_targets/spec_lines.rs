@@ -1,4 +1,4 @@
-//! Fuzz target: arbitrary bytes as `--input jsonl` lines (issue 5, item 6).
+//! Fuzz target: arbitrary bytes as `--input jsonl` lines.
 //!
 //! Each `\n`-separated piece goes through `classify_spec_line` with its line
 //! number, and its text through `parse_spec`. Checked: no panic; a line gives

@@ -1,4 +1,4 @@
-//! Proxies (issue 5, item 4): which proxy a request goes through, chosen by
+//! Proxies: which proxy a request goes through, chosen by
 //! curl's rules, and the handshakes that open a connection through one.
 //!
 //! # Choosing

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Interop suite for fetcher-stream against real server programs (issue 3,
-# items 1-3): nginx (static files over HTTP/1.1, and HTTPS with HTTP/2 via
-# ALPN, plus an echo location that logs the request fields it received) and
-# httpbin under gunicorn (redirects, status codes, delays, drip, bytes); and
-# (issue 5, item 4) tinyproxy as an HTTP proxy with Basic credentials, whose
-# log and Via field show that traffic went through it, and Dante (danted) as a
-# SOCKS5 proxy, whose log shows the connections it made.
+# Interop suite for fetcher-stream against real server programs: nginx
+# (static files over HTTP/1.1, and HTTPS with HTTP/2 via ALPN, plus an echo
+# location that logs the request fields it received); httpbin under gunicorn
+# (redirects, status codes, delays, drip, bytes); tinyproxy as an HTTP proxy
+# with Basic credentials, whose log and Via field show that traffic went
+# through it; and Dante (danted) as a SOCKS5 proxy, whose log shows the
+# connections it made.
 #
 # It installs what is missing (Debian nginx, jq, openssl, tinyproxy,
 # dante-server; PyPI httpbin and
@@ -535,7 +535,7 @@ check_basic_auth() {
     'length == 1 and .[0].type == "success" and .[0].status == 200'
 }
 
-# Through tinyproxy (issue 5, item 4): its log and the Via field it adds show
+# Through tinyproxy: its log and the Via field it adds show
 # the traffic went through it.
 proxy_log_has() { # FIXED_STRING: tinyproxy logged it (waits up to 3 s)
   for _ in $(seq 30); do
