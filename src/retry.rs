@@ -39,7 +39,7 @@ use crate::target::HostKey;
 
 /// When and how often to try a URL again. Built from [`crate::Config`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     /// Attempts after the first (`--retries`). 0: no retries.
     pub retries: u32,
     /// Backoff base (`--retry-delay`): the first wait is at most this.
@@ -52,16 +52,9 @@ pub struct RetryPolicy {
     pub max_retry_after: Duration,
 }
 
-/// Whether RFC 9110 sec. 9.2.2 calls `method` idempotent (GET, HEAD, OPTIONS,
-/// TRACE, PUT, DELETE): a request with it may be sent again after a failure,
-/// by `--retries` and by the one resend after a stale kept-alive connection.
-pub fn is_idempotent(method: &Method) -> bool {
-    method.is_idempotent()
-}
-
 /// Whether a response status is worth another attempt: 429 Too Many
 /// Requests, 502 Bad Gateway, 503 Service Unavailable, 504 Gateway Timeout.
-pub fn is_transient_status(status: u16) -> bool {
+pub(crate) fn is_transient_status(status: u16) -> bool {
     matches!(status, 429 | 502 | 503 | 504)
 }
 
@@ -79,26 +72,28 @@ pub(crate) fn is_transient(err: &FetchError) -> bool {
 impl RetryPolicy {
     /// Whether attempt number `attempt` (1-based) of a `method` request may
     /// be followed by another.
-    pub fn allows(&self, method: &Method, attempt: u32) -> bool {
-        attempt <= self.retries && (self.retry_all || is_idempotent(method))
+    pub(crate) fn allows(&self, method: &Method, attempt: u32) -> bool {
+        // RFC 9110 sec. 9.2.2: GET, HEAD, OPTIONS, TRACE, PUT and DELETE may
+        // be sent again after a failure.
+        attempt <= self.retries && (self.retry_all || method.is_idempotent())
     }
 
     /// The backoff ceiling after attempt `attempt` (1-based):
     /// `min(max_delay, base * 2^(attempt-1))`.
-    pub fn ceiling(&self, attempt: u32) -> Duration {
+    pub(crate) fn ceiling(&self, attempt: u32) -> Duration {
         let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(31));
         self.base.saturating_mul(factor).min(self.max_delay)
     }
 
     /// A full-jitter backoff after attempt `attempt`: uniform in
     /// `[0, ceiling(attempt)]`.
-    pub fn backoff(&self, attempt: u32) -> Duration {
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
         self.ceiling(attempt).mul_f64(fastrand::f64())
     }
 
     /// The wait before the next attempt: the backoff, or the `Retry-After`
     /// delay (already capped) if that is longer.
-    pub fn wait(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+    pub(crate) fn wait(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
         self.backoff(attempt).max(retry_after.unwrap_or_default())
     }
 }
@@ -107,7 +102,11 @@ impl RetryPolicy {
 /// delay-seconds (`120`) or an HTTP-date (`Wed, 21 Oct 2015 07:28:00 GMT`,
 /// measured from `now`; a date in the past gives 0). Capped at `cap`. `None`
 /// when the value is neither.
-pub fn parse_retry_after(value: &HeaderValue, now: SystemTime, cap: Duration) -> Option<Duration> {
+pub(crate) fn parse_retry_after(
+    value: &HeaderValue,
+    now: SystemTime,
+    cap: Duration,
+) -> Option<Duration> {
     let text = value.to_str().ok()?.trim();
     let delay = if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         // Too many digits for u64 is still "a long time".

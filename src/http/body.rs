@@ -153,7 +153,7 @@ pub fn looks_like_zlib(data: &[u8]) -> bool {
 /// `io::Error`s the decoders return.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-struct Wire(#[source] BoxError);
+struct TransportError(#[source] BoxError);
 
 /// Checks that an HTTP/1.x response's body framing can be trusted: either no
 /// `Transfer-Encoding` (the body is then framed by `Content-Length`, or read
@@ -279,7 +279,8 @@ where
     B: Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<BoxError>,
 {
-    let mut data = BodyDataStream::new(body).map_err(|e| io::Error::other(Wire(e.into())));
+    let mut data =
+        BodyDataStream::new(body).map_err(|e| io::Error::other(TransportError(e.into())));
     // The first bytes decide between zlib and raw deflate; an empty body (no
     // data at all) has nothing to decode and is not an error.
     let first = loop {
@@ -365,7 +366,10 @@ where
         tokio::task::consume_budget().await;
         let n = match decoder.read(&mut block).await {
             Ok(n) => n,
-            Err(e) if e.get_ref().is_some_and(|inner| inner.is::<Wire>()) => {
+            Err(e)
+                if e.get_ref()
+                    .is_some_and(|inner| inner.is::<TransportError>()) =>
+            {
                 return Err(super::classify::body_error(&e));
             }
             Err(e) => {

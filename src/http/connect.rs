@@ -1,7 +1,7 @@
 //! Opening the byte stream for a new connection: TCP to the origin (or to its
 //! proxy), marked so that `error.rs` can tell the failure's phase by type.
 //!
-//! [`MarkConnect`] wraps hyper-util's `HttpConnector` (TCP, `TCP_NODELAY`,
+//! [`TcpConnector`] wraps hyper-util's `HttpConnector` (TCP, `TCP_NODELAY`,
 //! Happy Eyeballs per RFC 8305, our [`Resolver`]): it applies `--resolve`,
 //! asks [`Proxies::route`] whether the target goes through a proxy (then dials
 //! the proxy and opens a `CONNECT` tunnel or a SOCKS5 connection, see
@@ -25,7 +25,7 @@ use tower_service::Service;
 
 use super::classify::{ConnectError, DnsError};
 use super::dns::{special_name, Resolver};
-use super::proxy::{Proxies, ProxyScheme, ProxyUrl, Via};
+use super::proxy::{Proxies, ProxyScheme, ProxyUnreachable, ProxyUrl};
 use super::BoxError;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -37,9 +37,9 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 /// connects to the given address instead, while TLS still uses the host name.
 ///
 /// With [`super::ClientOptions::proxies`], a connection whose target has a proxy
-/// goes to the proxy instead (see [`MarkConnect::call`]).
+/// goes to the proxy instead (see [`TcpConnector::call`]).
 #[derive(Clone, Debug)]
-pub struct MarkConnect {
+pub struct TcpConnector {
     pub(crate) inner: HttpConnector<Resolver>,
     pub(crate) resolve: Arc<[ResolveOverride]>,
     /// Which proxy each target uses (none by default).
@@ -142,7 +142,7 @@ fn mark(err: BoxError) -> BoxError {
     }
 }
 
-impl Service<Uri> for MarkConnect {
+impl Service<Uri> for TcpConnector {
     type Response = TcpIo;
     type Error = BoxError;
     type Future = BoxFuture<Result<Self::Response, BoxError>>;
@@ -152,7 +152,7 @@ impl Service<Uri> for MarkConnect {
     }
 
     /// Connects to `uri`'s host, or to its proxy when [`Proxies::route`]
-    /// names one (see `MarkConnect::call_proxied`).
+    /// names one (see `TcpConnector::call_proxied`).
     fn call(&mut self, uri: Uri) -> Self::Future {
         // The environment named a proxy for this URL that cannot be used:
         // fail rather than connect directly behind the user's back.
@@ -176,7 +176,7 @@ impl Service<Uri> for MarkConnect {
     }
 }
 
-impl MarkConnect {
+impl TcpConnector {
     /// Connects to `target` through `proxy`: fails `.invalid` targets at once
     /// (`dns`), resolves the target here for `socks5://`, dials the proxy
     /// (its host goes through `--resolve` and the resolver; failures keep the
@@ -206,7 +206,7 @@ impl MarkConnect {
             };
             let tcp = connect
                 .await
-                .map_err(|e| mark(Box::new(Via::new(&proxy, e.into()))))?;
+                .map_err(|e| mark(Box::new(ProxyUnreachable::new(&proxy, e.into()))))?;
             let mut io = TcpIo::new(tcp);
             match proxy.scheme() {
                 ProxyScheme::Http if !https => {

@@ -35,8 +35,8 @@ use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
 use rustls::pki_types::CertificateDer;
 
-use connect::MarkConnect;
 pub use connect::ResolveOverride;
+use connect::TcpConnector;
 use connect_timeout::ConnectTimeout;
 pub use dns::Resolver;
 use pool::{Pool, PoolOptions};
@@ -103,7 +103,7 @@ const MAX_RESPONSE_HEADERS: usize = 2_000;
 /// [`ClientOptions::idle_socket_budget`] is not set.
 pub const DEFAULT_IDLE_CONNECTIONS: usize = crate::fdlimit::MAX_IDLE_SOCKETS;
 
-type Connector = ConnectTimeout<hyper_rustls::HttpsConnector<MarkConnect>>;
+type Connector = ConnectTimeout<hyper_rustls::HttpsConnector<TcpConnector>>;
 
 /// The shared, cheaply cloneable client: our [`pool`] over the connector
 /// stack, plus the proxy settings it needs to add `Proxy-Authorization` to
@@ -225,7 +225,7 @@ pub fn build_client_with(
     let mut http = HttpConnector::new_with_resolver(resolver.clone());
     http.enforce_http(false);
     http.set_nodelay(true);
-    let tcp = MarkConnect {
+    let tcp = TcpConnector {
         inner: http,
         resolve: options.resolve.clone().into(),
         proxies: proxies.clone(),

@@ -575,27 +575,30 @@ fn non_empty(get: impl Fn(&str) -> Option<String>) -> impl Fn(&str) -> Option<St
 /// not resolve, the TCP connection failed), keeping the cause as the source so
 /// that the `dns`/`connect` markers stay in the chain.
 #[derive(Debug)]
-pub(crate) struct Via {
+pub(crate) struct ProxyUnreachable {
     proxy: String,
     source: Box<dyn std::error::Error + Send + Sync>,
 }
 
-impl Via {
-    pub(crate) fn new(proxy: &ProxyUrl, source: Box<dyn std::error::Error + Send + Sync>) -> Via {
-        Via {
+impl ProxyUnreachable {
+    pub(crate) fn new(
+        proxy: &ProxyUrl,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    ) -> ProxyUnreachable {
+        ProxyUnreachable {
             proxy: proxy.to_string(),
             source,
         }
     }
 }
 
-impl fmt::Display for Via {
+impl fmt::Display for ProxyUnreachable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "cannot reach proxy {}", self.proxy)
     }
 }
 
-impl std::error::Error for Via {
+impl std::error::Error for ProxyUnreachable {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&*self.source)
     }
@@ -697,7 +700,7 @@ pub(crate) async fn socks5_handshake<T>(
 where
     T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let mut socks = SocksV5::new(proxy.connect_uri(), Handed(Some(io))).local_dns(false);
+    let mut socks = SocksV5::new(proxy.connect_uri(), OpenedConnection(Some(io))).local_dns(false);
     if let Some((user, password)) = proxy.credentials() {
         socks = socks.with_auth(user.to_owned(), password.to_owned());
     }
@@ -720,9 +723,9 @@ where
 
 /// A connector that hands out one connection that is already open: lets
 /// hyper-util's `SocksV5` run its handshake on a connection we made.
-struct Handed<T>(Option<T>);
+struct OpenedConnection<T>(Option<T>);
 
-impl<T> Service<Uri> for Handed<T> {
+impl<T> Service<Uri> for OpenedConnection<T> {
     type Response = T;
     type Error = io::Error;
     type Future = std::future::Ready<Result<T, io::Error>>;
