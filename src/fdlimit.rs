@@ -88,8 +88,22 @@ mod tests {
         assert_eq!(idle_budget(1_000, 1_048_576), MAX_IDLE_SOCKETS);
     }
 
+    /// The soft limit ends at the hard limit, and the value returned is the
+    /// one in force (read back with `getrlimit`).
     #[test]
-    fn limit_is_readable() {
-        assert!(raise_nofile_limit().unwrap() > RESERVED_FDS);
+    fn the_soft_limit_is_raised_to_the_hard_limit() {
+        let soft = raise_nofile_limit().unwrap();
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit with a valid, initialised struct.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+        assert_eq!(soft, lim.rlim_cur);
+        // An unlimited hard limit is above what the kernel lets the soft
+        // limit reach (`nr_open`): then the raise fails and nothing changes.
+        if lim.rlim_max != libc::RLIM_INFINITY {
+            assert_eq!(lim.rlim_cur, lim.rlim_max);
+        }
     }
 }
