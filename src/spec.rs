@@ -373,18 +373,19 @@ mod tests {
     }
 
     #[test]
-    fn never_panics_on_odd_text() {
-        for line in [
-            "",
-            " ",
-            "{",
-            "}",
-            "null",
-            "1e999999",
-            "\"\\ud800\"",
-            "{\"url\":\"\\ud800\"}",
+    fn odd_text_is_refused_with_a_reason() {
+        for (line, reason) in [
+            ("", "not JSON"),
+            (" ", "not JSON"),
+            ("{", "not JSON"),
+            ("}", "not JSON"),
+            ("null", "expected a JSON object, got null"),
+            ("1e999999", "expected a JSON object, got a number"),
+            ("\"\\ud800\"", "not JSON"),
+            ("{\"url\":\"\\ud800\"}", "not JSON"),
         ] {
-            let _ = parse_spec(line);
+            let bad = parse_spec(line).unwrap_err();
+            assert!(bad.message.starts_with(reason), "{line:?}: {}", bad.message);
         }
     }
 }
