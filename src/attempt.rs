@@ -47,7 +47,7 @@ pub(crate) struct Fetcher {
     retry: RetryPolicy,
     /// `Retry-After` pauses, set here and read by the scheduler.
     pauses: Arc<HostPauses>,
-    /// Whether a `Retry-After` pauses its host ([`Config::scheduled`]).
+    /// Whether a `Retry-After` pauses its host ([`Config::urls_may_wait`]).
     pauses_hosts: bool,
 }
 
@@ -59,7 +59,7 @@ impl Fetcher {
             headers: default_headers(&config),
             retry: config.retry_policy(),
             pauses: Arc::new(HostPauses::default()),
-            pauses_hosts: config.scheduled(),
+            pauses_hosts: config.urls_may_wait(),
             config,
         }
     }
@@ -216,31 +216,6 @@ pub(crate) enum Attempted {
     /// Try again as attempt `retry.attempts + 1`, not before
     /// `retry.not_before`.
     Retry(Job, RetryState),
-}
-
-impl Attempted {
-    /// The record of a finished URL. In the plain pipeline, which runs only
-    /// without retries, every attempt ends `Done`; a `Retry` there (which the
-    /// policy never gives with `retries` 0) ends as its transient failure
-    /// would have, as a `cancelled`-free failure record of the job.
-    pub(crate) fn into_record(self) -> FetchResult {
-        match self {
-            Attempted::Done(record) => record,
-            Attempted::Retry(job, retry) => {
-                let mut record = failure(
-                    job.text,
-                    FetchError::Transport {
-                        kind: ErrorKind::Io,
-                        message: "retry requested outside the scheduler".into(),
-                    },
-                    retry.started,
-                );
-                record.set_attempts(retry.attempts);
-                record.set_extra(job.extra);
-                record
-            }
-        }
-    }
 }
 
 fn failure(url: String, err: FetchError, started: Instant) -> FetchResult {

@@ -67,11 +67,11 @@ pub struct Opts {
 
     /// Print records in input order instead of completion order.
     ///
-    /// At most N requests are still in flight, but a finished URL keeps its
-    /// slot until every URL before it is printed (futures' `buffered`), so a
-    /// slow URL holds back the records after it and can leave slots idle.
-    /// With --max-per-host, --rate-per-host, --rate or --retries, a finished
-    /// record holds a place in the look-ahead window instead of a slot.
+    /// At most N requests are still in flight, but a finished record waits
+    /// for every record before it, holding a place in the window of lines
+    /// read (N lines, or --lookahead with --max-per-host, --rate-per-host,
+    /// --rate or --retries), so a slow URL holds back the records after it
+    /// and can leave slots idle.
     #[arg(long)]
     pub keep_order: bool,
 
@@ -211,8 +211,8 @@ pub struct Opts {
     /// Most requests in flight to one host (scheme + host + port).
     ///
     /// The host is the input URL's (redirect hops to other hosts are not
-    /// counted against theirs). -c stays the global cap. A URL whose host is at its cap waits in the
-    /// look-ahead window (--lookahead) without taking a global slot, so URLs
+    /// counted against theirs). -c stays the global cap. A URL whose host is
+    /// at its cap waits in the look-ahead window (--lookahead) without taking a global slot, so URLs
     /// of other hosts further on use the free slots. Without this flag,
     /// --rate-per-host, --rate and --retries, URLs simply start in input
     /// order.
@@ -221,7 +221,8 @@ pub struct Opts {
 
     /// Input lines read ahead to find URLs whose host can take a request.
     ///
-    /// Used with --max-per-host, --rate-per-host, --rate or --retries; at
+    /// Used with --max-per-host, --rate-per-host, --rate or --retries (without
+    /// them no URL waits, and no line is read before a slot is free); at
     /// least -c. Bounds memory: at most N lines are waiting (retries
     /// included) or in flight at once (with
     /// --keep-order, at most N lines between the oldest record not yet

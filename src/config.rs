@@ -31,9 +31,8 @@ pub struct Config {
     /// sec. 15.4). 0 means none: the 3xx response is the result. Default 10.
     pub max_redirects: u32,
     /// Emit records in input order instead of completion order; the
-    /// concurrency is the same. With the look-ahead scheduler, finished
-    /// records wait in the look-ahead window until the ones before
-    /// them are out, so at most `lookahead` lines lie between the oldest
+    /// concurrency is the same. Finished records wait in the look-ahead
+    /// window until the ones before them are out, so at most `lookahead` lines lie between the oldest
     /// record not yet yielded and the newest line read. Default `false`.
     pub keep_order: bool,
     /// The request method (`-X`): any RFC 9110 token, sent as given. Default
@@ -70,27 +69,25 @@ pub struct Config {
     /// requests end as `cancelled` failures. Default: a fresh token nobody fires.
     pub cancel: CancellationToken,
     /// Most requests in flight to one host (scheme + host + port;
-    /// `--max-per-host`). Setting it switches the pipeline to the look-ahead
-    /// scheduler. Default
-    /// `None`: no per-host cap.
+    /// `--max-per-host`). A URL whose host is at its cap waits in the
+    /// look-ahead window, holding no slot. Default `None`: no per-host cap.
     pub max_per_host: Option<usize>,
     /// Lines the scheduler reads ahead to find URLs of hosts that can take a
-    /// request (`--lookahead`); at least `max_concurrency`. Only used when
-    /// the scheduler runs. Default `None`: 4 x
-    /// `max_concurrency`.
+    /// request (`--lookahead`); at least `max_concurrency`. Used only when a
+    /// URL may have to wait (`max_per_host`, `rate`, `rate_per_host`,
+    /// `retries`); otherwise no line is read before it can start. Default
+    /// `None`: 4 x `max_concurrency`.
     pub lookahead: Option<usize>,
     /// Request attempts per time unit over the whole run (`--rate`), evenly
-    /// spaced; switches to the scheduler (a `Retry-After` then pauses its
-    /// host). The scheduler takes the tokens in input order before a URL gets
+    /// spaced (a `Retry-After` then pauses its host). The scheduler takes
+    /// the tokens in input order before a URL gets
     /// its slot. Default `None`: unlimited.
     pub rate: Option<Rate>,
     /// Request attempts per time unit to one host (`--rate-per-host`), evenly
-    /// spaced; switches to the scheduler. A URL whose host has no token yet
-    /// waits in the window. Default `None`.
+    /// spaced. A URL whose host has no token yet waits in the window. Default `None`.
     pub rate_per_host: Option<Rate>,
     /// Attempts after the first for transient failures (`--retries`; see
-    /// the retry rules). Above 0 it switches to the scheduler: a URL waiting
-    /// for its next attempt goes back into the window at its input position,
+    /// the retry rules). A URL waiting for its next attempt goes back into the window at its input position,
     /// holding no slot. Default 0.
     pub retries: u32,
     /// Backoff base (`--retry-delay`): the wait after attempt k is random in
@@ -106,12 +103,13 @@ pub struct Config {
 }
 
 impl Config {
-    /// Whether any request control that can make a URL wait is on
-    /// (`max_per_host`, `rate_per_host`, `rate`, `retries` > 0): then the
-    /// look-ahead scheduler runs, and a `429`/`503` response's `Retry-After`
-    /// pauses its host. Without them no URL ever waits, and one server's
-    /// `Retry-After` holds up nothing.
-    pub(crate) fn scheduled(&self) -> bool {
+    /// Whether a control that can make a URL wait is on (`max_per_host`,
+    /// `rate_per_host`, `rate`, `retries` > 0). Only then does the scheduler
+    /// read ahead (`lookahead`) and a `429`/`503` response's `Retry-After`
+    /// pause its host; otherwise every line read can start at once, so the
+    /// window is `max_concurrency` lines (as `buffer_unordered`), and one
+    /// server's `Retry-After` holds up nothing.
+    pub(crate) fn urls_may_wait(&self) -> bool {
         self.retries > 0
             || self.max_per_host.is_some()
             || self.rate.is_some()

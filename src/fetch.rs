@@ -1,27 +1,24 @@
 //! The pipeline: a `Stream` of input lines in, a `Stream` of [`FetchResult`]s out.
 //!
-//! Each line gets a concurrency slot from `buffer_unordered(max_concurrency)`
-//! (or `buffered` for [`Config::keep_order`]), and its attempt runs as its own
-//! tokio task ([`crate::attempt`]).
-//!
-//! When a URL may have to wait, for its host or for its next attempt
-//! (`--max-per-host`, `--rate-per-host`, `--rate`, `--retries`), the
-//! look-ahead scheduler of [`crate::schedule`] takes the place of
-//! `buffer_unordered`: a URL that must wait does so in its window without
-//! holding a slot.
+//! The look-ahead scheduler of [`crate::schedule`] reads lines into its
+//! window and starts each URL's attempt, at most `max_concurrency` at once,
+//! as its own tokio task ([`crate::attempt`]). A URL that must wait, for its
+//! host (`--max-per-host`, `--rate-per-host`, a `Retry-After` pause), for a
+//! `--rate` token or for its next attempt (`--retries`), waits in the window
+//! without holding a slot. With none of these it behaves as
+//! `buffer_unordered(max_concurrency)` (or `buffered` with
+//! [`Config::keep_order`]), and costs no more CPU per URL.
 //!
 //! One line in gives exactly one record out: unusable lines become failure
 //! records without a request, and when [`Config::cancel`] fires the pipeline
 //! stops pulling new lines (lines already buffered in memory are still
 //! answered), and every unfinished request ends as a `cancelled` failure.
 
-use std::future::Future;
 use std::sync::Arc;
 
-use futures::future::{self, Either, FutureExt};
 use futures::stream::{Stream, StreamExt};
 
-use crate::attempt::{Attempted, Fetcher};
+use crate::attempt::Fetcher;
 use crate::config::Config;
 use crate::input::{InputLine, StopOnCancel};
 use crate::result::FetchResult;
@@ -52,30 +49,10 @@ where
     S: Stream<Item = T> + Send + 'static,
     T: Into<InputLine> + Send + 'static,
 {
-    let concurrency = config.max_concurrency.max(1);
-    let keep_order = config.keep_order;
-    let scheduled = config.scheduled();
     let cancel = config.cancel.clone();
     let fetcher = Arc::new(Fetcher::new(config));
     let lines = StopOnCancel::new(urls.map(Into::into).boxed(), cancel);
-    if scheduled {
-        return Either::Left(Scheduler::new(lines.boxed(), fetcher));
-    }
-    let records = lines.map(move |line| start(&fetcher, line));
-    Either::Right(if keep_order {
-        Either::Left(records.buffered(concurrency))
-    } else {
-        Either::Right(records.buffer_unordered(concurrency))
-    })
-}
-
-/// Called when a line gets its concurrency slot in the plain pipeline (the
-/// URL's clock starts here): its one attempt, or its failure record.
-fn start(fetcher: &Arc<Fetcher>, line: InputLine) -> impl Future<Output = FetchResult> + Send {
-    match fetcher.prepare(line) {
-        Ok(job) => Either::Left(fetcher.start(job, None).map(Attempted::into_record)),
-        Err(record) => Either::Right(future::ready(record)),
-    }
+    Scheduler::new(lines.boxed(), fetcher)
 }
 
 /// Like [`fetch_stream`], but collects the records in input order.

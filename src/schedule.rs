@@ -1,24 +1,23 @@
-//! Per-host scheduling: `--max-per-host`, `--rate`, `--rate-per-host`,
-//! `--lookahead`, host pauses from `Retry-After`, and the waits between
-//! `--retries` attempts.
+//! The look-ahead scheduler: `-c`, `--max-per-host`, `--rate`,
+//! `--rate-per-host`, `--lookahead`, host pauses from `Retry-After`, and the
+//! waits between `--retries` attempts.
 //!
-//! Without any of `--max-per-host`, `--rate-per-host`, `--rate` and
-//! `--retries` no URL ever has to wait, and the pipeline in [`crate::fetch`]
-//! stays the plain `buffer_unordered(c)` stream: nothing here runs.
-//!
-//! With any of them ([`crate::Config::scheduled`]), a `Scheduler` replaces
-//! `buffer_unordered`. It pulls input lines into a bounded *look-ahead
+//! The `Scheduler` is a `Stream` of records like `buffer_unordered(c)` (or
+//! `buffered(c)` with `--keep-order`). It pulls input lines into a bounded *look-ahead
 //! window* (`--lookahead N`, default 4 x `-c`) and starts, in input order,
 //! every waiting URL whose host (scheme + host + port, [`url::Origin`]) is
 //! below its cap, not paused, and has a rate token, and (for a retry) whose
 //! next attempt is due, while fewer than `-c` requests are in flight. A URL
 //! that cannot go waits in the window *without holding a global slot*, so
 //! URLs of other hosts further on take the free slots: no head-of-line
-//! blocking.
+//! blocking. Without per-host caps, rates or retries every URL can go at
+//! once: the window is then `-c` lines, and the scheduler does what
+//! `buffer_unordered(c)` does, at the same CPU cost per URL (measured on W1
+//! and W3 of `bench/run.sh`).
 //!
 //! Each start runs one attempt. When it ends in a transient failure that
 //! [`crate::retry`] allows to try again, the task hands the job back
-//! (`fetch::Attempted::Retry`) with its attempt count, its start
+//! (`attempt::Attempted::Retry`) with its attempt count, its start
 //! time and the earliest moment of its next attempt (the backoff, or the
 //! `Retry-After` delay, which also pauses the host); the scheduler frees the
 //! URL's global and per-host slots and puts it back into the window at its
@@ -193,10 +192,15 @@ impl Scheduler {
         let limits = Limits::new(config.rate, config.rate_per_host);
         let concurrency = config.max_concurrency.max(1);
         let per_host = config.max_per_host.unwrap_or(usize::MAX).max(1);
-        let lookahead = config
-            .lookahead
-            .unwrap_or(concurrency.saturating_mul(4))
-            .max(concurrency);
+        // Reading ahead only helps when a URL may have to wait.
+        let lookahead = if config.urls_may_wait() {
+            config
+                .lookahead
+                .unwrap_or(concurrency.saturating_mul(4))
+                .max(concurrency)
+        } else {
+            concurrency
+        };
         let keep_order = config.keep_order;
         let cancel = config.cancel.clone();
         Scheduler {
