@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shell helpers shared by tests/interop/run.sh and bench/run.sh. Source it
+# Shell helpers shared by .ci/run, tests/interop/run.sh and bench/run.sh. Source it
 # after defining `die MESSAGE` (print and exit).
 
 # Puts cargo on PATH when rustup installed it without a login shell.
@@ -8,7 +8,11 @@ load_cargo() {
     # shellcheck disable=SC1091
     . "${CARGO_HOME:-$HOME/.cargo}/env"
   fi
-  command -v cargo >/dev/null 2>&1 || die "cargo not found"
+  command -v cargo >/dev/null 2>&1 && return
+  local manifest version
+  manifest="$(dirname "${BASH_SOURCE[0]}")/../Cargo.toml"
+  version=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' "$manifest")
+  die "cargo not found; install Rust ${version:-stable} or newer with rustup"
 }
 
 # apt_install PACKAGE...: installs what is missing with apt-get (as root), and

@@ -298,7 +298,7 @@ fn max_size_stops_a_gzip_bomb_promptly() {
 /// and the deadline fired only after the whole body was decoded).
 #[test]
 fn a_brotli_bomb_cannot_outlast_the_timeout() {
-    // 1 GiB of zeros in 1,617 bytes (Python's brotli, quality 5, lgwin 22).
+    // 1 GiB of zeros in 1,617 bytes; tests/fixtures/make-zeros-1gib-br.sh makes it.
     let bomb = include_bytes!("../fixtures/zeros-1gib.br").to_vec();
     let server = Encoded::start(vec![
         route("/bomb", Some("br"), bomb),
