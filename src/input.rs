@@ -549,7 +549,10 @@ mod tests {
         let bad =
             classify_line(RawLine::Line(Bytes::from_static(b"http://a/\xff")), false).unwrap();
         assert_eq!(bad.text, "http://a/\u{fffd}");
-        assert_eq!(bad.problem.unwrap().kind(), crate::ErrorKind::InvalidUrl);
+        assert_eq!(
+            bad.problem.unwrap().kind(),
+            crate::error::ErrorKind::InvalidUrl
+        );
     }
 
     fn spec_line(s: &str, n: u64) -> Option<InputLine> {
@@ -566,7 +569,7 @@ mod tests {
         let bad = spec_line("# not a comment", 7).unwrap();
         assert_eq!((bad.text.as_str(), bad.line), ("# not a comment", Some(7)));
         let e = bad.problem.unwrap();
-        assert_eq!(e.kind(), crate::ErrorKind::InvalidInput);
+        assert_eq!(e.kind(), crate::error::ErrorKind::InvalidInput);
         assert!(
             e.to_string().starts_with("invalid input: line 7: not JSON"),
             "{e}"
@@ -584,6 +587,9 @@ mod tests {
         let bad = classify_spec_line(long, false, 9).unwrap();
         assert_eq!(bad.text, "{\"url\":…");
         assert_eq!(bad.line, Some(9));
-        assert_eq!(bad.problem.unwrap().kind(), crate::ErrorKind::InvalidInput);
+        assert_eq!(
+            bad.problem.unwrap().kind(),
+            crate::error::ErrorKind::InvalidInput
+        );
     }
 }

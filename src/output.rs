@@ -263,7 +263,7 @@ pub fn watch_stdout_reader() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ErrorKind;
+    use crate::error::ErrorKind;
 
     #[test]
     fn messages_escape_control_characters() {

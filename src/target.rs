@@ -201,7 +201,7 @@ mod tests {
         parse_url(line, DefaultScheme::Https).unwrap().to_string()
     }
 
-    fn kind(line: &str) -> crate::ErrorKind {
+    fn kind(line: &str) -> crate::error::ErrorKind {
         parse_url(line, DefaultScheme::Https).unwrap_err().kind()
     }
 
@@ -230,13 +230,19 @@ mod tests {
     fn schemes() {
         assert_eq!(
             kind("ftp://example.com/"),
-            crate::ErrorKind::UnsupportedScheme
+            crate::error::ErrorKind::UnsupportedScheme
         );
-        assert_eq!(kind("mailto:a@b.c"), crate::ErrorKind::UnsupportedScheme);
-        assert_eq!(kind("http://exa mple.com/"), crate::ErrorKind::InvalidUrl);
-        assert_eq!(kind("http://a:99999/"), crate::ErrorKind::InvalidUrl);
-        assert_eq!(kind("http://"), crate::ErrorKind::InvalidUrl);
-        assert_eq!(kind("   "), crate::ErrorKind::InvalidUrl);
+        assert_eq!(
+            kind("mailto:a@b.c"),
+            crate::error::ErrorKind::UnsupportedScheme
+        );
+        assert_eq!(
+            kind("http://exa mple.com/"),
+            crate::error::ErrorKind::InvalidUrl
+        );
+        assert_eq!(kind("http://a:99999/"), crate::error::ErrorKind::InvalidUrl);
+        assert_eq!(kind("http://"), crate::error::ErrorKind::InvalidUrl);
+        assert_eq!(kind("   "), crate::error::ErrorKind::InvalidUrl);
     }
 
     #[test]
@@ -251,7 +257,7 @@ mod tests {
             "54",
             "5\u{1d}",
         ] {
-            assert_eq!(kind(line), crate::ErrorKind::InvalidUrl, "{line:?}");
+            assert_eq!(kind(line), crate::error::ErrorKind::InvalidUrl, "{line:?}");
         }
         // Still fine: a dotted quad, a name with a port, `://` in the query.
         assert_eq!(ok("127.0.0.1:8080/x"), "https://127.0.0.1:8080/x");

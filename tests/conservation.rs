@@ -1,4 +1,4 @@
-//! Conservation (issue 3, item 7): random mixes of well-behaved and hostile
+//! Conservation: random mixes of well-behaved and hostile
 //! URLs, random `-c` and `-t`, and the one promise checked on every mix:
 //! exactly one record per counted input line, every input URL exactly once,
 //! summary totals equal to the records, and each URL's record of the kind its
@@ -9,17 +9,15 @@
 //! The mixes are seeded: a failure prints its seed, and
 //! `CONSERVATION_SEED=N cargo test --test conservation` replays it.
 
-#[allow(dead_code)]
-#[path = "integration/util.rs"]
-mod util;
+// `pub`: this binary uses a part of the shared support only; the main suite
+// (`tests/tests.rs`) is where an unused part shows up as dead code.
+pub mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::Value;
-use util::{command, finish, Misbehave, RawServer, Server};
+use support::{dead_port, run, Cmd, Kind, RawServer, Record, Reply, Server};
 
 /// xorshift64*: a small, seedable generator (no dependency needed for this).
 struct Rng(u64);
@@ -81,15 +79,14 @@ const SLOW: [Behaviour; 3] = [Behaviour::Hang, Behaviour::Drip, Behaviour::Reset
 
 impl Behaviour {
     /// `(type, status or error_kinds)` the record must have.
-    fn check(self, record: &Value) -> Result<(), String> {
-        let kind = record["error_kind"].as_str().unwrap_or("");
-        let status = record["status"].as_u64().unwrap_or(0);
+    fn check(self, record: &Record) -> Result<(), String> {
+        let kind = record.error_kind.as_deref().unwrap_or("");
+        let status = record.status.unwrap_or(0);
+        let success = record.kind == Kind::Success;
         let ok = match self {
-            Behaviour::Ok | Behaviour::Chunked => record["type"] == "success" && status == 200,
-            Behaviour::NotFound => record["type"] == "success" && status == 404,
-            Behaviour::Redirect => {
-                record["type"] == "success" && status == 200 && record["final_url"].is_string()
-            }
+            Behaviour::Ok | Behaviour::Chunked => success && status == 200,
+            Behaviour::NotFound => success && status == 404,
+            Behaviour::Redirect => success && status == 200 && record.final_url.is_some(),
             Behaviour::Loop => kind == "too_many_redirects",
             Behaviour::Hang | Behaviour::Drip => kind == "timeout",
             Behaviour::Truncate | Behaviour::BadChunk => kind == "protocol",
@@ -102,7 +99,7 @@ impl Behaviour {
         if ok {
             Ok(())
         } else {
-            Err(format!("{self:?} got {record}"))
+            Err(format!("{self:?} got {record:?}"))
         }
     }
 }
@@ -117,21 +114,17 @@ struct Peers {
 impl Peers {
     fn start() -> Peers {
         let raw = [
-            ("hang", Misbehave::Hang),
-            ("drip", Misbehave::Drip),
-            ("truncate", Misbehave::Truncate),
-            ("badchunk", Misbehave::BadChunk),
-            ("reset", Misbehave::Reset),
+            ("hang", Reply::hang()),
+            ("drip", Reply::drip()),
+            ("truncate", Reply::truncated()),
+            ("badchunk", Reply::bad_chunk()),
+            ("reset", Reply::reset_in_body()),
         ]
         .into_iter()
-        .map(|(name, how)| (name, RawServer::start(how)))
+        .map(|(name, reply)| (name, RawServer::every(reply)))
         .collect();
         // A port that was just free: nothing listens there.
-        let refused_port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let refused_port = dead_port();
         Peers {
             good: Server::start(),
             raw,
@@ -173,7 +166,7 @@ fn mix(peers: &Peers, rng: &mut Rng, max_urls: u64) -> Mix {
     let c = rng.range(1, 64);
     // 0.8..=1.5 s: long enough for `Reset`'s 300 ms, short enough to be quick.
     let t_ms = rng.range(800, 1500);
-    // Half the mixes go through the per-host scheduler (issue 5).
+    // Half the mixes go through the per-host scheduler.
     let per_host = (rng.range(0, 1) == 0).then(|| rng.range(1, 8));
     // At most about three waves of slow URLs, so a run stays within seconds
     // (a per-host cap makes a slow server's URLs wait for each other).
@@ -226,7 +219,7 @@ fn seeds(default: &[u64]) -> Vec<u64> {
 
 /// Checks that `records` answer exactly the lines `lines[..]` (each once) and
 /// that each record fits its line's behaviour.
-fn check_records(seed: u64, lines: &[(String, Behaviour)], records: &[Value]) {
+fn check_records(seed: u64, lines: &[(String, Behaviour)], records: &[Record]) {
     let expected: BTreeMap<&str, Behaviour> = lines.iter().map(|(l, b)| (l.as_str(), *b)).collect();
     assert_eq!(
         expected.len(),
@@ -235,13 +228,11 @@ fn check_records(seed: u64, lines: &[(String, Behaviour)], records: &[Value]) {
     );
     let mut seen = BTreeSet::new();
     for r in records {
-        let url = r["url"]
-            .as_str()
-            .unwrap_or_else(|| panic!("seed {seed}: {r}"));
+        let url = r.url.as_str();
         assert!(seen.insert(url), "seed {seed}: {url} answered twice");
         let b = expected
             .get(url)
-            .unwrap_or_else(|| panic!("seed {seed}: record for a URL not in the input: {r}"));
+            .unwrap_or_else(|| panic!("seed {seed}: record for a URL not in the input: {r:?}"));
         if let Err(e) = b.check(r) {
             panic!("seed {seed}: {e}");
         }
@@ -255,7 +246,7 @@ fn every_line_gets_exactly_one_record_of_the_right_kind() {
         let mut rng = Rng::new(seed);
         let m = mix(&peers, &mut rng, 2000);
         let args: Vec<&str> = m.args.iter().map(String::as_str).collect();
-        let run = util::run(&args, m.input.clone());
+        let run = run(&args, m.input.clone());
         assert_eq!(
             run.records.len(),
             m.lines.len(),
@@ -264,8 +255,8 @@ fn every_line_gets_exactly_one_record_of_the_right_kind() {
         );
         check_records(seed, &m.lines, &run.records);
         let s = run.checked_summary();
-        assert_eq!(s["total"], m.lines.len(), "seed {seed}");
-        let any_failure = run.records.iter().any(|r| r["type"] == "failure");
+        assert_eq!(s.total, m.lines.len() as u64, "seed {seed}");
+        let any_failure = run.records.iter().any(|r| r.kind == Kind::Failure);
         assert_eq!(run.code(), i32::from(any_failure), "seed {seed}");
     }
 }
@@ -284,13 +275,8 @@ fn sigint_at_a_random_moment_leaves_no_line_read_without_a_record() {
         let hang_before = peers.raw["hang"].requests();
 
         let args: Vec<&str> = m.args.iter().map(String::as_str).collect();
-        let mut child = command(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
+        let mut running = Cmd::new(&args).start();
+        let mut stdin = running.child.stdin.take().unwrap();
         let input = m.input.clone();
         // Stdin stays open after the input: the run can only end by the signal
         // (or by finishing everything and then waiting for more input).
@@ -301,38 +287,34 @@ fn sigint_at_a_random_moment_leaves_no_line_read_without_a_record() {
         });
         peers.raw["hang"].wait_for_requests(hang_before + 1);
         std::thread::sleep(Duration::from_millis(rng.range(0, 400)));
-        // SAFETY: signalling our own child by its pid.
-        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-        let run = finish(child, None);
+        running.signal(libc::SIGINT);
+        let run = running.finish().parse();
         drop(writer);
 
         assert_eq!(run.code(), 130, "seed {seed}: {}", run.stderr);
         let s = run.checked_summary();
-        assert_eq!(s["interrupted"], true, "seed {seed}: {s}");
+        assert_eq!(s.interrupted, Some(true), "seed {seed}: {s:?}");
         // The records answer a prefix of the input lines: every line read, in
         // order, and nothing after the first unread one.
-        let answered: BTreeSet<&str> = run
-            .records
-            .iter()
-            .map(|r| r["url"].as_str().unwrap())
-            .collect();
+        let answered: BTreeSet<&str> = run.records.iter().map(|r| r.url.as_str()).collect();
         let k = run.records.len();
         assert!(k >= 1 && k <= m.lines.len(), "seed {seed}: {k} records");
         let prefix: BTreeSet<&str> = m.lines[..k].iter().map(|(l, _)| l.as_str()).collect();
         assert_eq!(answered, prefix, "seed {seed}: records are not a prefix");
         // Each record is its behaviour's, or `cancelled`.
         for r in &run.records {
-            if r["error_kind"] == "cancelled" {
+            if r.error_kind.as_deref() == Some("cancelled") {
                 continue;
             }
-            let url = r["url"].as_str().unwrap();
-            let (_, b) = m.lines.iter().find(|(l, _)| l == url).unwrap();
+            let (_, b) = m.lines.iter().find(|(l, _)| *l == r.url).unwrap();
             if let Err(e) = b.check(r) {
                 panic!("seed {seed}: {e}");
             }
         }
         assert!(
-            run.records.iter().any(|r| r["error_kind"] == "cancelled"),
+            run.records
+                .iter()
+                .any(|r| r.error_kind.as_deref() == Some("cancelled")),
             "seed {seed}: the hanging first URL was cancelled"
         );
     }

@@ -1,186 +1,21 @@
-//! Hostile and broken peers (issue 3, items 5 and 6): raw-TCP servers on
-//! `127.0.0.1:0` that close kept-alive connections, reset or cut bodies, send
-//! bad chunks, huge or many header fields, obs-folded fields, untrusted
-//! `Transfer-Encoding` framing, odd or conflicting `Location` values, `100
-//! Continue`, or never read; and a run under an open-file limit of 64.
+//! Hostile and broken peers: raw-TCP servers on `127.0.0.1:0` that close
+//! kept-alive connections, reset or cut bodies, send bad chunks, huge or many
+//! header fields, obs-folded fields, untrusted `Transfer-Encoding` framing,
+//! odd or conflicting `Location` values, `100 Continue`, or never read; and
+//! runs under a low open-file limit.
 //!
 //! Each case gives exactly one record of the stated kind within the deadline;
 //! the records are compared whole (minus `elapsed_ms`), and what the server saw
 //! on the wire is checked where it matters (request target, `Host`,
 //! `Authorization`).
-//!
-//! A separate test target (`cargo test --test hostile`) that borrows the
-//! integration suite's helpers (the binary runner and the hyper server).
 
-#[allow(dead_code)]
-#[path = "integration/util.rs"]
-mod util;
-
-use std::future::Future;
 use std::io::Write;
-use std::os::unix::process::CommandExt;
-use std::pin::Pin;
-use std::process::Stdio;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-use util::{command, exact, finish, run, without, Background, Server};
+use crate::support::{exact, lines, ok, run, Cmd, RawServer, Record, Reply, Request, Run, Server};
 
 // ---------------------------------------------------------------------------
-// A raw-TCP server with scripted routes.
-
-/// One request head as it arrived on the wire.
-#[derive(Debug, Clone)]
-struct Head {
-    /// The request target from the request line, byte for byte.
-    target: String,
-    /// Every byte of the head, request line to the blank line.
-    raw: Vec<u8>,
-}
-
-impl Head {
-    /// The request line (`GET /x HTTP/1.1`).
-    fn request_line(&self) -> String {
-        let end = self.raw.windows(2).position(|w| w == b"\r\n").unwrap();
-        String::from_utf8_lossy(&self.raw[..end]).into_owned()
-    }
-
-    /// Every value of header field `name` (case-insensitive), in order.
-    fn header(&self, name: &str) -> Vec<String> {
-        String::from_utf8_lossy(&self.raw)
-            .split("\r\n")
-            .skip(1)
-            .filter_map(|l| l.split_once(':'))
-            .filter(|(n, _)| n.trim().eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim().to_owned())
-            .collect()
-    }
-}
-
-#[derive(Default)]
-struct Log {
-    heads: Mutex<Vec<Head>>,
-    /// Requests that arrived on a connection the server was about to close,
-    /// and were dropped unanswered (and unread).
-    dropped: AtomicUsize,
-}
-
-impl Log {
-    /// Records `head` and returns how many times its target has now been seen.
-    fn record(&self, head: Head) -> usize {
-        let mut heads = self.heads.lock().unwrap();
-        let n = heads.iter().filter(|h| h.target == head.target).count() + 1;
-        heads.push(head);
-        n
-    }
-}
-
-type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
-type LoggedConnFn = Arc<dyn Fn(TcpStream, Arc<Log>) -> BoxFuture + Send + Sync>;
-
-/// A [`util::Background`] listener whose connections share one [`Log`];
-/// dropping it shuts the runtime down, which closes every connection.
-struct Raw {
-    bg: Background,
-    log: Arc<Log>,
-}
-
-impl Raw {
-    fn start(on_conn: LoggedConnFn) -> Raw {
-        let log = Arc::new(Log::default());
-        let conn_log = log.clone();
-        let bg = Background::start(Arc::new(move |stream| on_conn(stream, conn_log.clone())));
-        Raw { bg, log }
-    }
-
-    /// The routed server of [`route`]; an idle kept-alive connection is closed
-    /// after `idle` without a new request.
-    fn routes(idle: Duration) -> Raw {
-        Raw::start(Arc::new(move |stream, log| {
-            Box::pin(serve(stream, log, idle))
-        }))
-    }
-
-    /// Accepts connections and never reads from them (nor writes).
-    fn never_reads() -> Raw {
-        Raw::start(Arc::new(|stream, _log| {
-            Box::pin(async move {
-                let _held = stream;
-                std::future::pending::<()>().await;
-            })
-        }))
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.bg.addr)
-    }
-
-    fn heads(&self) -> Vec<Head> {
-        self.log.heads.lock().unwrap().clone()
-    }
-
-    fn targets(&self) -> Vec<String> {
-        self.heads().into_iter().map(|h| h.target).collect()
-    }
-
-    fn connections(&self) -> usize {
-        self.bg.accepted()
-    }
-
-    fn dropped(&self) -> usize {
-        self.log.dropped.load(Ordering::SeqCst)
-    }
-}
-
-/// Reads one request head from `stream`, keeping bytes after it in `buf`.
-/// `None` at end of stream or on an error.
-async fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Head> {
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let raw: Vec<u8> = buf.drain(..end + 4).collect();
-            let line_end = raw.windows(2).position(|w| w == b"\r\n").unwrap();
-            let line = String::from_utf8_lossy(&raw[..line_end]).into_owned();
-            let target = line.split(' ').nth(1).unwrap_or_default().to_owned();
-            return Some(Head { target, raw });
-        }
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-}
-
-/// What the server does after reading a request.
-enum Reply {
-    /// Write the bytes and wait for the next request on the connection.
-    Keep(Vec<u8>),
-    /// Write the bytes and close the connection (FIN), with no
-    /// `Connection: close` said beforehand.
-    Close(Vec<u8>),
-    /// Write the bytes, then close after the delay, or at once if more bytes
-    /// arrive first (without reading them, so the peer sees a reset).
-    CloseAfter(Vec<u8>, Duration),
-    /// Write the bytes and then neither write nor close (until the test ends).
-    Hold(Vec<u8>),
-    /// Write the bytes, wait, then reset the connection (RST, via
-    /// `SO_LINGER` 0).
-    Reset(Vec<u8>, Duration),
-}
-
-/// `200 OK` with `Content-Length` and `body`, kept alive.
-fn ok(body: &str) -> Vec<u8> {
-    format!(
-        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
-}
+// The routes.
 
 /// `302 Found` to the raw `location` bytes, with an empty body.
 fn found(location: &[u8]) -> Vec<u8> {
@@ -285,7 +120,8 @@ const TE_FINE: &[(&str, &str)] = &[
 ///   (`/loc/dest?from=a`, then `?from=b`) or that are the same
 ///   (`/loc/dest?from=same`).
 /// - anything else: 200 `ok`.
-fn route(target: &str, hits: usize, port: u16, on_conn: usize) -> Reply {
+fn route(req: &Request) -> Reply {
+    let (target, hits, port, on_conn) = (req.head.target.as_str(), req.hits, req.port, req.on_conn);
     let chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
     let cut = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789".to_vec();
     if let Some(i) = target.strip_prefix("/ka/") {
@@ -373,73 +209,21 @@ fn route(target: &str, hits: usize, port: u16, on_conn: usize) -> Reply {
     }
 }
 
-async fn serve(mut stream: TcpStream, log: Arc<Log>, idle: Duration) {
-    let port = stream.local_addr().unwrap().port();
-    let mut buf = Vec::new();
-    let mut on_conn = 0;
-    loop {
-        let head = match tokio::time::timeout(idle, read_head(&mut stream, &mut buf)).await {
-            Ok(Some(head)) => head,
-            // End of stream, an error, or idle too long: close.
-            _ => return,
-        };
-        on_conn += 1;
-        let target = head.target.clone();
-        let hits = log.record(head);
-        match route(&target, hits, port, on_conn) {
-            Reply::Keep(bytes) => {
-                if stream.write_all(&bytes).await.is_err() {
-                    return;
-                }
-            }
-            Reply::Close(bytes) => {
-                let _ = stream.write_all(&bytes).await;
-                let _ = stream.shutdown().await;
-                return;
-            }
-            Reply::Hold(bytes) => {
-                let _ = stream.write_all(&bytes).await;
-                std::future::pending::<()>().await;
-            }
-            Reply::CloseAfter(bytes, delay) => {
-                let _ = stream.write_all(&bytes).await;
-                let mut byte = [0u8; 1];
-                match tokio::time::timeout(delay, stream.peek(&mut byte)).await {
-                    // A request came in on the connection: close with it
-                    // unread (the peer sees a reset).
-                    Ok(Ok(n)) if n > 0 => {
-                        log.dropped.fetch_add(1, Ordering::SeqCst);
-                    }
-                    _ => {
-                        let _ = stream.shutdown().await;
-                    }
-                }
-                return;
-            }
-            Reply::Reset(bytes, delay) => {
-                let _ = stream.write_all(&bytes).await;
-                tokio::time::sleep(delay).await;
-                let _ = stream.set_zero_linger();
-                return;
-            }
-        }
-    }
+/// The raw server answering with [`route`].
+fn routed() -> RawServer {
+    RawServer::new(route)
 }
-
-/// Idle time after which the routed server closes a kept-alive connection,
-/// for tests that do not test idle closing.
-const LONG_IDLE: Duration = Duration::from_secs(30);
 
 // ---------------------------------------------------------------------------
 // Helpers for one-URL runs.
 
 /// Runs the binary on `urls` (one a line) with `args`, and returns the records
-/// in input order (`--keep-order`) after checking the summary.
-fn records(args: &[&str], urls: &[String]) -> (util::Run, Vec<Value>) {
+/// in input order (`--keep-order`), after checking there is one per URL and
+/// the summary, as [`Record::exact`] gives them.
+fn records(args: &[&str], urls: &[String]) -> (Run, Vec<Record>) {
     let mut all = vec!["--keep-order"];
     all.extend_from_slice(args);
-    let input: String = urls.iter().map(|u| format!("{u}\n")).collect();
-    let run = run(&all, input);
+    let run = run(&all, lines(urls));
     assert_eq!(
         run.records.len(),
         urls.len(),
@@ -452,23 +236,12 @@ fn records(args: &[&str], urls: &[String]) -> (util::Run, Vec<Value>) {
     (run, exact)
 }
 
-/// The record of a failure whose `error` text is not compared.
-fn failure_kind(record: &Value) -> Value {
-    without(record, &["error"])
+fn success(url: &str, status: u16, size: u64) -> Record {
+    Record::success(url, status, size)
 }
 
-fn success(url: &str, status: u16, size: u64) -> Value {
-    json!({"type": "success", "url": url, "status": status, "size": size})
-}
-
-fn redirected(url: &str, status: u16, size: u64, final_url: &str) -> Value {
-    json!({
-        "type": "success", "url": url, "status": status, "size": size, "final_url": final_url,
-    })
-}
-
-fn failed(url: &str, kind: &str) -> Value {
-    json!({"type": "failure", "url": url, "error_kind": kind})
+fn redirected(url: &str, status: u16, size: u64, final_url: &str) -> Record {
+    Record::success(url, status, size).with_final_url(final_url)
 }
 
 // ---------------------------------------------------------------------------
@@ -479,11 +252,11 @@ fn failed(url: &str, kind: &str) -> Value {
 /// connections go stale all the time, and each such request is retried once.
 #[test]
 fn server_closing_each_kept_alive_connection_loses_nothing() {
-    let server = Raw::routes(LONG_IDLE);
+    let server = routed();
     let urls: Vec<String> = (0..300).map(|i| server.url(&format!("/ka/{i}"))).collect();
     let (run, records) = records(&["-c", "4", "-t", "10"], &urls);
     assert_eq!(run.code(), 0, "{}", run.stderr);
-    let want: Vec<Value> = urls.iter().map(|u| success(u, 200, 2)).collect();
+    let want: Vec<Record> = urls.iter().map(|u| success(u, 200, 2)).collect();
     assert_eq!(records, want);
     // Requests went out on connections the server was closing (about 130 of
     // 300 on a quiet machine); they were dropped unread, so each URL was read
@@ -497,7 +270,7 @@ fn server_closing_each_kept_alive_connection_loses_nothing() {
 
 /// Checks that the server saw each of `urls` once or twice, and nothing else;
 /// returns how many were seen twice (retried).
-fn assert_at_most_twice_each(targets: &[String], urls: &[String], server: &Raw) -> usize {
+fn assert_at_most_twice_each(targets: &[String], urls: &[String], server: &RawServer) -> usize {
     let mut retried = 0;
     for url in urls {
         let path = url.strip_prefix(&server.url("")).unwrap();
@@ -518,13 +291,13 @@ fn assert_at_most_twice_each(targets: &[String], urls: &[String], server: &Raw) 
 /// reuses that connection, so about every other URL is retried.
 #[test]
 fn request_on_a_connection_closed_before_any_response_byte_is_retried_once() {
-    let server = Raw::routes(LONG_IDLE);
+    let server = routed();
     let urls: Vec<String> = (0..40)
         .map(|i| server.url(&format!("/stale/{i}")))
         .collect();
     let (run, records) = records(&["-c", "1", "-t", "10"], &urls);
     assert_eq!(run.code(), 0, "{}", run.stderr);
-    let want: Vec<Value> = urls.iter().map(|u| success(u, 200, 2)).collect();
+    let want: Vec<Record> = urls.iter().map(|u| success(u, 200, 2)).collect();
     assert_eq!(records, want);
     let targets = server.targets();
     let retried = assert_at_most_twice_each(&targets, &urls, &server);
@@ -547,34 +320,29 @@ fn request_on_a_connection_closed_before_any_response_byte_is_retried_once() {
 /// is sent twice; with PUT, every URL succeeds after its retry.
 #[test]
 fn stale_connections_are_retried_for_put_but_never_for_post() {
-    let server = Raw::routes(LONG_IDLE);
+    let server = routed();
     let urls: Vec<String> = (0..20)
         .map(|i| server.url(&format!("/stale/{i}")))
         .collect();
-    let input: String = urls.iter().map(|u| format!("{u}\n")).collect();
-    let run = run(&["-c", "1", "-t", "10", "-d", "x"], input.clone());
+    let run = run(&["-c", "1", "-t", "10", "-d", "x"], lines(&urls));
     assert_eq!(run.records.len(), urls.len(), "{}", run.stderr);
     run.checked_summary();
-    let failed: Vec<&Value> = run
-        .records
-        .iter()
-        .filter(|r| r["type"] == "failure")
-        .collect();
+    let failed: Vec<&Record> = run.records.iter().filter(|r| !r.is_success()).collect();
     assert!(failed.len() >= 5, "{:?}", run.records);
     for f in &failed {
         assert!(
-            matches!(f["error_kind"].as_str(), Some("protocol" | "io")),
-            "{f}"
+            matches!(f.error_kind.as_deref(), Some("protocol" | "io")),
+            "{f:?}"
         );
     }
     assert_eq!(server.targets().len(), urls.len(), "a POST was sent twice");
 
-    let server = Raw::routes(LONG_IDLE);
+    let server = routed();
     let urls: Vec<String> = (0..20)
         .map(|i| server.url(&format!("/stale/{i}")))
         .collect();
     let (_, records) = records(&["-c", "1", "-t", "10", "-X", "PUT", "-d", "x"], &urls);
-    let want: Vec<Value> = urls.iter().map(|u| success(u, 200, 2)).collect();
+    let want: Vec<Record> = urls.iter().map(|u| success(u, 200, 2)).collect();
     assert_eq!(records, want);
     assert!(server.targets().len() >= urls.len() + 5);
 }
@@ -585,7 +353,7 @@ fn stale_connections_are_retried_for_put_but_never_for_post() {
 /// while idle and sometimes just as a request goes out.
 #[test]
 fn server_closing_idle_connections_after_one_second_loses_nothing() {
-    let server = Raw::routes(Duration::from_secs(1));
+    let server = RawServer::closing_idle(Duration::from_secs(1), route);
     let bursts: Vec<Vec<String>> = (0..4)
         .map(|b| {
             (0..6)
@@ -594,160 +362,185 @@ fn server_closing_idle_connections_after_one_second_loses_nothing() {
         })
         .collect();
     let gaps = [1_150, 1_000, 1_050];
-    let mut child = command(&["--keep-order", "-c", "4", "-t", "10"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let mut running = Cmd::new(&["--keep-order", "-c", "4", "-t", "10"]).start();
+    let mut stdin = running.child.stdin.take().unwrap();
     let feed = bursts.clone();
     let writer = std::thread::spawn(move || {
         for (i, burst) in feed.iter().enumerate() {
             if i > 0 {
                 std::thread::sleep(Duration::from_millis(gaps[i - 1]));
             }
-            let text: String = burst.iter().map(|u| format!("{u}\n")).collect();
-            stdin.write_all(text.as_bytes()).unwrap();
+            stdin.write_all(lines(burst).as_bytes()).unwrap();
             stdin.flush().unwrap();
         }
     });
-    let run = finish(child, None);
+    let run = running.finish().parse();
     writer.join().unwrap();
     assert_eq!(run.code(), 0, "{:?}\n{}", run.records, run.stderr);
     run.checked_summary();
-    let want: Vec<Value> = bursts.concat().iter().map(|u| success(u, 200, 2)).collect();
+    let want: Vec<Record> = bursts.concat().iter().map(|u| success(u, 200, 2)).collect();
     assert_eq!(exact(&run.records), want);
     // Connections were closed between bursts and new ones were made.
     assert!(server.connections() > 4, "{}", server.connections());
 }
 
 // ---------------------------------------------------------------------------
-// Broken bodies.
+// Broken bodies and heads, one URL each.
 
+/// A server that fails one URL, and what the record and the server must
+/// show: the failure kind (either of two, for a reset that can land while
+/// the body is read or as an I/O error), the `error` text where it is
+/// fixed, the time the run must end within, the targets the server saw
+/// where that matters, and one connection (nothing sent again).
 #[test]
-fn reset_in_the_middle_of_the_body_is_body_or_io() {
-    let server = Raw::routes(LONG_IDLE);
-    let url = server.url("/rst");
-    let (run, _) = records(&["-t", "5"], std::slice::from_ref(&url));
-    assert_eq!(run.code(), 1);
-    let kind = run.records[0]["error_kind"].clone();
-    assert!(kind == "body" || kind == "io", "{}", run.records[0]);
-    assert_eq!(
-        failure_kind(&run.records[0]),
-        failed(&url, kind.as_str().unwrap())
-    );
-    assert!(run.elapsed < Duration::from_secs(4), "{:?}", run.elapsed);
-}
-
-#[test]
-fn content_length_longer_than_the_body_then_close_is_protocol() {
-    let server = Raw::routes(LONG_IDLE);
-    let url = server.url("/short");
-    let (run, _) = records(&["-t", "5"], std::slice::from_ref(&url));
-    assert_eq!(run.code(), 1);
-    assert_eq!(failure_kind(&run.records[0]), failed(&url, "protocol"));
-    // A body cut short is not a stale connection: no second request.
-    assert_eq!(server.targets(), ["/short"]);
+fn broken_bodies_and_heads_fail_promptly_with_their_kind() {
+    struct Case {
+        name: &'static str,
+        server: fn() -> RawServer,
+        path: &'static str,
+        args: &'static [&'static str],
+        kinds: &'static [&'static str],
+        error: Option<&'static str>,
+        within: Option<Duration>,
+        targets: Option<&'static [&'static str]>,
+    }
+    let secs = |n| Some(Duration::from_secs(n));
+    let cases = [
+        Case {
+            name: "reset in the middle of the body",
+            server: routed,
+            path: "/rst",
+            args: &["-t", "5"],
+            kinds: &["body", "io"],
+            error: None,
+            within: secs(4),
+            targets: None,
+        },
+        // A body cut short is not a stale connection: no second request.
+        Case {
+            name: "Content-Length longer than the body, then close",
+            server: routed,
+            path: "/short",
+            args: &["-t", "5"],
+            kinds: &["protocol"],
+            error: None,
+            within: None,
+            targets: Some(&["/short"]),
+        },
+        Case {
+            name: "unterminated chunked body",
+            server: routed,
+            path: "/unterminated",
+            args: &["-t", "1"],
+            kinds: &["timeout"],
+            error: Some("timeout after 1s"),
+            within: secs(3),
+            targets: None,
+        },
+        Case {
+            name: "one mebibyte response header",
+            server: routed,
+            path: "/bighead",
+            args: &["-t", "10"],
+            kinds: &["protocol"],
+            error: None,
+            within: secs(3),
+            targets: Some(&["/bighead"]),
+        },
+        // The server never reads the request.
+        Case {
+            name: "never reads",
+            server: RawServer::never_reading,
+            path: "/x",
+            args: &["-t", "1"],
+            kinds: &["timeout"],
+            error: Some("timeout after 1s"),
+            within: secs(3),
+            targets: Some(&[]),
+        },
+        // hyper's check (RFC 9112 sec. 6.1), also at once.
+        Case {
+            name: "Transfer-Encoding on HTTP/1.0",
+            server: || {
+                RawServer::every(Reply::Hold(
+                    b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n".to_vec(),
+                ))
+            },
+            path: "/x",
+            args: &["-t", "10"],
+            kinds: &["protocol"],
+            error: None,
+            within: secs(5),
+            targets: None,
+        },
+    ];
+    for case in cases {
+        let name = case.name;
+        let server = (case.server)();
+        let url = server.url(case.path);
+        let (run, got) = records(case.args, std::slice::from_ref(&url));
+        assert_eq!(run.code(), 1, "{name}");
+        let kind = got[0].error_kind.clone().unwrap_or_default();
+        assert!(case.kinds.contains(&kind.as_str()), "{name}: {:?}", got[0]);
+        let want = Record::failure(&url, &kind);
+        match case.error {
+            Some(e) => assert_eq!(got, [want.with_error(e)], "{name}"),
+            None => assert_eq!(run.records[0].without_error(), want, "{name}"),
+        }
+        if let Some(limit) = case.within {
+            assert!(run.elapsed < limit, "{name}: {:?}", run.elapsed);
+        }
+        if let Some(targets) = case.targets {
+            assert_eq!(server.targets(), targets, "{name}");
+        }
+        assert_eq!(server.connections(), 1, "{name}");
+    }
 }
 
 /// Chunk-size lines that are not hexadecimal, negative, or too big for 64
 /// bits. The server then holds the connection, so only the parser can end it.
 #[test]
 fn malformed_chunk_sizes_are_protocol() {
-    let server = Raw::routes(LONG_IDLE);
+    let server = routed();
     let urls: Vec<String> = ["zz", "-5", "1ffffffffffffffff", "5%20x"]
         .iter()
         .map(|s| server.url(&format!("/badchunk/{s}")))
         .collect();
     let (run, _) = records(&["-t", "5"], &urls);
     assert_eq!(run.code(), 1);
-    let got: Vec<Value> = run.records.iter().map(failure_kind).collect();
-    let want: Vec<Value> = urls.iter().map(|u| failed(u, "protocol")).collect();
+    let got: Vec<Record> = run.records.iter().map(Record::without_error).collect();
+    let want: Vec<Record> = urls
+        .iter()
+        .map(|u| Record::failure(u, "protocol"))
+        .collect();
     assert_eq!(got, want);
     assert!(run.elapsed < Duration::from_secs(4), "{:?}", run.elapsed);
 }
 
+/// Many short header fields, `100 Continue` before the final response, and
+/// obs-folded fields (RFC 9112 sec. 5.2: the fold replaced by spaces, as
+/// curl does), on a 200 and as the whole value of a `Location`, all succeed.
 #[test]
-fn unterminated_chunked_body_times_out() {
-    let server = Raw::routes(LONG_IDLE);
-    let url = server.url("/unterminated");
-    let (run, records) = records(&["-t", "1"], std::slice::from_ref(&url));
-    assert_eq!(run.code(), 1);
-    assert_eq!(
-        records,
-        [json!({
-            "type": "failure", "url": url, "error": "timeout after 1s", "error_kind": "timeout",
-        })]
-    );
-    assert!(run.elapsed < Duration::from_secs(3), "{:?}", run.elapsed);
-}
-
-// ---------------------------------------------------------------------------
-// Response heads.
-
-#[test]
-fn many_short_response_headers_succeed() {
-    let server = Raw::routes(LONG_IDLE);
-    let urls = [server.url("/headers/150"), server.url("/headers/1000")];
-    let (run, records) = records(&["-t", "5"], &urls);
-    assert_eq!(run.code(), 0, "{}", run.stderr);
-    assert_eq!(
-        records,
-        [success(&urls[0], 200, 2), success(&urls[1], 200, 2)]
-    );
-}
-
-#[test]
-fn one_mebibyte_response_header_is_protocol_promptly() {
-    let server = Raw::routes(LONG_IDLE);
-    let url = server.url("/bighead");
-    let (run, _) = records(&["-t", "10"], std::slice::from_ref(&url));
-    assert_eq!(run.code(), 1);
-    assert_eq!(failure_kind(&run.records[0]), failed(&url, "protocol"));
-    assert!(run.elapsed < Duration::from_secs(3), "{:?}", run.elapsed);
-    assert_eq!(server.targets(), ["/bighead"]);
-}
-
-#[test]
-fn informational_100_continue_before_the_final_response_succeeds() {
-    let server = Raw::routes(LONG_IDLE);
-    let url = server.url("/continue");
-    let (run, records) = records(&["-t", "5"], std::slice::from_ref(&url));
-    assert_eq!(run.code(), 0, "{}", run.stderr);
-    assert_eq!(records, [success(&url, 200, 5)]);
-}
-
-#[test]
-fn server_that_never_reads_times_out() {
-    let server = Raw::never_reads();
-    let url = server.url("/x");
-    let (run, records) = records(&["-t", "1"], std::slice::from_ref(&url));
-    assert_eq!(run.code(), 1);
-    assert_eq!(
-        records,
-        [json!({
-            "type": "failure", "url": url, "error": "timeout after 1s", "error_kind": "timeout",
-        })]
-    );
-    assert!(run.elapsed < Duration::from_secs(3), "{:?}", run.elapsed);
-    assert_eq!(server.connections(), 1);
-}
-
-/// Obs-folded fields (RFC 9112 sec. 5.2) are accepted, the fold replaced by
-/// spaces, as curl does: on a 200, and as the whole value of a `Location`.
-#[test]
-fn obs_folded_header_fields_are_accepted() {
-    let server = Raw::routes(LONG_IDLE);
-    let urls = [server.url("/fold/header"), server.url("/fold/loc")];
+fn many_headers_100_continue_and_obs_folds_succeed() {
+    let server = routed();
+    let urls = [
+        server.url("/headers/150"),
+        server.url("/headers/1000"),
+        server.url("/continue"),
+        server.url("/fold/header"),
+        server.url("/fold/loc"),
+    ];
     let (run, got) = records(&["-t", "5"], &urls);
     assert_eq!(run.code(), 0, "{}", run.stderr);
     let dest = server.url("/loc/dest?from=fold");
     assert_eq!(
         got,
         [
-            success(&urls[0], 200, 6),
-            redirected(&urls[1], 200, 2, &dest)
+            success(&urls[0], 200, 2),
+            success(&urls[1], 200, 2),
+            success(&urls[2], 200, 5),
+            success(&urls[3], 200, 6),
+            redirected(&urls[4], 200, 2, &dest)
         ]
     );
 }
@@ -761,23 +554,20 @@ fn obs_folded_header_fields_are_accepted() {
 /// chunk, so reading until close would end in a timeout instead.
 #[test]
 fn untrusted_transfer_encodings_are_protocol_at_once() {
-    let server = Raw::routes(LONG_IDLE);
+    let server = routed();
     let urls: Vec<String> = TE_CASES
         .iter()
         .map(|(name, _, _)| server.url(&format!("/te/{name}")))
         .collect();
     let (run, got) = records(&["-t", "10"], &urls);
     assert_eq!(run.code(), 1);
-    let want: Vec<Value> = TE_CASES
+    let want: Vec<Record> = TE_CASES
         .iter()
         .zip(&urls)
         .map(|((_, _, shown), url)| {
-            json!({
-                "type": "failure", "url": url, "error_kind": "protocol",
-                "error": format!(
-                    "unsupported Transfer-Encoding \"{shown}\": only a single \"chunked\" is accepted"
-                ),
-            })
+            Record::failure(url, "protocol").with_error(&format!(
+                "unsupported Transfer-Encoding \"{shown}\": only a single \"chunked\" is accepted"
+            ))
         })
         .collect();
     assert_eq!(got, want);
@@ -788,56 +578,29 @@ fn untrusted_transfer_encodings_are_protocol_at_once() {
     assert!(!server.targets().iter().any(|t| t.starts_with("/te/fine/")));
 }
 
-/// An HTTP/1.0 response with `Transfer-Encoding` is refused too (hyper's
-/// check, RFC 9112 sec. 6.1), also at once.
-#[test]
-fn transfer_encoding_on_http_1_0_is_protocol_at_once() {
-    let server = Raw::start(Arc::new(|mut stream, log| {
-        Box::pin(async move {
-            let mut buf = Vec::new();
-            if let Some(head) = read_head(&mut stream, &mut buf).await {
-                log.record(head);
-                let _ = stream
-                    .write_all(
-                        b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
-                    )
-                    .await;
-                std::future::pending::<()>().await;
-            }
-        })
-    }));
-    let url = server.url("/x");
-    let (run, _) = records(&["-t", "10"], std::slice::from_ref(&url));
-    assert_eq!(run.code(), 1);
-    assert_eq!(failure_kind(&run.records[0]), failed(&url, "protocol"));
-    assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
-}
-
 /// A single `chunked` in any case, with whitespace around it, alongside a
 /// `Content-Length` or obs-folded, is read as chunked; an HTTP/1.0 body
 /// without framing is read until the server closes; a HEAD response's
 /// `Transfer-Encoding` is not checked (it has no body).
 #[test]
 fn trusted_framing_still_works() {
-    let server = Raw::routes(LONG_IDLE);
+    let server = routed();
     let urls: Vec<String> = TE_FINE
         .iter()
         .map(|(name, _)| server.url(&format!("/te/fine/{name}")))
         .collect();
     let (run, got) = records(&["-t", "5"], &urls);
     assert_eq!(run.code(), 0, "{}", run.stderr);
-    let want: Vec<Value> = urls.iter().map(|u| success(u, 200, 5)).collect();
+    let want: Vec<Record> = urls.iter().map(|u| success(u, 200, 5)).collect();
     assert_eq!(got, want);
 
     let url = server.url("/te/http10");
-    let run = util::run(&["-t", "5"], format!("{url}\n"));
+    let run = crate::support::run(&["-t", "5"], format!("{url}\n"));
     assert_eq!(run.code(), 0, "{}", run.stderr);
-    assert_eq!(run.records.len(), 1, "{:?}", run.records);
-    let mut record = run.records[0].clone();
-    let fields = record.as_object_mut().unwrap();
-    assert!(fields.remove("elapsed_ms").is_some());
-    assert_eq!(fields.remove("http_version").unwrap(), "HTTP/1.0");
-    assert_eq!(record, success(&url, 200, 11));
+    assert_eq!(
+        run.records.iter().map(Record::untimed).collect::<Vec<_>>(),
+        [success(&url, 200, 11).with_http_version("HTTP/1.0")]
+    );
 
     let url = server.url("/te/gzip");
     let (run, got) = records(&["-t", "5", "-X", "HEAD"], std::slice::from_ref(&url));
@@ -853,17 +616,16 @@ fn trusted_framing_still_works() {
 /// fields are followed.
 #[test]
 fn differing_location_fields_are_protocol_identical_ones_are_followed() {
-    let server = Raw::routes(LONG_IDLE);
+    let server = routed();
     let urls = [server.url("/loc/two"), server.url("/loc/same")];
     let (run, got) = records(&["-t", "5"], &urls);
     assert_eq!(run.code(), 1);
     assert_eq!(
         got,
         [
-            json!({
-                "type": "failure", "url": urls[0], "error_kind": "protocol",
-                "error": r#"conflicting Location fields: "/loc/dest?from=a", "/loc/dest?from=b""#,
-            }),
+            Record::failure(&urls[0], "protocol").with_error(
+                r#"conflicting Location fields: "/loc/dest?from=a", "/loc/dest?from=b""#
+            ),
             redirected(&urls[1], 200, 2, &server.url("/loc/dest?from=same")),
         ]
     );
@@ -876,64 +638,34 @@ fn differing_location_fields_are_protocol_identical_ones_are_followed() {
     assert_eq!(got, [success(&urls[0], 302, 0)]);
 }
 
-#[test]
-fn relative_location_is_resolved_against_the_request_url() {
-    let server = Raw::routes(LONG_IDLE);
-    let url = server.url("/loc/rel");
-    let (run, records) = records(&[], std::slice::from_ref(&url));
-    assert_eq!(run.code(), 0, "{}", run.stderr);
-    let dest = server.url("/loc/dest?from=rel");
-    assert_eq!(records, [redirected(&url, 200, 2, &dest)]);
-    assert_eq!(server.targets(), ["/loc/rel", "/loc/dest?from=rel"]);
-}
-
-#[test]
-fn scheme_relative_location_keeps_the_scheme() {
-    let server = Raw::routes(LONG_IDLE);
-    let url = server.url("/loc/scheme");
-    let (run, records) = records(&[], std::slice::from_ref(&url));
-    assert_eq!(run.code(), 0, "{}", run.stderr);
-    let dest = server.url("/loc/dest?from=scheme");
-    assert_eq!(records, [redirected(&url, 200, 2, &dest)]);
-    assert_eq!(server.targets(), ["/loc/scheme", "/loc/dest?from=scheme"]);
-}
-
-/// Raw UTF-8 bytes in `Location` are followed percent-encoded.
-#[test]
-fn utf8_bytes_in_location_are_percent_encoded() {
-    let server = Raw::routes(LONG_IDLE);
-    let url = server.url("/loc/utf8");
-    let (run, records) = records(&[], std::slice::from_ref(&url));
-    assert_eq!(run.code(), 0, "{}", run.stderr);
-    assert_eq!(
-        records,
-        [redirected(&url, 200, 2, &server.url("/caf%C3%A9"))]
-    );
-    assert_eq!(server.targets(), ["/loc/utf8", "/caf%C3%A9"]);
-}
-
-/// A byte that is not UTF-8 (latin-1 `é`, 0xE9) is percent-encoded as the
-/// byte it is, as curl does, not replaced.
-#[test]
-fn latin1_byte_in_location_is_percent_encoded_as_is() {
-    let server = Raw::routes(LONG_IDLE);
-    let url = server.url("/loc/latin1");
-    let (run, records) = records(&[], std::slice::from_ref(&url));
-    assert_eq!(run.code(), 0, "{}", run.stderr);
-    assert_eq!(records, [redirected(&url, 200, 2, &server.url("/caf%E9"))]);
-    assert_eq!(server.targets(), ["/loc/latin1", "/caf%E9"]);
-}
-
-/// A redirect to the same URL that settles on the second request is a
+/// Each `Location` value, where it leads, and the record's size there:
+/// a relative reference is resolved against the request URL; a
+/// scheme-relative one keeps the scheme; raw UTF-8 bytes are followed
+/// percent-encoded; a byte that is not UTF-8 (latin-1 `é`, 0xE9) is
+/// percent-encoded as the byte it is, as curl does, not replaced; and a
+/// redirect to the same URL that settles on the second request is a
 /// success, not a loop.
 #[test]
-fn redirect_to_the_same_url_once_then_200_is_success() {
-    let server = Raw::routes(LONG_IDLE);
-    let url = server.url("/self");
-    let (run, records) = records(&[], std::slice::from_ref(&url));
-    assert_eq!(run.code(), 0, "{}", run.stderr);
-    assert_eq!(records, [redirected(&url, 200, 7, &url)]);
-    assert_eq!(server.targets(), ["/self", "/self"]);
+fn location_values_are_followed_as_curl_does() {
+    let cases = [
+        ("/loc/rel", "/loc/dest?from=rel", 2),
+        ("/loc/scheme", "/loc/dest?from=scheme", 2),
+        ("/loc/utf8", "/caf%C3%A9", 2),
+        ("/loc/latin1", "/caf%E9", 2),
+        ("/self", "/self", 7),
+    ];
+    for (path, dest, size) in cases {
+        let server = routed();
+        let url = server.url(path);
+        let (run, records) = records(&[], std::slice::from_ref(&url));
+        assert_eq!(run.code(), 0, "{path}: {}", run.stderr);
+        assert_eq!(
+            records,
+            [redirected(&url, 200, size, &server.url(dest))],
+            "{path}"
+        );
+        assert_eq!(server.targets(), [path, dest], "{path}");
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -941,7 +673,7 @@ fn redirect_to_the_same_url_once_then_200_is_success() {
 
 #[test]
 fn fragment_is_never_sent_but_is_echoed() {
-    let server = Raw::routes(LONG_IDLE);
+    let server = routed();
     let url = server.url("/page?q=1#sec");
     let (run, records) = records(&[], std::slice::from_ref(&url));
     assert_eq!(run.code(), 0, "{}", run.stderr);
@@ -954,8 +686,9 @@ fn fragment_is_never_sent_but_is_echoed() {
 
 #[test]
 fn userinfo_becomes_basic_auth_and_stays_off_the_request_line_and_host() {
-    let server = Raw::routes(LONG_IDLE);
-    let url = format!("http://u:p@{}/x", server.bg.addr);
+    let server = routed();
+    let host = format!("127.0.0.1:{}", server.port());
+    let url = format!("http://u:p@{host}/x");
     let (run, records) = records(&[], std::slice::from_ref(&url));
     assert_eq!(run.code(), 0, "{}", run.stderr);
     assert_eq!(records, [success(&url, 200, 2)]);
@@ -964,39 +697,13 @@ fn userinfo_becomes_basic_auth_and_stays_off_the_request_line_and_host() {
     let head = &heads[0];
     assert_eq!(head.request_line(), "GET /x HTTP/1.1");
     assert_eq!(head.header("authorization"), ["Basic dTpw"]);
-    assert_eq!(head.header("host"), [server.bg.addr.to_string()]);
+    assert_eq!(head.header("host"), [host]);
     let text = String::from_utf8_lossy(&head.raw);
     assert!(!text.contains("u:p"), "{text}");
 }
 
 // ---------------------------------------------------------------------------
-// File descriptors (item 6).
-
-/// Runs the binary with `args` and `input` on stdin under an open-file limit
-/// of `n`, soft and hard (so it cannot be raised).
-fn run_with_open_file_limit(args: &[&str], n: libc::rlim_t, input: String) -> util::Run {
-    let mut cmd = command(args);
-    // SAFETY: setrlimit is async-signal-safe and touches only the child.
-    unsafe {
-        cmd.pre_exec(move || {
-            let lim = libc::rlimit {
-                rlim_cur: n,
-                rlim_max: n,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    finish(child, Some(input.into_bytes()))
-}
+// File descriptors.
 
 /// Under an open-file limit of 64 (soft and hard, so it cannot be raised),
 /// `-c 500` is capped to what fits, said once on stderr, and every one of
@@ -1008,17 +715,13 @@ fn open_file_limit_of_64_caps_the_concurrency_and_loses_nothing() {
     let urls: Vec<String> = (0..2000)
         .map(|i| server.url(&format!("/delay/20?{i}")))
         .collect();
-    let input: String = urls.iter().map(|u| format!("{u}\n")).collect();
-    let run = run_with_open_file_limit(&["--keep-order", "-c", "500", "-t", "10"], 64, input);
-    let failures: Vec<&Value> = run
-        .records
-        .iter()
-        .filter(|r| r["type"] != "success")
-        .collect();
-    assert!(failures.is_empty(), "{failures:?}\n{}", run.stderr);
+    let run = Cmd::new(&["--keep-order", "-c", "500", "-t", "10"])
+        .open_file_limit(64)
+        .run(lines(&urls));
+    run.assert_all_succeeded();
     assert_eq!(run.code(), 0, "{}", run.stderr);
     run.checked_summary();
-    let want: Vec<Value> = urls.iter().map(|u| success(u, 200, 2)).collect();
+    let want: Vec<Record> = urls.iter().map(|u| success(u, 200, 2)).collect();
     assert_eq!(exact(&run.records), want);
     let warnings: Vec<&str> = run
         .stderr
@@ -1039,23 +742,16 @@ fn open_file_limit_of_64_caps_the_concurrency_and_loses_nothing() {
 /// connects fail with "Too many open files".
 #[test]
 fn many_distinct_origins_under_a_low_open_file_limit_all_succeed() {
-    const ORIGINS: usize = 200;
-    // One thread serves every listener: keep-alive HTTP/1.1, "ok" to each request.
-    let listeners: Vec<std::net::TcpListener> = (0..ORIGINS)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+    // Keep-alive HTTP/1.1, "ok" to each request.
+    let origins: Vec<RawServer> = (0..200)
+        .map(|_| RawServer::every(Reply::Keep(ok("ok"))))
         .collect();
-    let ports: Vec<u16> = listeners
-        .iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect();
-    serve_ok(listeners, Arc::new(OpenCount::default()));
-    let input: String = ports
-        .iter()
-        .map(|p| format!("http://127.0.0.1:{p}/\n"))
-        .collect();
-    let run = run_with_open_file_limit(&["-c", "2", "-t", "10", "-q"], 64, input);
+    let urls: Vec<String> = origins.iter().map(|o| o.url("/")).collect();
+    let run = Cmd::new(&["-c", "2", "-t", "10", "-q"])
+        .open_file_limit(64)
+        .run(lines(&urls));
     run.assert_all_succeeded();
-    assert_eq!(run.records.len(), ORIGINS);
+    assert_eq!(run.records.len(), origins.len());
     assert_eq!(run.code(), 0, "{}", run.stderr);
 }
 
@@ -1069,88 +765,39 @@ fn many_distinct_http2_hosts_under_a_low_open_file_limit_all_succeed() {
     let server = Server::start();
     // `*.localhost` names resolve to loopback without a query (RFC 6761).
     let urls: Vec<String> = (0..HOSTS)
-        .map(|i| format!("http://n{i}.h.localhost:{}/?{i}", server.addr().port()))
+        .map(|i| format!("http://n{i}.h.localhost:{}/?{i}", server.port()))
         .collect();
-    let input: String = urls.iter().map(|u| format!("{u}\n")).collect();
-    let args = ["--http2-prior-knowledge", "-c", "16", "-t", "20", "-q"];
-    let run = run_with_open_file_limit(&args, 64, input);
+    let run = Cmd::new(&["--http2-prior-knowledge", "-c", "16", "-t", "20", "-q"])
+        .open_file_limit(64)
+        .run(lines(&urls));
     run.assert_all_succeeded();
     assert_eq!(run.records.len(), HOSTS);
-    assert!(run.records.iter().all(|r| r["http_version"] == "HTTP/2.0"));
+    assert!(run
+        .records
+        .iter()
+        .all(|r| r.http_version.as_deref() == Some("HTTP/2.0")));
     assert_eq!(run.code(), 0, "{}", run.stderr);
     assert_eq!(server.hits(), HOSTS);
 }
 
-/// Open connections on the server side, and the most seen at once.
-#[derive(Default)]
-struct OpenCount {
-    now: AtomicUsize,
-    peak: AtomicUsize,
-}
-
-/// Serves every listener from one background thread: keep-alive HTTP/1.1,
-/// "ok" to each request, counting the connections open in `open`.
-fn serve_ok(listeners: Vec<std::net::TcpListener>, open: Arc<OpenCount>) {
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            for l in listeners {
-                l.set_nonblocking(true).unwrap();
-                let l = tokio::net::TcpListener::from_std(l).unwrap();
-                let open = open.clone();
-                tokio::spawn(async move {
-                    while let Ok((mut s, _)) = l.accept().await {
-                        let open = open.clone();
-                        let n = open.now.fetch_add(1, Ordering::SeqCst) + 1;
-                        open.peak.fetch_max(n, Ordering::SeqCst);
-                        tokio::spawn(async move {
-                            let mut buf = vec![0u8; 4096];
-                            let mut have = Vec::new();
-                            while let Ok(n @ 1..) = s.read(&mut buf).await {
-                                have.extend_from_slice(&buf[..n]);
-                                while let Some(end) = have.windows(4).position(|w| w == b"\r\n\r\n")
-                                {
-                                    have.drain(..end + 4);
-                                    let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-                                    if s.write_all(resp).await.is_err() {
-                                        break;
-                                    }
-                                }
-                            }
-                            open.now.fetch_sub(1, Ordering::SeqCst);
-                        });
-                    }
-                });
-            }
-            std::future::pending::<()>().await;
-        });
-    });
-}
-
 /// Many distinct hosts under a high open-file limit: idle keep-alive
-/// connections stay within `fdlimit::MAX_IDLE_SOCKETS` (256), not one per host
-/// up to the limit (found in review: 300,000 hosts kept 19,900 sockets open and
-/// used up the ephemeral ports).
+/// connections stay within the pool's idle cap (256), not one per host up to
+/// the limit (300,000 hosts would keep tens of thousands of sockets open and
+/// use up the ephemeral ports).
 #[test]
 fn idle_connections_to_many_hosts_stay_within_the_cap() {
     const HOSTS: usize = 600;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let open = Arc::new(OpenCount::default());
-    serve_ok(vec![listener], open.clone());
+    let server = RawServer::every(Reply::Keep(ok("ok")));
     // `hN.localhost` names resolve to loopback without a query (RFC 6761), and
     // each is its own origin in the pool.
-    let input: String = (0..HOSTS)
-        .map(|i| format!("http://h{i}.localhost:{port}/\n"))
+    let urls: Vec<String> = (0..HOSTS)
+        .map(|i| format!("http://h{i}.localhost:{}/", server.port()))
         .collect();
-    let run = run(&["-c", "8", "-t", "10"], input);
+    let run = run(&["-c", "8", "-t", "10"], lines(&urls));
     assert_eq!(run.code(), 0, "{}", run.stderr);
     assert_eq!(run.records.len(), HOSTS);
-    assert!(run.records.iter().all(|r| r["type"] == "success"));
-    let peak = open.peak.load(Ordering::SeqCst);
+    assert!(run.records.iter().all(Record::is_success));
+    let peak = server.peak_open();
     assert!(
         peak <= 256 + 8 + 16,
         "peak of {peak} connections open at once"

@@ -9,10 +9,11 @@
 //! is normalised before comparing (see [`plain`]).
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
-use fetcher_stream::internals::Exit;
 use fetcher_stream::ErrorKind;
+
+use crate::internals::Exit;
+use crate::support::Cmd;
 
 const MAN_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/man/fetcher-stream.1");
 
@@ -33,15 +34,11 @@ fn man_page() -> String {
     std::fs::read_to_string(MAN_PATH).unwrap_or_else(|e| panic!("reading {MAN_PATH}: {e}"))
 }
 
-/// The binary's `--help` (long help), in a cleaned environment.
+/// The binary's `--help` (long help).
 fn long_help() -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_fetcher-stream"))
-        .arg("--help")
-        .env_clear()
-        .output()
-        .expect("running fetcher-stream --help");
+    let out = Cmd::new(&["--help"]).output("");
     assert!(out.status.success(), "--help failed: {out:?}");
-    String::from_utf8(out.stdout).expect("--help is UTF-8")
+    out.stdout
 }
 
 /// roff source to plain text, line for line (see [`plain_line`]).

@@ -1,13 +1,9 @@
-//! Proxy tests for issue 5 (item 4): the binary through loopback proxies
-//! started by the tests (`proxy/support.rs`), which record what went through
-//! them: an HTTP proxy (absolute form for http, `CONNECT` for https) and a
-//! SOCKS5 proxy (`socks5://` and `socks5h://`), credentials from the proxy
-//! URL, curl's environment rules, and the error kinds.
-//!
-//! A test target of its own (`cargo test --test proxy`), sharing the binary
-//! runner and servers of `integration/util.rs` and the TLS server of
-//! `tls/support.rs`. The binary runs with a cleared environment (see
-//! `util::command`) plus exactly the variables a test sets.
+//! Proxies: the binary through loopback proxies started by the tests, which
+//! record what went through them: an HTTP proxy (absolute form for http,
+//! `CONNECT` for https) and a SOCKS5 proxy (`socks5://` and `socks5h://`),
+//! credentials from the proxy URL, curl's environment rules, and the error
+//! kinds. The binary runs with a cleared environment plus exactly the
+//! variables a test sets.
 //!
 //! Target names such as `origin.test` are resolved by the test proxies only.
 //! Each such test also passes `--resolve NAME:PORT:[::1]`, where nothing
@@ -15,24 +11,10 @@
 //! were resolved here by mistake the request would fail on loopback instead of
 //! asking a DNS server.
 
-#[path = "integration/util.rs"]
-#[allow(dead_code)]
-mod util;
-
-#[path = "tls/support.rs"]
-#[allow(dead_code)]
-mod tls_support;
-
-#[path = "proxy/support.rs"]
-mod support;
-
-use std::process::Stdio;
-
-use serde_json::{json, Value};
-
-use support::{dead_port, HttpMode, HttpProxy, SocksDest, SocksMode, SocksProxy, SocksSeen};
-use tls_support::{Leaf, Options, Pki, TlsServer};
-use util::{Run, Server};
+use crate::support::{
+    dead_port, lines, Cmd, HttpMode, HttpProxy, Leaf, Options, Pki, Record, Run, Server, SocksDest,
+    SocksMode, SocksProxy, SocksSeen,
+};
 
 /// `user:p@ss`, as `Proxy-Authorization: Basic`.
 const BASIC_USER_PASS: &str = "Basic dXNlcjpwQHNz";
@@ -40,21 +22,16 @@ const BASIC_USER_PASS: &str = "Basic dXNlcjpwQHNz";
 /// Runs the binary with `args`, the cleared environment plus `env`, and the
 /// URLs as stdin lines.
 fn fetch(args: &[&str], env: &[(&str, &str)], urls: &[&str]) -> Run {
-    let child = util::command(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn fetcher-stream");
-    let mut input = urls.join("\n");
-    input.push('\n');
-    util::finish(child, Some(input.into_bytes()))
+    let mut cmd = Cmd::new(args);
+    for (key, value) in env {
+        cmd = cmd.env(key, value);
+    }
+    cmd.run(lines(urls))
 }
 
 /// Runs one URL; checks the exit code, the record count and the summary, and
 /// returns the record.
-fn one(args: &[&str], env: &[(&str, &str)], url: &str, code: i32) -> Value {
+fn one(args: &[&str], env: &[(&str, &str)], url: &str, code: i32) -> Record {
     let r = fetch(args, env, &[url]);
     assert_eq!(r.code(), code, "stderr: {}", r.stderr);
     assert_eq!(r.records.len(), 1, "{:?}", r.records);
@@ -64,30 +41,27 @@ fn one(args: &[&str], env: &[(&str, &str)], url: &str, code: i32) -> Value {
 
 /// The record without `elapsed_ms`, `http_version` and `error` (each checked
 /// to be there).
-fn strip(record: &Value) -> Value {
-    let mut r = record.clone();
-    let obj = r.as_object_mut().unwrap();
-    assert!(
-        obj.remove("elapsed_ms").is_some_and(|v| v.is_number()),
-        "{record}"
-    );
-    if record["type"] == "success" {
-        assert!(obj.remove("http_version").is_some(), "{record}");
+fn strip(record: &Record) -> Record {
+    let mut r = record.untimed();
+    if r.is_success() {
+        assert!(r.http_version.take().is_some(), "{record:?}");
     } else {
-        assert!(
-            obj.remove("error").is_some_and(|v| v.is_string()),
-            "{record}"
-        );
+        assert!(r.error.take().is_some(), "{record:?}");
     }
     r
 }
 
-fn success(url: &str, status: u16, size: u64) -> Value {
-    json!({"type": "success", "url": url, "status": status, "size": size})
+fn success(url: &str, status: u16, size: u64) -> Record {
+    Record::success(url, status, size)
 }
 
-fn failure(url: &str, kind: &str) -> Value {
-    json!({"type": "failure", "url": url, "error_kind": kind})
+fn failure(url: &str, kind: &str) -> Record {
+    Record::failure(url, kind)
+}
+
+/// The `error` of a record (empty when there is none).
+fn error_of(record: &Record) -> &str {
+    record.error.as_deref().unwrap_or_default()
 }
 
 /// `--resolve` for `name` at `port` to `[::1]`, where nothing listens.
@@ -102,7 +76,7 @@ fn guard(name: &str, port: u16) -> String {
 fn http_targets_go_in_absolute_form_with_proxy_credentials() {
     let origin = Server::start();
     let proxy = HttpProxy::start(HttpMode::RequireAuth(BASIC_USER_PASS));
-    let port = origin.addr().port();
+    let port = origin.port();
     let url = format!("http://origin.test:{port}/bytes/5");
     let x = proxy.url("user:p%40ss@");
     let rec = one(
@@ -112,7 +86,7 @@ fn http_targets_go_in_absolute_form_with_proxy_credentials() {
         0,
     );
     assert_eq!(strip(&rec), success(&url, 200, 5));
-    assert_eq!(rec["http_version"], "HTTP/1.1");
+    assert_eq!(rec.http_version.as_deref(), Some("HTTP/1.1"));
     let seen = proxy.seen();
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert_eq!(seen[0].method, "GET");
@@ -130,8 +104,8 @@ fn http_targets_go_in_absolute_form_with_proxy_credentials() {
 
 #[test]
 fn https_targets_go_through_a_connect_tunnel_with_tls_to_the_origin() {
-    let pki = Pki::new();
-    let origin = TlsServer::start(pki.leaf(Leaf::Good), Options::default());
+    let pki = Pki::generate();
+    let origin = Server::https(pki.leaf(Leaf::Good), Options::default());
     let proxy = HttpProxy::start(HttpMode::RequireAuth(BASIC_USER_PASS));
     let urls = [
         origin.url_for("example.test", "/bytes/10"),
@@ -155,13 +129,16 @@ fn https_targets_go_through_a_connect_tunnel_with_tls_to_the_origin() {
     );
     assert_eq!(r.code(), 0, "stderr: {}", r.stderr);
     r.checked_summary();
-    let got: Vec<Value> = r.sorted().iter().map(strip).collect();
+    let got: Vec<Record> = r.sorted().iter().map(strip).collect();
     assert_eq!(
         got,
         [success(&urls[0], 200, 10), success(&urls[1], 200, 20)]
     );
     // TLS ran end to end through the tunnel: ALPN chose h2 with the origin.
-    assert!(r.records.iter().all(|r| r["http_version"] == "HTTP/2.0"));
+    assert!(r
+        .records
+        .iter()
+        .all(|r| r.http_version.as_deref() == Some("HTTP/2.0")));
     // One tunnel, reused for the second URL.
     let seen = proxy.seen();
     assert_eq!(seen.len(), 1, "{seen:?}");
@@ -172,20 +149,20 @@ fn https_targets_go_through_a_connect_tunnel_with_tls_to_the_origin() {
         Some(BASIC_USER_PASS)
     );
     assert_eq!(origin.handshakes(), 1);
-    assert_eq!(origin.requests(), 2);
+    assert_eq!(origin.hits(), 2);
 }
 
 #[test]
 fn a_proxy_that_refuses_connect_is_a_proxy_failure_with_the_status() {
-    let pki = Pki::new();
-    let origin = TlsServer::start(pki.leaf(Leaf::Good), Options::default());
+    let pki = Pki::generate();
+    let origin = Server::https(pki.leaf(Leaf::Good), Options::default());
     let url = origin.url_for("127.0.0.1", "/");
     let ca = pki.ca_pem();
 
     let forbidding = HttpProxy::start(HttpMode::Refuse(403));
     let rec = one(&["--cacert", &ca, "-x", &forbidding.url("")], &[], &url, 1);
     assert_eq!(strip(&rec), failure(&url, "proxy"));
-    let error = rec["error"].as_str().unwrap();
+    let error = error_of(&rec);
     assert!(error.contains("refused with 403 Forbidden"), "{error}");
     assert!(
         error.contains(&forbidding.url("")),
@@ -196,9 +173,9 @@ fn a_proxy_that_refuses_connect_is_a_proxy_failure_with_the_status() {
     let wants_auth = HttpProxy::start(HttpMode::RequireAuth(BASIC_USER_PASS));
     let rec = one(&["--cacert", &ca, "-x", &wants_auth.url("")], &[], &url, 1);
     assert_eq!(strip(&rec), failure(&url, "proxy"));
-    assert!(rec["error"].as_str().unwrap().contains("407"), "{rec}");
+    assert!(error_of(&rec).contains("407"), "{rec:?}");
     assert_eq!(wants_auth.seen()[0].proxy_authorization, None);
-    assert_eq!(origin.connections(), 0);
+    assert_eq!(origin.accepted(), 0);
 
     // ...while for an http URL the proxy's 407 is the response, as with curl.
     let plain = Server::start();
@@ -219,7 +196,7 @@ fn an_unreachable_proxy_is_a_connect_failure() {
     ] {
         let rec = one(&["-x", &x], &[], &url, 1);
         assert_eq!(strip(&rec), failure(&url, "connect"), "{x}");
-        let error = rec["error"].as_str().unwrap();
+        let error = error_of(&rec);
         assert!(
             error.contains(&format!("cannot reach proxy {x}")),
             "{error}"
@@ -228,7 +205,7 @@ fn an_unreachable_proxy_is_a_connect_failure() {
     // A proxy name that does not resolve is `dns`, naming the proxy.
     let rec = one(&["-x", "http://proxy.invalid:8080"], &[], &url, 1);
     assert_eq!(strip(&rec), failure(&url, "dns"));
-    let error = rec["error"].as_str().unwrap();
+    let error = error_of(&rec);
     assert!(
         error.contains("cannot reach proxy http://proxy.invalid:8080"),
         "{error}"
@@ -265,7 +242,7 @@ fn names_under_invalid_fail_before_reaching_the_proxy() {
 #[test]
 fn each_redirect_hop_chooses_its_proxy() {
     let origin = Server::start();
-    let port = origin.addr().port();
+    let port = origin.port();
     // The first hop (127.0.0.1) goes through the proxy; the second (localhost)
     // is in --noproxy and goes direct.
     let next = format!("http://localhost:{port}/bytes/4");
@@ -277,9 +254,7 @@ fn each_redirect_hop_chooses_its_proxy() {
         &url,
         0,
     );
-    let mut want = success(&url, 200, 4);
-    want["final_url"] = json!(next);
-    assert_eq!(strip(&rec), want);
+    assert_eq!(strip(&rec), success(&url, 200, 4).with_final_url(&next));
     let seen: Vec<String> = proxy.seen().into_iter().map(|s| s.target).collect();
     assert_eq!(seen, [url]);
     assert_eq!(origin.hits(), 2);
@@ -290,11 +265,11 @@ fn each_redirect_hop_chooses_its_proxy() {
 
 #[test]
 fn socks5h_sends_the_host_name_for_the_proxy_to_resolve() {
-    let pki = Pki::new();
-    let tls = TlsServer::start(pki.leaf(Leaf::Good), Options::default());
+    let pki = Pki::generate();
+    let tls = Server::https(pki.leaf(Leaf::Good), Options::default());
     let plain = Server::start();
     let proxy = SocksProxy::start(SocksMode::Open);
-    let port = plain.addr().port();
+    let port = plain.port();
     let http_url = format!("http://origin.test:{port}/bytes/7");
     let https_url = tls.url_for("example.test", "/bytes/3");
     let (g1, g2) = (
@@ -315,7 +290,7 @@ fn socks5h_sends_the_host_name_for_the_proxy_to_resolve() {
     let r = fetch(&args, &[], &[&http_url, &https_url]);
     assert_eq!(r.code(), 0, "stderr: {}", r.stderr);
     r.checked_summary();
-    let got: Vec<Value> = r.sorted().iter().map(strip).collect();
+    let got: Vec<Record> = r.sorted().iter().map(strip).collect();
     assert_eq!(
         got,
         [success(&http_url, 200, 7), success(&https_url, 200, 3)]
@@ -345,7 +320,7 @@ fn socks5h_sends_the_host_name_for_the_proxy_to_resolve() {
 fn socks5_resolves_here_with_resolve_and_sends_the_address() {
     let origin = Server::start();
     let proxy = SocksProxy::start(SocksMode::Open);
-    let port = origin.addr().port();
+    let port = origin.port();
     let url = format!("http://origin.test:{port}/bytes/2");
     let resolve = format!("origin.test:{port}:127.0.0.1");
     let rec = one(
@@ -386,14 +361,11 @@ fn socks5_credentials_come_from_the_proxy_url() {
     // Wrong credentials and a refused CONNECT are proxy failures.
     let rec = one(&["-x", &proxy.url("socks5h", "user:nope@")], &[], &url, 1);
     assert_eq!(strip(&rec), failure(&url, "proxy"));
-    assert!(
-        rec["error"].as_str().unwrap().contains("credentials"),
-        "{rec}"
-    );
+    assert!(error_of(&rec).contains("credentials"), "{rec:?}");
     let refusing = SocksProxy::start(SocksMode::Refuse(2));
     let rec = one(&["-x", &refusing.url("socks5", "")], &[], &url, 1);
     assert_eq!(strip(&rec), failure(&url, "proxy"));
-    let error = rec["error"].as_str().unwrap();
+    let error = error_of(&rec);
     assert!(error.contains("connection not allowed"), "{error}");
     assert_eq!(origin.hits(), 1);
 }
@@ -493,7 +465,7 @@ fn an_unusable_proxy_variable_fails_only_the_urls_that_would_use_it() {
     let https = "https://127.0.0.1:9/";
     let r = one(&[], &env, https, 1);
     assert_eq!(strip(&r), failure(https, "proxy"));
-    let error = r["error"].as_str().unwrap();
+    let error = error_of(&r);
     assert!(
         error.contains("https_proxy: unsupported proxy scheme 'https://'"),
         "{error}"

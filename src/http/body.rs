@@ -374,7 +374,7 @@ where
             }
             Err(e) => {
                 return Err(FetchError::Transport {
-                    kind: crate::ErrorKind::Protocol,
+                    kind: crate::error::ErrorKind::Protocol,
                     message: format!("cannot decode the {} body: {e}", coding.name()),
                 })
             }
@@ -595,7 +595,7 @@ mod tests {
         )
         .await;
         let e = bad.unwrap_err();
-        assert_eq!(e.kind(), crate::ErrorKind::Protocol, "{e}");
+        assert_eq!(e.kind(), crate::error::ErrorKind::Protocol, "{e}");
         assert!(
             e.to_string().starts_with("cannot decode the gzip body"),
             "{e}"
@@ -605,7 +605,7 @@ mod tests {
         let e = read_body(&encoded("zstd"), Full::new(Bytes::from(cut)), DECODE)
             .await
             .unwrap_err();
-        assert_eq!(e.kind(), crate::ErrorKind::Protocol, "{e}");
+        assert_eq!(e.kind(), crate::error::ErrorKind::Protocol, "{e}");
     }
 
     #[tokio::test]
@@ -639,7 +639,7 @@ mod tests {
                 Ok(b) => assert!(ok && b.size == 1000, "log {log}: {b:?}"),
                 Err(e) => {
                     assert!(!ok, "log {log}: {e}");
-                    assert_eq!(e.kind(), crate::ErrorKind::Protocol);
+                    assert_eq!(e.kind(), crate::error::ErrorKind::Protocol);
                 }
             }
         }
@@ -659,7 +659,7 @@ mod tests {
         )
         .await
         .unwrap_err();
-        assert_eq!(e.kind(), crate::ErrorKind::BodyTooLarge);
+        assert_eq!(e.kind(), crate::error::ErrorKind::BodyTooLarge);
         assert_eq!(e.to_string(), "body larger than --max-size (1048576 bytes)");
         // Exactly the limit passes; one byte more does not.
         let exact = BodyOptions {
@@ -670,7 +670,10 @@ mod tests {
         let ten = read_body(&none, chunked(vec![1; 10], 3), exact).await;
         assert_eq!(ten.unwrap().size, 10);
         let eleven = read_body(&none, chunked(vec![1; 11], 3), exact).await;
-        assert_eq!(eleven.unwrap_err().kind(), crate::ErrorKind::BodyTooLarge);
+        assert_eq!(
+            eleven.unwrap_err().kind(),
+            crate::error::ErrorKind::BodyTooLarge
+        );
         let mut h = HeaderMap::new();
         h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("11"));
         let e = read_body(&h, chunked(vec![1; 11], 3), exact)

@@ -1,23 +1,6 @@
-//! Input lines and sources (issue 2, items 9, 11 and 13).
+//! Input lines and sources.
 
-use std::path::PathBuf;
-
-use serde_json::{json, Value};
-
-use crate::util::{exact, run, without, Server};
-
-fn by_url(mut records: Vec<Value>) -> Vec<Value> {
-    records.sort_by(|a, b| a["url"].as_str().cmp(&b["url"].as_str()));
-    records
-}
-
-/// A fresh directory for one test's files under Cargo's test scratch space.
-fn scratch(test: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(test);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::support::{by_url, exact, run, scratch, Record, Server};
 
 #[test]
 fn every_counted_line_gives_exactly_one_record() {
@@ -50,52 +33,42 @@ fn every_counted_line_gives_exactly_one_record() {
     // The overlong line is shown shortened; check it apart from the others.
     let long = records
         .iter()
-        .find(|r| r["url"].as_str().unwrap().ends_with('…'))
+        .find(|r| r.url.ends_with('…'))
         .expect("a record for the overlong line");
-    let shown = long["url"].as_str().unwrap();
+    let shown = long.url.as_str();
     assert!(
         long_line.starts_with(shown.trim_end_matches('…')),
         "{shown}"
     );
     assert!(shown.len() < 4096, "{} bytes", shown.len());
-    assert_eq!(
-        without(long, &["error", "url"]),
-        json!({"type": "failure", "error_kind": "invalid_url"})
-    );
+    assert_eq!(long.without_error(), Record::failure(shown, "invalid_url"));
 
-    let rest: Vec<Value> = records
+    let rest: Vec<Record> = records
         .iter()
         .filter(|r| *r != long)
-        .map(|r| without(r, &["error"]))
+        .map(Record::without_error)
         .collect();
     let not_utf8 = format!("{}\u{fffd}\u{fffd}", server.url("/"));
     assert_eq!(
         rest,
         by_url(vec![
-            json!({"type": "success", "url": a1, "status": 200, "size": 1}),
-            json!({"type": "success", "url": a2, "status": 200, "size": 2}),
-            json!({"type": "success", "url": a3, "status": 200, "size": 3}),
-            json!({"type": "failure", "url": "not a url", "error_kind": "invalid_url"}),
-            json!({"type": "failure", "url": ftp, "error_kind": "unsupported_scheme"}),
-            json!({"type": "failure", "url": not_utf8, "error_kind": "invalid_url"}),
+            Record::success(&a1, 200, 1),
+            Record::success(&a2, 200, 2),
+            Record::success(&a3, 200, 3),
+            Record::failure("not a url", "invalid_url"),
+            Record::failure(&ftp, "unsupported_scheme"),
+            Record::failure(&not_utf8, "invalid_url"),
         ])
     );
-    let ftp_record = records.iter().find(|r| r["url"] == ftp.as_str()).unwrap();
-    assert!(ftp_record["error"].as_str().unwrap().contains("ftp"));
+    let ftp_record = records.iter().find(|r| r.url == ftp).unwrap();
+    assert!(ftp_record.error.as_deref().unwrap().contains("ftp"));
 
     // Only the three good lines reached the server.
     let mut targets: Vec<String> = server.seen().into_iter().map(|s| s.target).collect();
     targets.sort();
     assert_eq!(targets, ["/bytes/1", "/bytes/2", "/bytes/3"]);
     let s = run.checked_summary();
-    assert_eq!(
-        (
-            s["total"].as_u64(),
-            s["succeeded"].as_u64(),
-            s["failed"].as_u64()
-        ),
-        (Some(7), Some(3), Some(4))
-    );
+    assert_eq!((s.total, s.succeeded, s.failed), (7, 3, 4));
 }
 
 #[test]
@@ -104,10 +77,7 @@ fn bare_host_port_uses_the_default_scheme_flag() {
     let bare = format!("{}/bytes/5", server.addr());
     let run = run(&["--default-scheme", "http"], format!("{bare}\n"));
     assert_eq!(run.code(), 0, "{}", run.stderr);
-    assert_eq!(
-        exact(&run.records),
-        [json!({"type": "success", "url": bare, "status": 200, "size": 5})]
-    );
+    assert_eq!(exact(&run.records), [Record::success(&bare, 200, 5)]);
     assert_eq!(server.seen()[0].target, "/bytes/5");
 }
 
@@ -120,8 +90,8 @@ fn bare_host_port_defaults_to_https() {
     let run = run(&["-t", "5"], format!("{bare}\n"));
     assert_eq!(run.code(), 1);
     assert_eq!(
-        without(&run.records[0], &["error"]),
-        json!({"type": "failure", "url": bare, "error_kind": "tls"})
+        run.records[0].without_error(),
+        Record::failure(&bare, "tls")
     );
     assert_eq!(server.hits(), 0);
 }
@@ -136,10 +106,7 @@ fn idna_host_and_space_in_path() {
     let line = format!("http://bücher.localhost:{port}/a b");
     let run = run(&[], format!("{line}\n"));
     assert_eq!(run.code(), 0, "{}", run.stderr);
-    assert_eq!(
-        exact(&run.records),
-        [json!({"type": "success", "url": line, "status": 200, "size": 2})]
-    );
+    assert_eq!(exact(&run.records), [Record::success(&line, 200, 2)]);
     let seen = server.seen();
     assert_eq!(seen[0].target, "/a%20b");
     assert_eq!(
@@ -160,12 +127,7 @@ fn keep_order_gives_input_order_at_the_same_concurrency() {
         .collect();
     let run = run(&["--keep-order", "-c", "4"], urls.join("\n"));
     assert_eq!(run.code(), 0, "{}", run.stderr);
-    let got: Vec<&str> = run
-        .records
-        .iter()
-        .map(|r| r["url"].as_str().unwrap())
-        .collect();
-    assert_eq!(got, urls);
+    assert_eq!(run.urls(), urls);
     assert_eq!(server.peak(), 4);
 }
 
@@ -191,12 +153,7 @@ fn files_and_stdin_are_read_in_order() {
         format!("{}\n", u[2]),
     );
     assert_eq!(run.code(), 0, "{}", run.stderr);
-    let got: Vec<&str> = run
-        .records
-        .iter()
-        .map(|r| r["url"].as_str().unwrap())
-        .collect();
-    assert_eq!(got, u);
+    assert_eq!(run.urls(), u);
     let targets: Vec<String> = server.seen().into_iter().map(|s| s.target).collect();
     assert_eq!(targets, ["/bytes/1", "/bytes/2", "/bytes/3", "/bytes/4"]);
 }
@@ -225,10 +182,7 @@ fn missing_file_is_reported_and_the_others_are_still_read() {
     assert_eq!(run.code(), 2, "{}", run.stderr);
     assert_eq!(
         exact(&run.records),
-        [
-            json!({"type": "success", "url": u1, "status": 200, "size": 1}),
-            json!({"type": "success", "url": u2, "status": 200, "size": 2}),
-        ]
+        [Record::success(&u1, 200, 1), Record::success(&u2, 200, 2)]
     );
     let message = run.stderr.lines().next().unwrap();
     assert!(

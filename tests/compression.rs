@@ -1,21 +1,12 @@
-//! `--compressed` and `--max-size` (issue 5, item 7): decoding of each coding
-//! with exact `size`/`wire_size`, corrupt bodies, and the size limit as the
-//! guard against a decompression bomb.
+//! `--compressed` and `--max-size`: decoding of each coding with exact
+//! `size`/`wire_size`, corrupt bodies, and the size limit as the guard
+//! against a decompression bomb.
 
-use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{Request, Response};
-use http_body_util::{BodyExt, Full, StreamBody};
-use hyper::body::Frame;
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
-use crate::util::{exact, run, Background, ConnFn, Server};
+use crate::support::{exact, run, Fixed, Record, Server};
 
 /// The plain body every encoded route decodes to: 100,000 bytes that
 /// compress well but not to nothing.
@@ -53,89 +44,28 @@ fn encode(coding: &str, data: &[u8]) -> Vec<u8> {
     })
 }
 
-/// One route: the `Content-Encoding` it declares and the bytes it sends.
-#[derive(Clone)]
-struct Route {
-    path: &'static str,
-    coding: Option<&'static str>,
-    body: Bytes,
-}
-
-/// A server answering each route's path with its body and coding (HTTP/1.1,
-/// `Content-Length`; chunked in 3 frames for paths under `/chunked`), and 404
-/// otherwise; it keeps every `Accept-Encoding`
-/// field it was sent.
-struct Encoded {
-    bg: Background,
-    accept: Arc<Mutex<Vec<Option<String>>>>,
-}
-
-impl Encoded {
-    fn start(routes: Vec<Route>) -> Encoded {
-        let routes = Arc::new(routes);
-        let accept = Arc::new(Mutex::new(Vec::new()));
-        let log = accept.clone();
-        let on_conn: ConnFn = Arc::new(move |stream| {
-            let routes = routes.clone();
-            let log = log.clone();
-            Box::pin(async move {
-                let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-                    let ae = req
-                        .headers()
-                        .get("accept-encoding")
-                        .map(|v| v.to_str().unwrap().to_owned());
-                    log.lock().unwrap().push(ae);
-                    let route = routes.iter().find(|r| r.path == req.uri().path()).cloned();
-                    async move {
-                        let resp = match route {
-                            Some(r) => {
-                                let mut b = Response::builder();
-                                if let Some(c) = r.coding {
-                                    b = b.header("content-encoding", c);
-                                }
-                                if r.path.starts_with("/chunked") {
-                                    let n = r.body.len();
-                                    let cuts = [0, n / 3, 2 * n / 3, n];
-                                    let frames: Vec<Result<_, Infallible>> = cuts
-                                        .windows(2)
-                                        .map(|w| Ok(Frame::data(r.body.slice(w[0]..w[1]))))
-                                        .collect();
-                                    let body = StreamBody::new(futures::stream::iter(frames));
-                                    b.body(body.boxed()).unwrap()
-                                } else {
-                                    b.body(Full::new(r.body).boxed()).unwrap()
-                                }
-                            }
-                            None => Response::builder()
-                                .status(404)
-                                .body(Full::new(Bytes::new()).boxed())
-                                .unwrap(),
-                        };
-                        Ok::<_, Infallible>(resp)
-                    }
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            })
-        });
-        Encoded {
-            bg: Background::start(on_conn),
-            accept,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.bg.addr)
-    }
-}
-
-fn route(path: &'static str, coding: Option<&'static str>, body: Vec<u8>) -> Route {
-    Route {
+/// A fixed route answering `path` with `body` and its `Content-Encoding`
+/// (chunked in 3 frames for paths under `/chunked`).
+fn route(path: &'static str, coding: Option<&'static str>, body: Vec<u8>) -> Fixed {
+    Fixed {
         path,
         coding,
         body: body.into(),
+        chunked: path.starts_with("/chunked"),
     }
+}
+
+/// The `Accept-Encoding` of each request the server saw.
+fn accept_encoding(server: &Server) -> Vec<Option<String>> {
+    server
+        .seen()
+        .iter()
+        .map(|s| {
+            s.headers
+                .get("accept-encoding")
+                .map(|v| v.to_str().unwrap().to_owned())
+        })
+        .collect()
 }
 
 #[test]
@@ -149,7 +79,7 @@ fn each_coding_is_decoded_with_exact_sizes() {
         ("/deflate", "deflate", encode("deflate", &plain)),
         ("/deflate-raw", "deflate", encode("deflate-raw", &plain)),
     ];
-    let server = Encoded::start(
+    let server = Server::with(
         cases
             .iter()
             .map(|(p, c, b)| route(p, Some(c), b.clone()))
@@ -159,17 +89,16 @@ fn each_coding_is_decoded_with_exact_sizes() {
     let run = run(&["--compressed", "--keep-order"], urls.join("\n"));
     assert_eq!(run.code(), 0, "{}", run.stderr);
     run.checked_summary();
-    let want: Vec<Value> = cases
+    let want: Vec<Record> = cases
         .iter()
         .zip(&urls)
         .map(|((_, _, wire), url)| {
             assert!(wire.len() < plain.len() / 2);
-            json!({"type": "success", "url": url, "status": 200,
-                   "size": plain.len(), "wire_size": wire.len()})
+            Record::success(url, 200, plain.len() as u64).with_wire_size(wire.len() as u64)
         })
         .collect();
     assert_eq!(exact(&run.records), want);
-    let accept = server.accept.lock().unwrap().clone();
+    let accept = accept_encoding(&server);
     assert_eq!(accept.len(), cases.len());
     for a in accept {
         assert_eq!(a.as_deref(), Some("gzip, br, zstd, deflate"));
@@ -180,7 +109,7 @@ fn each_coding_is_decoded_with_exact_sizes() {
 fn chunked_encoded_bodies_are_read_to_the_end_and_the_connection_reused() {
     let plain = plain();
     let wire = encode("gzip", &plain);
-    let server = Encoded::start(vec![route("/chunked-gzip", Some("gzip"), wire.clone())]);
+    let server = Server::with(vec![route("/chunked-gzip", Some("gzip"), wire.clone())]);
     let urls: Vec<String> = (0..10)
         .map(|i| server.url(&format!("/chunked-gzip?{i}")))
         .collect();
@@ -189,32 +118,29 @@ fn chunked_encoded_bodies_are_read_to_the_end_and_the_connection_reused() {
         urls.join("\n"),
     );
     assert_eq!(run.code(), 0, "{}", run.stderr);
-    let want: Vec<Value> = urls
+    let want: Vec<Record> = urls
         .iter()
-        .map(|u| {
-            json!({"type": "success", "url": u, "status": 200,
-                   "size": plain.len(), "wire_size": wire.len()})
-        })
+        .map(|u| Record::success(u, 200, plain.len() as u64).with_wire_size(wire.len() as u64))
         .collect();
     assert_eq!(exact(&run.records), want);
     // A body left unread would cost each request its own connection; a
     // request that starts while the previous connection is on its way back to
     // the pool waits for it rather than opening another.
-    assert_eq!(server.bg.accepted(), 1, "connections were not reused");
+    assert_eq!(server.accepted(), 1, "connections were not reused");
 }
 
 #[test]
 fn without_compressed_nothing_is_asked_or_decoded() {
     let wire = encode("gzip", &plain());
-    let server = Encoded::start(vec![route("/gzip", Some("gzip"), wire.clone())]);
+    let server = Server::with(vec![route("/gzip", Some("gzip"), wire.clone())]);
     let url = server.url("/gzip");
     let run = run(&[], format!("{url}\n"));
     assert_eq!(run.code(), 0, "{}", run.stderr);
     assert_eq!(
         exact(&run.records),
-        [json!({"type": "success", "url": url, "status": 200, "size": wire.len()})]
+        [Record::success(&url, 200, wire.len() as u64)]
     );
-    assert_eq!(server.accept.lock().unwrap().clone(), [None]);
+    assert_eq!(accept_encoding(&server), [None]);
 }
 
 #[test]
@@ -222,7 +148,7 @@ fn unknown_codings_are_counted_as_received_and_corrupt_bodies_fail() {
     let gz = encode("gzip", &plain());
     let mut cut = gz.clone();
     cut.truncate(gz.len() / 2);
-    let server = Encoded::start(vec![
+    let server = Server::with(vec![
         route("/compress", Some("compress"), b"LZW?".to_vec()),
         route("/stacked", Some("gzip, br"), b"twice".to_vec()),
         route("/identity", Some("identity"), b"plain".to_vec()),
@@ -244,20 +170,20 @@ fn unknown_codings_are_counted_as_received_and_corrupt_bodies_fail() {
     let run = run(&["--compressed", "--keep-order"], urls.join("\n"));
     assert_eq!(run.code(), 1, "{}", run.stderr);
     run.checked_summary();
-    let ok = |i: usize, n: usize| json!({"type": "success", "url": urls[i], "status": 200, "size": n, "wire_size": n});
+    let ok = |i: usize, n: u64| Record::success(&urls[i], 200, n).with_wire_size(n);
     let got = exact(&run.records);
     assert_eq!(got[..4], [ok(0, 4), ok(1, 5), ok(2, 5), ok(3, 4)]);
     for (i, coding) in [(4, "gzip"), (5, "gzip"), (6, "br")] {
         let r = &got[i];
-        assert_eq!(
-            (r["url"].as_str(), r["error_kind"].as_str()),
-            (Some(&*urls[i]), Some("protocol")),
-            "{r}"
-        );
-        let error = r["error"].as_str().unwrap();
+        let error = r.error.clone().unwrap_or_default();
         assert!(
             error.starts_with(&format!("cannot decode the {coding} body")),
-            "{r}"
+            "{r:?}"
+        );
+        assert_eq!(
+            *r,
+            Record::failure(&urls[i], "protocol").with_error(&error),
+            "{r:?}"
         );
     }
 }
@@ -267,16 +193,14 @@ fn max_size_stops_a_gzip_bomb_promptly() {
     // 10 MiB of zeros, about 10 KiB on the wire.
     let bomb = encode("gzip", &vec![0; 10 << 20]);
     assert!(bomb.len() < 64 << 10, "{}", bomb.len());
-    let server = Encoded::start(vec![route("/bomb", Some("gzip"), bomb.clone())]);
+    let server = Server::with(vec![route("/bomb", Some("gzip"), bomb.clone())]);
     let url = server.url("/bomb");
     let run = run(&["--compressed", "--max-size", "1M"], format!("{url}\n"));
     assert_eq!(run.code(), 1, "{}", run.stderr);
     assert_eq!(
         exact(&run.records),
-        [
-            json!({"type": "failure", "url": url, "error_kind": "body_too_large",
-                "error": "body larger than --max-size (1048576 bytes)"})
-        ]
+        [Record::failure(&url, "body_too_large")
+            .with_error("body larger than --max-size (1048576 bytes)")]
     );
     assert!(
         run.elapsed < Duration::from_secs(3),
@@ -284,23 +208,22 @@ fn max_size_stops_a_gzip_bomb_promptly() {
         run.elapsed
     );
     // Under a limit it is not over, it decodes in full.
-    let run = crate::util::run(&["--compressed", "--max-size", "10M"], format!("{url}\n"));
+    let run = crate::support::run(&["--compressed", "--max-size", "10M"], format!("{url}\n"));
     assert_eq!(
         exact(&run.records),
-        [json!({"type": "success", "url": url, "status": 200,
-                "size": 10 << 20, "wire_size": bomb.len()})]
+        [Record::success(&url, 200, 10 << 20).with_wire_size(bomb.len() as u64)]
     );
 }
 
 /// Without `--max-size`, a bomb still cannot outlast `--timeout`, and the
-/// other URLs are not held up while it decodes (found by review: brotli and
-/// zstd decoding never waited for the network, so it kept its worker thread
-/// and the deadline fired only after the whole body was decoded).
+/// other URLs are not held up while it decodes (brotli and zstd decoding
+/// that never waits for the network would keep its worker thread, and the
+/// deadline would fire only after the whole body was decoded).
 #[test]
 fn a_brotli_bomb_cannot_outlast_the_timeout() {
     // 1 GiB of zeros in 1,617 bytes; tests/fixtures/make-zeros-1gib-br.sh makes it.
-    let bomb = include_bytes!("../fixtures/zeros-1gib.br").to_vec();
-    let server = Encoded::start(vec![
+    let bomb = include_bytes!("fixtures/zeros-1gib.br").to_vec();
+    let server = Server::with(vec![
         route("/bomb", Some("br"), bomb),
         route("/plain", None, b"ok".to_vec()),
     ]);
@@ -310,9 +233,8 @@ fn a_brotli_bomb_cannot_outlast_the_timeout() {
         .map(|u| format!("{u}\n"))
         .collect();
     let run = run(&["--compressed", "-t", "0.5", "-c", "5"], input);
-    let timeout = json!({"type": "failure", "url": bomb, "error_kind": "timeout",
-        "error": "timeout after 0.5s"});
-    let ok = json!({"type": "success", "url": plain, "status": 200, "size": 2, "wire_size": 2});
+    let timeout = Record::failure(&bomb, "timeout").with_error("timeout after 0.5s");
+    let ok = Record::success(&plain, 200, 2).with_wire_size(2);
     // In completion order: the plain URLs were not held up by the decoding.
     assert_eq!(
         exact(&run.records),
@@ -339,11 +261,11 @@ fn max_size_without_compressed_counts_wire_bytes() {
     assert_eq!(
         exact(&run.records),
         [
-            json!({"type": "success", "url": exactly, "status": 200, "size": 1024}),
-            json!({"type": "failure", "url": declared, "error_kind": "body_too_large",
-                   "error": "body larger than --max-size (1024 bytes): Content-Length is 1025"}),
-            json!({"type": "failure", "url": streamed, "error_kind": "body_too_large",
-                   "error": "body larger than --max-size (1024 bytes)"}),
+            Record::success(&exactly, 200, 1024),
+            Record::failure(&declared, "body_too_large")
+                .with_error("body larger than --max-size (1024 bytes): Content-Length is 1025"),
+            Record::failure(&streamed, "body_too_large")
+                .with_error("body larger than --max-size (1024 bytes)"),
         ]
     );
 }
@@ -351,7 +273,7 @@ fn max_size_without_compressed_counts_wire_bytes() {
 #[test]
 fn head_with_compressed_and_max_size_reads_no_body() {
     let wire = encode("gzip", &plain());
-    let server = Encoded::start(vec![route("/gzip", Some("gzip"), wire)]);
+    let server = Server::with(vec![route("/gzip", Some("gzip"), wire)]);
     let url = server.url("/gzip");
     let run = run(
         &["-X", "HEAD", "--compressed", "--max-size", "10"],
@@ -360,6 +282,6 @@ fn head_with_compressed_and_max_size_reads_no_body() {
     assert_eq!(run.code(), 0, "{}", run.stderr);
     assert_eq!(
         exact(&run.records),
-        [json!({"type": "success", "url": url, "status": 200, "size": 0, "wire_size": 0})]
+        [Record::success(&url, 200, 0).with_wire_size(0)]
     );
 }

@@ -1,5 +1,4 @@
-//! Per-host limits, the look-ahead window and rate limits (issue 5, items 1
-//! and 2).
+//! Per-host limits, the look-ahead window and rate limits.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -8,15 +7,11 @@ use std::time::{Duration, Instant};
 use fetcher_stream::{fetch_stream, Config, FetchResult};
 use futures::StreamExt;
 
-use crate::util::{run, Misbehave, RawServer, Reply, Scripted, Server};
+use crate::support::{lines, run, RawServer, Reply, Server};
 
 /// `n` URLs of `server` with `path`, each made distinct by a query.
 fn urls(server: &Server, path: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| server.url(&format!("{path}?{i}"))).collect()
-}
-
-fn lines(urls: &[String]) -> String {
-    urls.iter().map(|u| format!("{u}\n")).collect()
 }
 
 /// Slow and fast URLs interleaved, `-c 20 --max-per-host 2`: each host sees
@@ -44,7 +39,7 @@ fn max_per_host_caps_each_host_and_slow_host_does_not_block_the_fast() {
     );
     assert_eq!(capped.code(), 0, "{}", capped.stderr);
     assert_eq!(capped.records.len(), 32);
-    assert_eq!(capped.checked_summary()["succeeded"], 32);
+    assert_eq!(capped.checked_summary().succeeded, 32);
     assert_eq!((slow.hits(), fast.hits()), (16, 16));
     assert_eq!(slow.peak(), 2, "slow host's peak");
     assert_eq!(fast.peak(), 2, "fast host's peak");
@@ -56,10 +51,16 @@ fn max_per_host_caps_each_host_and_slow_host_does_not_block_the_fast() {
         alone.elapsed
     );
 
-    // For the record: the plain pipeline (no per-host cap) at -c 20.
+    // The cap is what holds the peak at 2: without it, at -c 20, the slow
+    // host's URLs among the first 20 are all in flight together.
     let (slow, fast) = (Server::start(), Server::start());
     let uncapped = run(&["-c", "20"], lines(&mixed(&slow, &fast)));
     assert_eq!(uncapped.code(), 0, "{}", uncapped.stderr);
+    assert!(
+        slow.peak() > 2,
+        "slow host's peak without a cap: {}",
+        slow.peak()
+    );
     eprintln!(
         "slow alone {:?}; mixed --max-per-host 2: {:?}; mixed plain -c 20: {:?} (slow peak {})",
         alone.elapsed,
@@ -84,7 +85,7 @@ fn waiting_urls_hold_no_global_slot() {
     let order: Vec<bool> = r
         .records
         .iter()
-        .map(|x| x["url"].as_str().unwrap().contains("/delay/500"))
+        .map(|x| x.url.contains("/delay/500"))
         .collect();
     let third_slow = order
         .iter()
@@ -117,22 +118,17 @@ fn keep_order_and_bad_lines_with_the_scheduler() {
     ];
     let r = run(&["--keep-order", "--max-per-host", "1"], lines(&input));
     assert_eq!(r.code(), 1, "{}", r.stderr);
-    let got: Vec<&str> = r
-        .records
-        .iter()
-        .map(|x| x["url"].as_str().unwrap())
-        .collect();
-    assert_eq!(got, input.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(r.urls(), input);
     let kinds: Vec<&str> = r
         .records
         .iter()
-        .map(|x| x["error_kind"].as_str().unwrap_or("-"))
+        .map(|x| x.error_kind.as_deref().unwrap_or("-"))
         .collect();
     assert_eq!(
         kinds,
         ["-", "unsupported_scheme", "-", "-", "invalid_url", "-"]
     );
-    assert_eq!(r.records[5]["status"], 404);
+    assert_eq!(r.records[5].status, Some(404));
 }
 
 /// A bad line gives its record at once, even while the window's other URLs
@@ -144,7 +140,7 @@ fn bad_lines_do_not_wait_for_the_window() {
     input.push("nope://x".to_owned());
     let r = run(&["--max-per-host", "1"], lines(&input));
     let first = &r.records[0];
-    assert_eq!(first["url"], "nope://x", "{:?}", r.records);
+    assert_eq!(first.url, "nope://x", "{:?}", r.records);
     assert_eq!(r.records.len(), 3);
 }
 
@@ -152,7 +148,7 @@ fn bad_lines_do_not_wait_for_the_window() {
 /// request to one host at `--max-per-host 1` reads exactly 10 lines.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lookahead_bounds_the_lines_read() {
-    let server = RawServer::start(Misbehave::Hang);
+    let server = RawServer::every(Reply::hang());
     let url = server.url("/");
     let (input, pulled) = counted_input(url, 1_000);
     let config = Config {
@@ -193,7 +189,7 @@ async fn lookahead_bounds_the_lines_read() {
 /// taken before n intervals have passed.
 #[test]
 fn rate_per_host_spaces_each_host_on_its_own() {
-    let (a, b) = (Scripted::start(vec![]), Scripted::start(vec![]));
+    let (a, b) = (RawServer::scripted(vec![]), RawServer::scripted(vec![]));
     let input: Vec<String> = (0..6)
         .map(|i| a.url(&format!("/{i}")))
         .chain((0..6).map(|i| b.url(&format!("/{i}"))))
@@ -206,10 +202,9 @@ fn rate_per_host_spaces_each_host_on_its_own() {
     assert_eq!(r.code(), 0, "{}", r.stderr);
     assert_eq!(r.records.len(), 12);
     for server in [&a, &b] {
-        let times: Vec<Instant> = server.requests().into_iter().map(|(t, _)| t).collect();
+        let times = server.times_since(started);
         assert_eq!(times.len(), 6);
-        for (n, t) in times.iter().enumerate() {
-            let after = *t - started;
+        for (n, after) in times.into_iter().enumerate() {
             let earliest = Duration::from_millis(100) * n as u32;
             assert!(after >= earliest, "request {n} after {after:?}");
         }
@@ -220,34 +215,30 @@ fn rate_per_host_spaces_each_host_on_its_own() {
 /// `--rate 5/s` over the whole run: the n-th attempt (from 0) cannot go out
 /// before n intervals of 200 ms have passed. Tokens are taken in input order
 /// before the slot: the requests come in input order, and no record counts
-/// the rate wait (found in review: taken in the slot, the order was random
-/// and `elapsed_ms` grew by one interval per URL, to 600 ms for the fourth).
-/// A record's clock starts at its token, so it cannot cover more than the
-/// run left after that token's earliest time.
+/// the rate wait (taken in the slot, the order would be random and
+/// `elapsed_ms` would grow by one interval per URL). A record's clock starts
+/// at its token, so it cannot cover more than the run left after that
+/// token's earliest time.
 #[test]
 fn global_rate_spaces_attempts() {
-    let server = Scripted::start(vec![]);
+    let server = RawServer::scripted(vec![]);
     let input: Vec<String> = (0..4).map(|i| server.url(&format!("/{i}"))).collect();
     let started = Instant::now();
     let r = run(&["-c", "4", "--rate", "5/s"], lines(&input));
     let total = started.elapsed();
     assert_eq!(r.code(), 0, "{}", r.stderr);
-    let requests = server.requests();
     let interval = Duration::from_millis(200);
-    for (n, (t, _)) in requests.iter().enumerate() {
-        let after = *t - started;
+    for (n, after) in server.times_since(started).into_iter().enumerate() {
         assert!(after >= interval * n as u32, "request {n} after {after:?}");
     }
-    let paths: Vec<String> = requests.iter().map(|(_, l)| l.clone()).collect();
     let want: Vec<String> = (0..4).map(|i| format!("GET /{i} HTTP/1.1")).collect();
-    assert_eq!(paths, want);
+    assert_eq!(server.lines(), want);
     for (n, url) in input.iter().enumerate() {
-        let rec = r.records.iter().find(|r| r["url"] == url.as_str()).unwrap();
+        let rec = r.records.iter().find(|r| r.url == *url).unwrap();
         let left = total - interval * n as u32;
-        let ms = rec["elapsed_ms"].as_f64().unwrap();
         assert!(
-            ms <= left.as_secs_f64() * 1000.0,
-            "{rec} with {left:?} left"
+            rec.elapsed_ms <= left.as_secs_f64() * 1000.0,
+            "{rec:?} with {left:?} left"
         );
     }
 }
@@ -259,10 +250,7 @@ fn global_rate_spaces_attempts() {
 #[test]
 fn retry_after_pauses_the_host() {
     for (retry_after, cap, min, max) in [("1", "60", 900, 3000), ("3600", "1", 900, 3000)] {
-        let paused = Scripted::start(vec![Reply::Status(
-            429,
-            vec![("Retry-After", retry_after.to_owned())],
-        )]);
+        let paused = RawServer::scripted(vec![Reply::status(429, &[("Retry-After", retry_after)])]);
         let other = Server::start();
         let input = vec![
             paused.url("/first"),
@@ -274,24 +262,24 @@ fn retry_after_pauses_the_host() {
             lines(&input),
         );
         assert_eq!(r.records.len(), 3);
-        let seen = paused.requests();
+        let seen = paused.heads();
         assert_eq!(seen.len(), 2);
-        let gap = (seen[1].0 - seen[0].0).as_millis();
+        let gap = (seen[1].at - seen[0].at).as_millis();
         assert!(
             (min..max).contains(&gap),
             "Retry-After {retry_after}, cap {cap}: gap {gap} ms"
         );
         // The other host's URL did not wait for the pause.
-        assert_eq!(r.records[1]["url"], input[2], "{:?}", r.records);
+        assert_eq!(r.records[1].url, input[2], "{:?}", r.records);
     }
 }
 
-/// Without `--max-per-host`, `--rate-per-host`, `--rate` and `--retries` the
-/// pipeline is the plain `buffer_unordered(c)`: `--lookahead` alone reads no
-/// line ahead.
+/// Without `--max-per-host`, `--rate-per-host`, `--rate` and `--retries` no
+/// URL ever waits, so the window is `-c` lines, as `buffer_unordered(c)`:
+/// `--lookahead` alone reads no line ahead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lookahead_alone_keeps_the_plain_pipeline() {
-    let server = RawServer::start(Misbehave::Hang);
+async fn lookahead_alone_reads_no_line_ahead() {
+    let server = RawServer::every(Reply::hang());
     let url = server.url("/");
     let (input, pulled) = counted_input(url, 1_000);
     let config = Config {
@@ -314,10 +302,7 @@ async fn lookahead_alone_keeps_the_plain_pipeline() {
 /// answers the waiting retry and the waiting lines at once as `cancelled`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiting_retry_stays_in_the_window() {
-    let server = Scripted::start(vec![Reply::Status(
-        503,
-        vec![("Retry-After", "30".to_owned())],
-    )]);
+    let server = RawServer::scripted(vec![Reply::status(503, &[("Retry-After", "30")])]);
     let (input, pulled) = counted_input(server.url("/x"), 1_000);
     let config = Config {
         max_concurrency: 1,
@@ -330,7 +315,7 @@ async fn a_waiting_retry_stays_in_the_window() {
     let next = tokio::time::timeout(Duration::from_millis(500), results.next()).await;
     assert!(next.is_err(), "{next:?}");
     assert_eq!(pulled.load(Ordering::SeqCst), 4);
-    assert_eq!(server.lines().len(), 1);
+    assert_eq!(server.requests(), 1);
     let asked = Instant::now();
     cancel.cancel();
     let rest: Vec<FetchResult> = tokio::time::timeout(Duration::from_secs(2), results.collect())
@@ -350,7 +335,7 @@ async fn a_waiting_retry_stays_in_the_window() {
         assert_eq!(error_kind.as_str(), "cancelled");
         assert_eq!(*attempts, None, "one attempt made at most");
     }
-    assert_eq!(server.lines().len(), 1);
+    assert_eq!(server.requests(), 1);
 }
 
 /// `n` copies of `url` as an in-memory input, and a count of the items the

@@ -1,8 +1,6 @@
-//! Redirects (issue 2, item 8).
+//! Redirects.
 
-use serde_json::json;
-
-use crate::util::{exact, run, without, Server};
+use crate::support::{exact, run, Record, Server};
 
 #[test]
 fn relative_redirect_chain_is_followed_to_the_final_url() {
@@ -12,10 +10,7 @@ fn relative_redirect_chain_is_followed_to_the_final_url() {
     assert_eq!(run.code(), 0, "{}", run.stderr);
     assert_eq!(
         exact(&run.records),
-        [json!({
-            "type": "success", "url": url, "status": 200, "size": 4,
-            "final_url": server.url("/redirect/0"),
-        })]
+        [Record::success(&url, 200, 4).with_final_url(&server.url("/redirect/0"))]
     );
     let targets: Vec<String> = server.seen().into_iter().map(|s| s.target).collect();
     assert_eq!(
@@ -33,14 +28,9 @@ fn redirect_limit_is_inclusive() {
     assert_eq!(
         exact(&run.sorted()),
         [
-            json!({
-                "type": "success", "url": two, "status": 200, "size": 4,
-                "final_url": server.url("/redirect/0"),
-            }),
-            json!({
-                "type": "failure", "url": three,
-                "error": "too many redirects (limit 2)", "error_kind": "too_many_redirects",
-            }),
+            Record::success(&two, 200, 4).with_final_url(&server.url("/redirect/0")),
+            Record::failure(&three, "too_many_redirects")
+                .with_error("too many redirects (limit 2)"),
         ]
     );
     run.checked_summary();
@@ -54,10 +44,7 @@ fn redirect_loop_is_too_many_redirects() {
     assert_eq!(run.code(), 1);
     assert_eq!(
         exact(&run.records),
-        [json!({
-            "type": "failure", "url": url,
-            "error": "too many redirects (limit 10)", "error_kind": "too_many_redirects",
-        })]
+        [Record::failure(&url, "too_many_redirects").with_error("too many redirects (limit 10)")]
     );
     // The first request and the 10 redirects followed, then it stops.
     assert_eq!(server.hits(), 11);
@@ -70,10 +57,7 @@ fn max_redirects_zero_returns_the_3xx() {
     let run = run(&["--max-redirects", "0"], format!("{url}\n"));
     assert_eq!(run.code(), 0);
     // "moved" is the redirect's own body; no final_url, nothing followed.
-    assert_eq!(
-        exact(&run.records),
-        [json!({"type": "success", "url": url, "status": 302, "size": 5})]
-    );
+    assert_eq!(exact(&run.records), [Record::success(&url, 302, 5)]);
     assert_eq!(server.hits(), 1);
 }
 
@@ -98,8 +82,8 @@ fn credentials_are_not_sent_to_another_origin() {
     let run = run(&CREDENTIALS, format!("{url}\n"));
     assert_eq!(run.code(), 0, "{}", run.stderr);
     assert_eq!(
-        without(&run.records[0], &[]),
-        json!({"type": "success", "url": url, "status": 200, "size": 2, "final_url": target})
+        run.records[0].exact(),
+        Record::success(&url, 200, 2).with_final_url(&target)
     );
     let (first, second) = (a.seen(), b.seen());
     assert_eq!((first.len(), second.len()), (1, 1));
@@ -121,7 +105,7 @@ fn credentials_are_kept_on_a_same_origin_redirect() {
     let url = a.url(&format!("/to?{target}"));
     let run = run(&CREDENTIALS, format!("{url}\n"));
     assert_eq!(run.code(), 0, "{}", run.stderr);
-    assert_eq!(run.records[0]["final_url"], target);
+    assert_eq!(run.records[0].final_url.as_deref(), Some(target.as_str()));
     let seen = a.seen();
     assert_eq!(seen.len(), 2);
     for s in &seen {

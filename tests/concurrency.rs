@@ -1,4 +1,4 @@
-//! Bounded concurrency and lazy input (issue 2, items 2, 4 and 5).
+//! Bounded concurrency and lazy input.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -7,37 +7,30 @@ use std::time::Duration;
 use fetcher_stream::{fetch_all, fetch_stream, Config, FetchResult};
 use futures::StreamExt;
 
-use crate::util::{run, Misbehave, RawServer, Server};
+use crate::support::{run, RawServer, Reply, Server};
 
-/// The server holds each request until the rest of its group of 4 has
-/// arrived (`/gate/4`), so the peak is 4 exactly when 4 are kept in flight.
+/// The server holds each request until the rest of its group of N has
+/// arrived (`/gate/N`), so the peak is N exactly when N are kept in flight:
+/// `-c 4`, and 5 by default.
 #[test]
 fn cli_keeps_exactly_c_requests_in_flight() {
-    let server = Server::start();
-    let input: String = (0..20)
-        .map(|i| format!("{}\n", server.url(&format!("/gate/4?{i}"))))
-        .collect();
-    let run = run(&["-c", "4"], input);
-    assert_eq!(run.code(), 0, "{}", run.stderr);
-    assert_eq!(run.records.len(), 20);
-    assert!(
-        run.records.iter().all(|r| r["status"] == 200),
-        "{:?}",
-        run.records
-    );
-    assert_eq!(server.hits(), 20);
-    assert_eq!(server.peak(), 4);
-}
-
-#[test]
-fn cli_default_concurrency_is_five() {
-    let server = Server::start();
-    let input: String = (0..15)
-        .map(|i| format!("{}\n", server.url(&format!("/gate/5?{i}"))))
-        .collect();
-    let run = run(&[], input);
-    assert_eq!(run.code(), 0, "{}", run.stderr);
-    assert_eq!(server.peak(), 5);
+    let cases: [(&[&str], usize, usize); 2] = [(&["-c", "4"], 4, 20), (&[], 5, 15)];
+    for (args, c, urls) in cases {
+        let server = Server::start();
+        let input: String = (0..urls)
+            .map(|i| format!("{}\n", server.url(&format!("/gate/{c}?{i}"))))
+            .collect();
+        let run = run(args, input);
+        assert_eq!(run.code(), 0, "{args:?}: {}", run.stderr);
+        assert_eq!(run.records.len(), urls, "{args:?}");
+        assert!(
+            run.records.iter().all(|r| r.status == Some(200)),
+            "{args:?}: {:?}",
+            run.records
+        );
+        assert_eq!(server.hits(), urls, "{args:?}");
+        assert_eq!(server.peak(), c, "{args:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,10 +79,10 @@ async fn library_stream_is_completion_order_and_fetch_all_input_order() {
     assert_eq!(all, urls);
 }
 
-/// Item 5: input is pulled only as slots free up, never read ahead whole.
+/// Input is pulled only as slots free up, never read ahead whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn library_pulls_input_lazily() {
-    let server = RawServer::start(Misbehave::Hang);
+    let server = RawServer::every(Reply::hang());
     let url = server.url("/");
     let pulled = Arc::new(AtomicUsize::new(0));
     let counter = pulled.clone();
@@ -115,7 +108,7 @@ async fn library_pulls_input_lazily() {
 /// token ends each one as a `cancelled` failure.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn library_cancel_gives_cancelled_failures() {
-    let server = RawServer::start(Misbehave::Hang);
+    let server = RawServer::every(Reply::hang());
     let urls: Vec<String> = (0..3).map(|i| server.url(&format!("/{i}"))).collect();
     let config = Config {
         max_concurrency: 3,

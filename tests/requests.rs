@@ -1,12 +1,11 @@
-//! Methods, bodies, forced HTTP versions and the connect deadline (issue 5,
-//! item 5): the exact request the server saw.
+//! Methods, bodies, forced HTTP versions and the connect deadline: the exact
+//! request the server saw.
 
 use std::time::Duration;
 
 use http::Method;
-use serde_json::{json, Value};
 
-use crate::util::{exact, run, without, Seen, Server};
+use crate::support::{exact, run, Record, Seen, Server};
 
 /// A file under Cargo's target tmp dir with `contents`; its path.
 fn temp_file(name: &str, contents: &[u8]) -> String {
@@ -29,10 +28,7 @@ fn only_request(args: &[&str], server: &Server, path: &str) -> Seen {
     let url = server.url(path);
     let run = run(args, format!("{url}\n"));
     assert_eq!(run.code(), 0, "{args:?}: {}", run.stderr);
-    assert_eq!(
-        exact(&run.records),
-        [json!({"type": "success", "url": url, "status": 200, "size": 2})]
-    );
+    assert_eq!(exact(&run.records), [Record::success(&url, 200, 2)]);
     let mut seen = server.seen();
     assert_eq!(seen.len(), 1, "{seen:?}");
     seen.remove(0)
@@ -75,8 +71,8 @@ fn an_empty_header_value_removes_the_field() {
 }
 
 /// A body file that is standard input under another name would read the URL
-/// list as the body and leave no URL: a usage error, like `@-` (found in
-/// review: `-d @/dev/stdin` gave 0 records and exit 0).
+/// list as the body and leave no URL (0 records, exit 0): a usage error, like
+/// `@-`.
 #[test]
 fn a_body_from_standard_input_is_refused_under_any_name() {
     let server = Server::start();
@@ -167,9 +163,9 @@ fn the_same_body_goes_to_every_url() {
     }
 }
 
-/// Runs one POST with a body through a redirect of status `code` and returns
-/// the two requests the server saw.
-fn post_through_redirect(code: u16, method: &str) -> (Vec<Seen>, Value) {
+/// Runs one request of `method` with a body through a redirect of status
+/// `code`, checks its record, and returns the requests the server saw.
+fn post_through_redirect(code: u16, method: &str) -> Vec<Seen> {
     let server = Server::start();
     let final_url = server.url("/final");
     let url = server.url(&format!("/to/{code}?{final_url}"));
@@ -177,18 +173,17 @@ fn post_through_redirect(code: u16, method: &str) -> (Vec<Seen>, Value) {
     let run = run(&args, format!("{url}\n"));
     assert_eq!(run.code(), 0, "{}", run.stderr);
     assert_eq!(run.records.len(), 1);
-    let rec = without(&run.records[0], &[]);
     assert_eq!(
-        rec,
-        json!({"type": "success", "url": url, "status": 200, "size": 2, "final_url": final_url})
+        run.records[0].exact(),
+        Record::success(&url, 200, 2).with_final_url(&final_url)
     );
-    (server.seen(), rec)
+    server.seen()
 }
 
 #[test]
 fn see_other_switches_to_get_and_drops_the_body_and_its_fields() {
     for (code, method) in [(303, "POST"), (303, "PUT"), (302, "POST"), (301, "POST")] {
-        let (seen, _) = post_through_redirect(code, method);
+        let seen = post_through_redirect(code, method);
         assert_eq!(seen.len(), 2);
         assert_eq!(seen[0].method.as_str(), method);
         assert_eq!(seen[0].body, "k=v");
@@ -206,7 +201,7 @@ fn see_other_switches_to_get_and_drops_the_body_and_its_fields() {
 #[test]
 fn temporary_and_permanent_redirects_resend_method_and_body() {
     for (code, method) in [(307, "POST"), (308, "POST"), (302, "PUT"), (301, "PUT")] {
-        let (seen, _) = post_through_redirect(code, method);
+        let seen = post_through_redirect(code, method);
         assert_eq!(seen.len(), 2);
         for s in &seen {
             assert_eq!(s.method.as_str(), method, "{code}: {s:?}");
@@ -227,11 +222,12 @@ fn http2_prior_knowledge_speaks_h2c_and_http1_1_speaks_1_1() {
     );
     assert_eq!(run.code(), 0, "{}", run.stderr);
     assert_eq!(
-        run.records[0]["http_version"], "HTTP/2.0",
+        run.records[0].http_version.as_deref(),
+        Some("HTTP/2.0"),
         "{:?}",
         run.records
     );
-    assert_eq!(run.records[0]["size"], 10);
+    assert_eq!(run.records[0].size, Some(10));
     let seen = server.seen();
     assert_eq!(seen[0].version, http::Version::HTTP_2);
     assert_eq!(
@@ -245,9 +241,9 @@ fn http2_prior_knowledge_speaks_h2c_and_http1_1_speaks_1_1() {
 
     let server = Server::start();
     let url = server.url("/bytes/10");
-    let run = crate::util::run(&["--http1.1"], format!("{url}\n"));
+    let run = crate::support::run(&["--http1.1"], format!("{url}\n"));
     assert_eq!(run.code(), 0, "{}", run.stderr);
-    assert_eq!(run.records[0]["http_version"], "HTTP/1.1");
+    assert_eq!(run.records[0].http_version.as_deref(), Some("HTTP/1.1"));
     assert_eq!(server.seen()[0].version, http::Version::HTTP_11);
 }
 
@@ -300,10 +296,8 @@ fn connect_timeout_ends_a_connect_that_never_completes_as_connect() {
     assert_eq!(run.code(), 1, "{}", run.stderr);
     assert_eq!(
         exact(&run.records),
-        [json!({
-            "type": "failure", "url": url, "error_kind": "connect",
-            "error": "connection not established within 0.5s (--connect-timeout)",
-        })]
+        [Record::failure(&url, "connect")
+            .with_error("connection not established within 0.5s (--connect-timeout)")]
     );
     assert!(
         run.elapsed < Duration::from_secs(4),
@@ -311,6 +305,11 @@ fn connect_timeout_ends_a_connect_that_never_completes_as_connect() {
         run.elapsed
     );
     // Without it, only the whole-URL deadline ends the wait.
-    let run = crate::util::run(&["-t", "1"], format!("{url}\n"));
-    assert_eq!(run.records[0]["error_kind"], "timeout", "{:?}", run.records);
+    let run = crate::support::run(&["-t", "1"], format!("{url}\n"));
+    assert_eq!(
+        run.records[0].error_kind.as_deref(),
+        Some("timeout"),
+        "{:?}",
+        run.records
+    );
 }

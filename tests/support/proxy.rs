@@ -6,8 +6,8 @@
 //! Both resolve the test names `origin.test` and `example.test` to 127.0.0.1
 //! themselves (and any IP address as itself); other names get an error
 //! answer. So a request for such a name succeeds only if the name reached the
-//! proxy. Like the servers in `integration/util.rs`, each listens on
-//! `127.0.0.1:0` on its own thread and runtime, and stops when dropped.
+//! proxy. Like the other test servers, each listens on `127.0.0.1:0` on its
+//! own thread and runtime, and stops when dropped.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -21,7 +21,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::util::{Background, ConnFn};
+use super::background::{Background, ConnFn};
 
 /// The proxies' own name table: the test names and IP addresses.
 fn resolve(host: &str) -> Option<IpAddr> {
@@ -329,10 +329,4 @@ async fn socks(
     s.write_all(&reply(0)).await?;
     tokio::io::copy_bidirectional(&mut s, &mut origin).await?;
     Ok(())
-}
-
-/// A loopback port with nothing listening on it (bound, then closed).
-pub fn dead_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }

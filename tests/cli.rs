@@ -1,12 +1,10 @@
-//! Exit statuses, usage errors, the summary line and prompt output (issue 2,
-//! items 10, 12 and 13).
+//! Exit statuses, usage errors, the summary line and prompt output.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::util::{command, run, wait_with_limit, Misbehave, RawServer, Server};
+use crate::support::{run, Cmd, Kind, RawServer, Record, Reply, Server};
 
 #[test]
 fn exit_zero_when_every_record_is_a_success() {
@@ -27,8 +25,8 @@ fn exit_one_when_some_record_is_a_failure() {
     let input = format!("{}\nftp://x/\n", server.url("/bytes/1"));
     let run = run(&[], input);
     assert_eq!(run.code(), 1, "{}", run.stderr);
-    let kinds: Vec<_> = run.sorted().iter().map(|r| r["type"].clone()).collect();
-    assert_eq!(kinds, ["failure", "success"]);
+    let kinds: Vec<Kind> = run.sorted().iter().map(|r| r.kind).collect();
+    assert_eq!(kinds, [Kind::Failure, Kind::Success]);
 }
 
 #[test]
@@ -37,7 +35,7 @@ fn empty_input_gives_an_empty_run() {
     assert_eq!(run.code(), 0, "{}", run.stderr);
     assert!(run.records.is_empty());
     let s = run.checked_summary();
-    assert_eq!(s["total"], 0);
+    assert_eq!(s.total, 0);
 }
 
 /// A bad flag or value: exit 2, a message, nothing fetched.
@@ -94,15 +92,8 @@ fn summary_is_the_last_stderr_line_and_counts_the_records() {
     // Nothing else was written to stderr.
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     let s = run.checked_summary();
-    assert_eq!(
-        (
-            s["total"].as_u64(),
-            s["succeeded"].as_u64(),
-            s["failed"].as_u64()
-        ),
-        (Some(4), Some(2), Some(2))
-    );
-    assert!(s.get("interrupted").is_none(), "{s}");
+    assert_eq!((s.total, s.succeeded, s.failed), (4, 2, 2));
+    assert_eq!(s.interrupted, None, "{s:?}");
 }
 
 #[test]
@@ -119,18 +110,16 @@ fn quiet_writes_no_summary() {
 #[test]
 fn a_finished_record_is_visible_before_the_run_ends() {
     let server = Server::start();
-    let hang = RawServer::start(Misbehave::Hang);
-    let mut child = command(&["-t", "1"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let hang = RawServer::every(Reply::hang());
+    // 10 s for the first record, 10 s for the exit.
+    let mut running = Cmd::new(&["-t", "1"])
+        .limit(Duration::from_secs(20))
+        .start();
+    let mut stdin = running.child.stdin.take().unwrap();
     let fast = server.url("/bytes/7");
     writeln!(stdin, "{}\n{fast}", hang.url("/")).unwrap();
     stdin.flush().unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let stdout = BufReader::new(running.child.stdout.take().unwrap());
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in stdout.lines() {
@@ -140,20 +129,20 @@ fn a_finished_record_is_visible_before_the_run_ends() {
     let first = match rx.recv_timeout(Duration::from_secs(10)) {
         Ok(line) => line,
         Err(e) => {
-            let _ = child.kill();
-            let _ = child.wait();
+            let _ = running.child.kill();
+            let _ = running.child.wait();
             panic!("no record while the input is open: {e}");
         }
     };
     // The run is still going: the input is open.
-    assert!(child.try_wait().unwrap().is_none());
-    let record: serde_json::Value = serde_json::from_str(&first).expect(&first);
-    assert_eq!(record["url"], fast.as_str());
-    assert_eq!(record["size"], 7);
+    assert!(running.child.try_wait().unwrap().is_none());
+    let record: Record = serde_json::from_str(&first).expect(&first);
+    assert_eq!(record.url, fast);
+    assert_eq!(record.size, Some(7));
     drop(stdin);
-    let status = wait_with_limit(&mut child, Duration::from_secs(10));
-    assert_eq!(status.code(), Some(1));
+    assert_eq!(running.wait().code(), Some(1));
     let rest: Vec<String> = rx.iter().collect();
     assert_eq!(rest.len(), 1, "{rest:?}");
-    assert!(rest[0].contains(r#""error_kind":"timeout""#), "{rest:?}");
+    let last: Record = serde_json::from_str(&rest[0]).expect(&rest[0]);
+    assert_eq!(last.error_kind.as_deref(), Some("timeout"), "{rest:?}");
 }

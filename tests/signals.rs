@@ -1,0 +1,198 @@
+//! A closed stdout and interrupting signals.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::support::{by_url, exact, parse_lines, Cmd, RawServer, Record, Reply, Server, Summary};
+
+/// How long a run here may take: up to 10 s until the moment the test
+/// waits for (records, requests), then 10 s to exit.
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// `fetcher-stream | head -n 3` while other requests hang: the process ends
+/// promptly, silently, with status 141.
+#[test]
+fn closed_stdout_ends_the_run_with_141() {
+    let server = Server::start();
+    let hang = RawServer::every(Reply::hang());
+    let mut input = String::new();
+    for i in 0..3 {
+        input += &format!("{}\n", server.url(&format!("/bytes/{i}")));
+    }
+    for i in 0..5 {
+        input += &format!("{}\n", hang.url(&format!("/{i}")));
+    }
+    let mut running = Cmd::new(&["-c", "8", "-t", "30"]).limit(LIMIT).start();
+    let mut stdin = running.child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    // The reader: three lines, then it goes away (closing the pipe).
+    let stdout = running.child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let got: Vec<String> = lines.by_ref().take(3).map(Result::unwrap).collect();
+        drop(lines);
+        let _ = tx.send((got, Instant::now()));
+    });
+    let (lines, closed_at) = match rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = running.child.kill();
+            let _ = running.child.wait();
+            panic!("three records never came: {e}");
+        }
+    };
+    let out = running.finish();
+    let took = closed_at.elapsed();
+    assert_eq!(out.status.signal(), None, "{:?}", out.status);
+    assert_eq!(out.status.code(), Some(141), "{:?}", out.status);
+    assert!(
+        took < Duration::from_secs(5),
+        "exited {took:?} after the reader left"
+    );
+    assert_eq!(out.stderr, "");
+    // The three lines read were the three fast URLs.
+    let records = by_url(parse_lines(&lines.join("\n")));
+    let want: Vec<Record> = (0..3)
+        .map(|i| Record::success(&server.url(&format!("/bytes/{i}")), 200, i))
+        .collect();
+    assert_eq!(exact(&records), want);
+}
+
+/// Sends `signal` while `hanging` URLs (at `-c 3`) hang and stdin stays open,
+/// and checks every URL read got a `cancelled` record, the summary says
+/// `interrupted`, and the exit status is 130.
+fn interrupt(signal: libc::c_int, hanging: usize, extra: &[&str]) {
+    let hang = RawServer::every(Reply::hang());
+    let urls: Vec<String> = (0..hanging).map(|i| hang.url(&format!("/{i}"))).collect();
+    let mut running = Cmd::new(&[&["-c", "3", "-t", "30"], extra].concat())
+        .limit(LIMIT)
+        .start();
+    let mut stdin = running.child.stdin.take().unwrap();
+    // One write: every line is read at once, before the signal.
+    stdin
+        .write_all(format!("{}\n", urls.join("\n")).as_bytes())
+        .unwrap();
+    stdin.flush().unwrap();
+    hang.wait_for_requests(3);
+    running.signal(signal);
+    let sent = Instant::now();
+    let run = running.finish().parse();
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        sent.elapsed()
+    );
+    drop(stdin);
+    assert_eq!(run.status.code(), Some(130), "{:?}", run.status);
+    let want: Vec<Record> = by_url(
+        urls.iter()
+            .map(|u| Record::failure(u, "cancelled").with_error("cancelled"))
+            .collect(),
+    );
+    assert_eq!(exact(&run.sorted()), want);
+    assert_eq!(hang.requests(), 3, "only -c 3 requests were started");
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    let summary = run.summary();
+    assert!(summary.elapsed_ms >= 0.0, "{summary:?}");
+    let n = hanging as u64;
+    assert_eq!(
+        summary,
+        Summary {
+            kind: "summary".into(),
+            total: n,
+            succeeded: 0,
+            failed: n,
+            elapsed_ms: summary.elapsed_ms,
+            interrupted: Some(true),
+        }
+    );
+}
+
+/// Each signal and the lines in flight or waiting: SIGINT and SIGTERM cancel
+/// what is in flight; lines already read but still waiting for a slot get a
+/// record too; and with the per-host scheduler, lines waiting in its
+/// look-ahead window end as `cancelled` records at once.
+#[test]
+fn a_signal_cancels_every_line_read_and_exits_130() {
+    let cases: [(&str, libc::c_int, usize, &[&str]); 4] = [
+        ("SIGINT, in flight", libc::SIGINT, 3, &[]),
+        ("SIGTERM, in flight", libc::SIGTERM, 3, &[]),
+        ("SIGINT, lines read but not started", libc::SIGINT, 5, &[]),
+        (
+            "SIGINT, the look-ahead window",
+            libc::SIGINT,
+            8,
+            &["--max-per-host", "3"],
+        ),
+    ];
+    for (name, signal, hanging, extra) in cases {
+        eprintln!("case: {name}");
+        interrupt(signal, hanging, extra);
+    }
+}
+
+/// Lines that arrive on stdin while every slot is busy are not read before the
+/// signal; after it, no new read may consume them without a record. The test
+/// keeps its own copy of the pipe's read end, so after the run it can count
+/// the bytes the process left unread: records must equal the lines it read.
+/// The same with the per-host scheduler (`--lookahead 5`: two lines wait in
+/// its window, the rest in the pipe).
+#[test]
+fn sigint_reads_no_line_it_does_not_answer() {
+    for extra in [&[][..], &["--max-per-host", "3", "--lookahead", "5"]] {
+        reads_no_line_it_does_not_answer(extra);
+    }
+}
+
+fn reads_no_line_it_does_not_answer(extra: &[&str]) {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let hang = RawServer::every(Reply::hang());
+    let mut fds = [0; 2];
+    // SAFETY: a fresh pipe; both ends are owned right below.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let ours = read_end.try_clone().unwrap();
+    let running = Cmd::new(&[&["-c", "3", "-t", "30"], extra].concat())
+        .stdin(Stdio::from(read_end))
+        .limit(LIMIT)
+        .start();
+    let mut pipe = std::fs::File::from(write_end);
+    for i in 0..3 {
+        writeln!(pipe, "{}", hang.url(&format!("/first/{i}"))).unwrap();
+    }
+    hang.wait_for_requests(3);
+    // Every slot is busy now: these wait in the pipe.
+    for i in 0..20 {
+        writeln!(pipe, "{}", hang.url(&format!("/later/{i}"))).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    running.signal(libc::SIGINT);
+    let run = running.finish().parse();
+    assert_eq!(run.status.code(), Some(130), "{extra:?}");
+    // What the process did not read is still in the pipe.
+    drop(pipe);
+    let mut unread = String::new();
+    std::fs::File::from(ours)
+        .read_to_string(&mut unread)
+        .unwrap();
+    let read_lines = 23 - unread.lines().count();
+    assert_eq!(
+        run.records.len(),
+        read_lines,
+        "{extra:?}: records {:?}\nunread {unread:?}",
+        run.records
+    );
+    assert!(
+        run.records
+            .iter()
+            .all(|r| r.error_kind.as_deref() == Some("cancelled")),
+        "{extra:?}: {:?}",
+        run.records
+    );
+}

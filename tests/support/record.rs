@@ -1,0 +1,190 @@
+//! The records and the summary the binary writes, parsed into typed values
+//! (as ripgrep's `tests/json.rs` does) so tests assert on fields.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// `type` of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Success,
+    Failure,
+}
+
+/// One stdout line. Each field the binary leaves out is `None`; keys that are
+/// not record fields (a spec's pass-through keys) land in `extra`, so two
+/// records are equal only if they have the same keys with the same values.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Record {
+    #[serde(rename = "type")]
+    pub kind: Kind,
+    pub url: String,
+    pub status: Option<u16>,
+    pub size: Option<u64>,
+    pub error: Option<String>,
+    pub error_kind: Option<String>,
+    pub elapsed_ms: f64,
+    pub http_version: Option<String>,
+    pub wire_size: Option<u64>,
+    pub final_url: Option<String>,
+    pub attempts: Option<u32>,
+    pub line: Option<u64>,
+    /// Pass-through keys, in the order written.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Record {
+    /// A success as the tests write it: no timing, no `http_version`.
+    pub fn success(url: &str, status: u16, size: u64) -> Record {
+        Record {
+            kind: Kind::Success,
+            status: Some(status),
+            size: Some(size),
+            ..Record::blank(url)
+        }
+    }
+
+    /// A failure as the tests write it: no timing, no `error` text (see
+    /// [`Record::with_error`]).
+    pub fn failure(url: &str, error_kind: &str) -> Record {
+        Record {
+            kind: Kind::Failure,
+            error_kind: Some(error_kind.to_owned()),
+            ..Record::blank(url)
+        }
+    }
+
+    fn blank(url: &str) -> Record {
+        Record {
+            kind: Kind::Failure,
+            url: url.to_owned(),
+            status: None,
+            size: None,
+            error: None,
+            error_kind: None,
+            elapsed_ms: 0.0,
+            http_version: None,
+            wire_size: None,
+            final_url: None,
+            attempts: None,
+            line: None,
+            extra: Map::new(),
+        }
+    }
+
+    pub fn with_error(mut self, error: &str) -> Record {
+        self.error = Some(error.to_owned());
+        self
+    }
+
+    pub fn with_final_url(mut self, url: &str) -> Record {
+        self.final_url = Some(url.to_owned());
+        self
+    }
+
+    pub fn with_wire_size(mut self, n: u64) -> Record {
+        self.wire_size = Some(n);
+        self
+    }
+
+    pub fn with_attempts(mut self, n: u32) -> Record {
+        self.attempts = Some(n);
+        self
+    }
+
+    pub fn with_http_version(mut self, v: &str) -> Record {
+        self.http_version = Some(v.to_owned());
+        self
+    }
+
+    pub fn with_line(mut self, n: u64) -> Record {
+        self.line = Some(n);
+        self
+    }
+
+    /// A pass-through key.
+    pub fn with(mut self, key: &str, value: Value) -> Record {
+        self.extra.insert(key.to_owned(), value);
+        self
+    }
+
+    pub fn is_success(&self) -> bool {
+        self.kind == Kind::Success
+    }
+
+    /// The record as the tests write it, after checking the parts they leave
+    /// out: `elapsed_ms` is a non-negative number (then zeroed) and a
+    /// success came over plain-text HTTP/1.1 (then `http_version` is
+    /// dropped), as from every in-process plain-HTTP server.
+    pub fn exact(&self) -> Record {
+        assert!(self.elapsed_ms >= 0.0, "elapsed_ms negative in {self:?}");
+        let mut r = self.clone();
+        r.elapsed_ms = 0.0;
+        if r.is_success() {
+            let v = r.http_version.take();
+            assert_eq!(v.as_deref(), Some("HTTP/1.1"), "http_version in {self:?}");
+        }
+        r
+    }
+
+    /// As [`Record::exact`], and for a failure the `error` text dropped
+    /// after checking it is there and not empty.
+    pub fn without_error(&self) -> Record {
+        let mut r = self.exact();
+        if !r.is_success() {
+            let e = r.error.take();
+            assert!(
+                e.is_some_and(|e| !e.is_empty()),
+                "error missing or empty in {self:?}"
+            );
+        }
+        r
+    }
+
+    /// The record with only `elapsed_ms` zeroed (checked to be
+    /// non-negative), `http_version` kept.
+    pub fn untimed(&self) -> Record {
+        assert!(self.elapsed_ms >= 0.0, "elapsed_ms negative in {self:?}");
+        Record {
+            elapsed_ms: 0.0,
+            ..self.clone()
+        }
+    }
+}
+
+/// [`Record::exact`] of each record, in the order given.
+pub fn exact(records: &[Record]) -> Vec<Record> {
+    records.iter().map(Record::exact).collect()
+}
+
+/// The summary line on stderr.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Summary {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub total: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub elapsed_ms: f64,
+    /// Written (as `true`) only when a signal ended the run.
+    pub interrupted: Option<bool>,
+}
+
+/// Parses one JSON line into `T`, naming the line on failure.
+pub fn parse<T: for<'de> Deserialize<'de>>(line: &str) -> T {
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("not a record ({e}): {line:?}"))
+}
+
+/// Parses JSON Lines into records.
+pub fn parse_lines(text: &str) -> Vec<Record> {
+    text.lines().map(parse).collect()
+}
+
+/// `records` sorted by `url` (completion order is not input order).
+pub fn by_url(mut records: Vec<Record>) -> Vec<Record> {
+    records.sort_by(|a, b| a.url.cmp(&b.url));
+    records
+}

@@ -1,0 +1,46 @@
+//! The integration tests: the binary (and the library's stream API) end to
+//! end against in-process servers on `127.0.0.1:0`, grouped by area as
+//! ripgrep's `tests/tests.rs` does. One test binary (`cargo test --test
+//! tests`); the slow randomised `conservation` suite is a binary of its own.
+
+// Shared servers, the binary runner and the typed records.
+mod support;
+// The library's internal items the tests use (everything below the crate root).
+mod internals;
+
+// Record shapes: success fields, sizes (plain, chunked, HEAD), 404 is a success.
+mod records;
+// Transport failures: timeouts (hang, drip), truncated body, bad chunk, reset, connect, DNS.
+mod failures;
+// Bounded concurrency: the peak equals -c / max_concurrency; lazy input.
+mod concurrency;
+// Redirects: chains, loops, the limit, and credentials across origins.
+mod redirects;
+// Input lines: CRLF, BOM, comments, invalid lines, default scheme, files, order.
+mod input;
+// Methods and bodies (-X, -d), forced HTTP versions, --connect-timeout.
+mod requests;
+// --input jsonl request specs: per-line requests, pass-through keys, invalid_input.
+mod specs;
+// --compressed decoding (gzip, br, zstd, deflate) and --max-size.
+mod compression;
+// Exit codes, usage errors, the summary line, -q, prompt output.
+mod cli;
+// Broken pipe on stdout, SIGINT and SIGTERM.
+mod signals;
+// Per-host caps, the look-ahead window, rate limits, Retry-After pauses.
+mod scheduling;
+// Retries: transient failures, backoff, idempotence, Retry-After.
+mod retries;
+// Hostile peers: stale keep-alive, broken bodies and heads, framing, Location, fd limits.
+mod hostile;
+// TLS: verification, ALPN, handshake deadlines, HTTP/2 connection sharing and GOAWAY.
+mod tls;
+// HTTP and SOCKS5 proxies, curl's proxy environment rules.
+mod proxy;
+// The README's safety claims: bodies never printed, control characters escaped.
+mod safety;
+// The hand-written man page keeps up with --help, the exit statuses and error kinds.
+mod man_page;
+// The module layers of src/lib.rs: no module uses one above it.
+mod layers;
