@@ -208,6 +208,58 @@ mod tests {
     use super::*;
 
     #[test]
+    fn defaults_match_the_documentation() {
+        let c = Config::default();
+        assert_eq!(c.max_concurrency, 5);
+        assert_eq!(c.timeout, Duration::from_secs(5));
+        assert_eq!(c.max_redirects, 10);
+        assert_eq!(c.method, None);
+        assert!(c.body.is_none() && !c.compressed && c.max_size.is_none());
+        assert!(c.user_agent.starts_with("fetcher-stream/"));
+        assert_eq!(
+            (c.max_per_host, c.lookahead, c.rate, c.rate_per_host),
+            (None, None, None, None)
+        );
+        assert_eq!((c.retries, c.retry_all), (0, false));
+        assert_eq!(c.retry_delay, Duration::from_secs(1));
+        assert_eq!(c.retry_max_delay, Duration::from_secs(30));
+        assert_eq!(c.max_retry_after, Duration::from_secs(60));
+        assert!(!c.urls_may_wait());
+    }
+
+    #[test]
+    fn urls_may_wait_with_any_control_that_holds_them() {
+        let rate = Some("5/s".parse().unwrap());
+        for c in [
+            Config {
+                max_per_host: Some(2),
+                ..Config::default()
+            },
+            Config {
+                rate_per_host: rate,
+                ..Config::default()
+            },
+            Config {
+                rate,
+                ..Config::default()
+            },
+            Config {
+                retries: 1,
+                ..Config::default()
+            },
+        ] {
+            assert!(c.urls_may_wait(), "{c:?}");
+        }
+        let plain = Config {
+            lookahead: Some(50),
+            max_concurrency: 50,
+            keep_order: true,
+            ..Config::default()
+        };
+        assert!(!plain.urls_may_wait());
+    }
+
+    #[test]
     fn rate_syntax() {
         let r: Rate = "10/m".parse().unwrap();
         assert_eq!((r.count.get(), r.per), (10, Duration::from_secs(60)));
