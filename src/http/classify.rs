@@ -105,7 +105,7 @@ pub(crate) fn body_error(err: &(dyn StdError + 'static)) -> FetchError {
 /// Marker put in the source chain by our resolver: the name did not resolve.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct DnsError(#[source] pub(crate) Box<dyn StdError + Send + Sync>);
+pub struct DnsError(#[source] pub(crate) super::BoxError);
 
 /// Marker put in the source chain (under a [`DnsError`]) by our resolver when
 /// the lookup failed for a temporary reason (`getaddrinfo`'s `EAI_AGAIN`), so
@@ -118,7 +118,7 @@ pub struct TemporaryDns(#[source] pub(crate) io::Error);
 /// connection (after name resolution) failed.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct ConnectError(#[source] pub(crate) Box<dyn StdError + Send + Sync>);
+pub struct ConnectError(#[source] pub(crate) super::BoxError);
 
 /// Marker put in the source chain by the connector: the proxy was reached but
 /// refused or broke its `CONNECT` or SOCKS5 handshake (see `proxy.rs`).
@@ -129,7 +129,7 @@ pub struct ProxyError {
     pub(crate) message: String,
     /// The I/O error underneath, if any.
     #[source]
-    pub(crate) source: Option<Box<dyn StdError + Send + Sync>>,
+    pub(crate) source: Option<super::BoxError>,
 }
 
 #[derive(Clone, Copy, PartialEq)]

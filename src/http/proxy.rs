@@ -577,13 +577,13 @@ fn non_empty(get: impl Fn(&str) -> Option<String>) -> impl Fn(&str) -> Option<St
 #[derive(Debug)]
 pub(crate) struct ProxyUnreachable {
     proxy: String,
-    source: Box<dyn std::error::Error + Send + Sync>,
+    source: super::BoxError,
 }
 
 impl ProxyUnreachable {
     pub(crate) fn new(
         proxy: &ProxyUrl,
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: super::BoxError,
     ) -> ProxyUnreachable {
         ProxyUnreachable {
             proxy: proxy.to_string(),
