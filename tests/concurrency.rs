@@ -79,29 +79,34 @@ async fn library_stream_is_completion_order_and_fetch_all_input_order() {
     assert_eq!(all, urls);
 }
 
-/// Input is pulled only as slots free up, never read ahead whole.
+/// Input is pulled only as slots free up, never read ahead whole. Without
+/// `--max-per-host`, `--rate-per-host`, `--rate` and `--retries` no URL ever
+/// waits, so the window is `-c` lines: `lookahead` alone reads no line ahead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn library_pulls_input_lazily() {
-    let server = RawServer::every(Reply::hang());
-    let url = server.url("/");
-    let pulled = Arc::new(AtomicUsize::new(0));
-    let counter = pulled.clone();
-    let lines = futures::stream::iter(0..1_000_000).map(move |_| {
-        counter.fetch_add(1, Ordering::SeqCst);
-        url.clone()
-    });
-    let config = Config {
-        max_concurrency: 3,
-        timeout: Duration::from_secs(30),
-        ..Config::default()
-    };
-    let mut results = Box::pin(fetch_stream(lines, config));
-    // Nothing completes: every request hangs.
-    let next = tokio::time::timeout(Duration::from_millis(500), results.next()).await;
-    assert!(next.is_err(), "{next:?}");
-    assert_eq!(pulled.load(Ordering::SeqCst), 3);
-    server.reached(3).await;
-    drop(results);
+    for lookahead in [None, Some(50)] {
+        let server = RawServer::every(Reply::hang());
+        let url = server.url("/");
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let counter = pulled.clone();
+        let lines = futures::stream::iter(0..1_000_000).map(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            url.clone()
+        });
+        let config = Config {
+            max_concurrency: 3,
+            lookahead,
+            timeout: Duration::from_secs(30),
+            ..Config::default()
+        };
+        let mut results = Box::pin(fetch_stream(lines, config));
+        // Nothing completes: every request hangs.
+        let next = tokio::time::timeout(Duration::from_millis(500), results.next()).await;
+        assert!(next.is_err(), "lookahead {lookahead:?}: {next:?}");
+        assert_eq!(pulled.load(Ordering::SeqCst), 3, "lookahead {lookahead:?}");
+        server.reached(3).await;
+        drop(results);
+    }
 }
 
 /// Dropping the stream aborts the requests in flight; firing the config's

@@ -274,27 +274,6 @@ fn retry_after_pauses_the_host() {
     }
 }
 
-/// Without `--max-per-host`, `--rate-per-host`, `--rate` and `--retries` no
-/// URL ever waits, so the window is `-c` lines, as `buffer_unordered(c)`:
-/// `--lookahead` alone reads no line ahead.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lookahead_alone_reads_no_line_ahead() {
-    let server = RawServer::every(Reply::hang());
-    let url = server.url("/");
-    let (input, pulled) = counted_input(url, 1_000);
-    let config = Config {
-        max_concurrency: 3,
-        lookahead: Some(50),
-        timeout: Duration::from_secs(30),
-        ..Config::default()
-    };
-    let mut results = Box::pin(fetch_stream(input, config));
-    let next = tokio::time::timeout(Duration::from_millis(500), results.next()).await;
-    assert!(next.is_err(), "{next:?}");
-    assert_eq!(pulled.load(Ordering::SeqCst), 3);
-    server.reached(3).await;
-}
-
 /// A URL waiting for its retry is back in the window and counts against it:
 /// at `-c 1 --lookahead 4 --retries 1`, with the host pausing for 30 s after
 /// the first request, exactly 4 lines are read and one request is sent (the

@@ -581,10 +581,7 @@ pub(crate) struct ProxyUnreachable {
 }
 
 impl ProxyUnreachable {
-    pub(crate) fn new(
-        proxy: &ProxyUrl,
-        source: super::BoxError,
-    ) -> ProxyUnreachable {
+    pub(crate) fn new(proxy: &ProxyUrl, source: super::BoxError) -> ProxyUnreachable {
         ProxyUnreachable {
             proxy: proxy.to_string(),
             source,
