@@ -169,6 +169,11 @@ pub(crate) struct Scheduler {
     /// Finished records: in completion order, or (keep_order) by sequence.
     ready: VecDeque<FetchResult>,
     held: BTreeMap<u64, FetchResult>,
+    /// Whether URLs are counted by host: only when a control that can make a
+    /// URL wait is on ([`crate::config::Config::urls_may_wait`]). Otherwise
+    /// every URL shares slot 0, which no cap, rate or pause ever blocks, and
+    /// no host key is built or hashed.
+    by_host: bool,
     hosts: Vec<HostSlot>,
     free_hosts: Vec<usize>,
     host_index: HashMap<HostKey, usize>,
@@ -192,8 +197,9 @@ impl Scheduler {
         let limits = Limits::new(config.rate, config.rate_per_host);
         let concurrency = config.max_concurrency.max(1);
         let per_host = config.max_per_host.unwrap_or(usize::MAX).max(1);
+        let by_host = config.urls_may_wait();
         // Reading ahead only helps when a URL may have to wait.
-        let lookahead = if config.urls_may_wait() {
+        let lookahead = if by_host {
             config
                 .lookahead
                 .unwrap_or(concurrency.saturating_mul(4))
@@ -218,7 +224,20 @@ impl Scheduler {
             running: FuturesUnordered::new(),
             ready: VecDeque::new(),
             held: BTreeMap::new(),
-            hosts: Vec::new(),
+            by_host,
+            // Slot 0 serves every URL when they are not counted by host; its
+            // own reference keeps it from ever being freed.
+            hosts: if by_host {
+                Vec::new()
+            } else {
+                vec![HostSlot {
+                    key: url::Origin::new_opaque(),
+                    in_flight: 0,
+                    refs: 1,
+                    waiting: 0,
+                    blocked_in_pass: 0,
+                }]
+            },
             free_hosts: Vec::new(),
             host_index: HashMap::new(),
             pass: 0,
@@ -305,7 +324,12 @@ impl Scheduler {
                     self.next_seq += 1;
                     match self.fetcher.prepare(line) {
                         Ok(job) => {
-                            let host = self.host_slot(host_key(&job.url));
+                            let host = if self.by_host {
+                                self.host_slot(host_key(&job.url))
+                            } else {
+                                self.hosts[0].refs += 1;
+                                0
+                            };
                             self.count_waiting(host);
                             self.waiting.push_back(Waiting {
                                 seq,
@@ -367,8 +391,19 @@ impl Scheduler {
     /// timer for the earliest blocked host or retry.
     fn dispatch(&mut self) {
         if self.cancel.is_cancelled() {
-            // `launch` answers at once with a `cancelled` record.
+            // `Fetcher::start` answers at once with a `cancelled` record.
             while let Some(w) = self.waiting.pop_front() {
+                self.start(w);
+            }
+            return;
+        }
+        if !self.by_host {
+            // Nothing can make a URL wait: start them in input order while
+            // slots are free.
+            while self.running.len() < self.concurrency {
+                let Some(w) = self.waiting.pop_front() else {
+                    break;
+                };
                 self.start(w);
             }
             return;
