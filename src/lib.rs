@@ -9,7 +9,7 @@
 //! stdin to its record.
 //!
 //! # Layout
-//! - `app`: the program: runtime, signals, the run loop ([`run_main`]).
+//! - `app`: the program: runtime, signals, the run loop (`main.rs` calls it).
 //! - `cli`: the flags, their parsers, and the one mapping to [`Config`].
 //! - `output`: the JSON Lines writer on stdout, its flush policy, stderr.
 //! - `fetch`: [`fetch_stream`] / [`fetch_all`], the pipeline.
@@ -66,6 +66,7 @@ mod schedule;
 mod spec;
 mod target;
 
+#[doc(hidden)]
 pub use app::main as run_main;
 pub use config::{Config, Rate};
 pub use error::{ErrorKind, FetchError};
@@ -74,6 +75,7 @@ pub use http::proxy::{NoProxy, Proxies, ProxyScheme, ProxyUrl};
 pub use http::{load_pem_certs, ClientOptions, HttpVersions, ResolveOverride};
 pub use input::{read_inputs, InputFormat, InputLine, OnReadError};
 pub use result::{FetchResult, Passthrough, Summary};
+pub use spec::RequestSpec;
 pub use target::DefaultScheme;
 
 /// Not API: the pieces the fuzz targets, benchmarks and tests drive directly.

@@ -43,8 +43,9 @@ pub enum FetchResult {
         /// `Accept-Encoding` is sent and this is the size as received; with it,
         /// the size after decoding (see `wire_size`). 0 for `HEAD`.
         size: u64,
-        /// Milliseconds from the moment the request got its concurrency slot until
-        /// the last body byte (queue wait is not counted).
+        /// Milliseconds from the start of the first attempt (when the URL got
+        /// its concurrency slot; time waiting for a slot is not counted) until
+        /// the last body byte; with retries, the waits between attempts count.
         elapsed_ms: f64,
         /// The HTTP version of the final response: `"HTTP/1.1"`, `"HTTP/2.0"`
         /// (negotiated by ALPN on https, or h2c with `--http2-prior-knowledge`)
@@ -77,8 +78,9 @@ pub enum FetchResult {
         error: String,
         /// The machine-readable class of the error; see [`ErrorKind`].
         error_kind: ErrorKind,
-        /// Milliseconds from the moment the request got its concurrency slot until
-        /// the failure (0 for lines rejected before any request was made).
+        /// Milliseconds from the start of the first attempt (when the URL got
+        /// its concurrency slot) until the failure; with retries, the waits
+        /// between attempts count. 0 for lines rejected before any request.
         elapsed_ms: f64,
         /// The 1-based line number in its source (physical lines, blank ones
         /// included), present only for `invalid_input` records (a `--input
@@ -335,13 +337,20 @@ mod tests {
                 extra: None,
             },
         ];
+        let mut seen = std::collections::BTreeSet::new();
         for r in records {
             let serde_json::Value::Object(obj) = serde_json::to_value(&r).unwrap() else {
                 panic!("not an object");
             };
-            for key in obj.keys() {
-                assert!(key == "url" || RECORD_KEYS.contains(&key.as_str()), "{key}");
-            }
+            seen.extend(obj.keys().cloned());
         }
+        // Every key a record writes is listed, and every listed key is one a
+        // record writes.
+        let listed: std::collections::BTreeSet<String> = RECORD_KEYS
+            .iter()
+            .chain(&["url"])
+            .map(|k| k.to_string())
+            .collect();
+        assert_eq!(seen, listed);
     }
 }

@@ -26,8 +26,13 @@
 //! What it does not read: comments, doc comments included (an intra-doc link
 //! to a module above is documentation, not a dependency), and the insides of
 //! string, byte-string, raw-string and character literals, so
-//! `"crate::fetch"` in a message is not a reference. `super::` paths are not
-//! followed. `lib.rs`, `main.rs` and `src/bin/` sit above every layer and are
+//! `"crate::fetch"` in a message is not a reference.
+//!
+//! A `super::` chain that climbs out of the file's own module to the crate
+//! root (`super::x` in `src/m.rs`, `super::super::x` in `src/m/f.rs`, one
+//! more `super` per inline `mod … {` it sits in) counts as `crate::x`, and
+//! `crate as …` or `extern crate self` (a second name for the root) is
+//! reported. `lib.rs`, `main.rs` and `src/bin/` sit above every layer and are
 //! not checked.
 
 use std::collections::HashSet;
@@ -126,6 +131,15 @@ impl fmt::Display for Problem {
                 line,
                 from,
                 to,
+            } if to == "crate as" => write!(
+                f,
+                "src/{file}:{line}: `{from}` gives the crate root a second name, which hides the layer it reaches"
+            ),
+            Problem::NotALayer {
+                file,
+                line,
+                from,
+                to,
             } => write!(
                 f,
                 "src/{file}:{line}: `{from}` uses `crate::{to}`, which is not a layer; \
@@ -168,7 +182,7 @@ fn check(lib_rs: &str, files: &[(String, String)]) -> Result<Vec<Problem>, Strin
             }
             continue;
         };
-        for (to, line) in crate_references(text) {
+        for (to, line) in crate_references(text, root_depth(file)) {
             let (file, from) = (file.clone(), module.to_owned());
             match rank(&to) {
                 Some(to_rank) if to_rank >= from_rank => {}
@@ -195,6 +209,17 @@ fn check(lib_rs: &str, files: &[(String, String)]) -> Result<Vec<Problem>, Strin
         }
     }
     Ok(problems)
+}
+
+/// How many `super::` steps lead from the top of `file` (relative to `src/`)
+/// to the crate root: 1 for `m.rs` and `m/mod.rs`, 2 for `m/f.rs`, and so on.
+fn root_depth(file: &str) -> usize {
+    let parts = file.split('/').count();
+    if file.ends_with("/mod.rs") {
+        parts - 1
+    } else {
+        parts
+    }
 }
 
 /// The module a file belongs to, from its path relative to `src/`: `m.rs`
@@ -412,27 +437,91 @@ fn skip_char_or_lifetime(chars: &[char], i: usize) -> usize {
 
 /// Every `crate::x` in `source`, as (`x`, line): plain paths, and the
 /// top-level names of grouped uses (`crate::{x::…, y}` gives `x` and `y`).
-fn crate_references(source: &str) -> Vec<(String, usize)> {
+/// A chain of `super::` that reaches the crate root counts as `crate::`
+/// (`depth` is how many steps the top of the file is from the root; each
+/// inline `mod name {` adds one), and `crate as`/`crate self` give the name
+/// `crate as`, which is no layer.
+fn crate_references(source: &str, depth: usize) -> Vec<(String, usize)> {
     let tokens = tokenize(source);
     let mut references = Vec::new();
+    // Brace depths at which the inline modules around the cursor opened.
+    let mut inline_mods: Vec<usize> = Vec::new();
+    let mut braces = 0;
+    let ident = |i: usize| match tokens.get(i) {
+        Some((Token::Ident(word), _)) => Some(word.as_str()),
+        _ => None,
+    };
     let mut i = 0;
     while i < tokens.len() {
-        let is_crate_path = matches!(&tokens[i].0, Token::Ident(word) if word == "crate")
-            && matches!(tokens.get(i + 1), Some((Token::PathSep, _)));
-        if !is_crate_path {
-            i += 1;
-            continue;
-        }
-        match tokens.get(i + 2) {
-            Some((Token::Ident(name), line)) => references.push((name.clone(), *line)),
-            Some((Token::Other('*'), line)) => references.push(("*".to_owned(), *line)),
-            Some((Token::Open, _)) => {
-                i = group_names(&tokens, i + 2, &mut references);
+        match &tokens[i].0 {
+            Token::Open => {
+                braces += 1;
+                i += 1;
+                continue;
+            }
+            Token::Close => {
+                braces -= 1;
+                if inline_mods.last() == Some(&braces) {
+                    inline_mods.pop();
+                }
+                i += 1;
                 continue;
             }
             _ => {}
         }
-        i += 2;
+        if ident(i) == Some("mod")
+            && ident(i + 1).is_some()
+            && matches!(tokens.get(i + 2), Some((Token::Open, _)))
+        {
+            inline_mods.push(braces);
+            i += 2;
+            continue;
+        }
+        if ident(i) == Some("crate") && matches!(ident(i + 1), Some("as" | "self")) {
+            references.push(("crate as".to_owned(), tokens[i].1));
+            i += 2;
+            continue;
+        }
+        // The index of the name after `crate::`, or after a `super::` chain
+        // that reaches the root.
+        let mut name_at = None;
+        if ident(i) == Some("crate") && matches!(tokens.get(i + 1), Some((Token::PathSep, _))) {
+            name_at = Some(i + 2);
+        } else if ident(i) == Some("super")
+            && !matches!(tokens.get(i.wrapping_sub(1)), Some((Token::PathSep, _)))
+        {
+            let mut steps = 0;
+            let mut j = i;
+            while ident(j) == Some("super")
+                && matches!(tokens.get(j + 1), Some((Token::PathSep, _)))
+            {
+                steps += 1;
+                j += 2;
+            }
+            if steps > 0 && steps >= depth + inline_mods.len() {
+                name_at = Some(j);
+            } else {
+                i = j.max(i + 1);
+                continue;
+            }
+        }
+        let Some(at) = name_at else {
+            i += 1;
+            continue;
+        };
+        match tokens.get(at) {
+            Some((Token::Ident(name), line)) => references.push((name.clone(), *line)),
+            Some((Token::Other('*'), line)) => references.push(("*".to_owned(), *line)),
+            Some((Token::Open, _)) => {
+                braces += 1;
+                let after = group_names(&tokens, at, &mut references);
+                braces -= 1;
+                i = after;
+                continue;
+            }
+            _ => {}
+        }
+        i = at;
     }
     references
 }
@@ -497,7 +586,7 @@ mod parser {
     /// their lines, in order) in `source`.
     #[track_caller]
     fn assert_refs(source: &str, expected: &[(&str, usize)]) {
-        let found = crate_references(source);
+        let found = crate_references(source, 1);
         let found: Vec<(&str, usize)> = found.iter().map(|(n, l)| (n.as_str(), *l)).collect();
         assert_eq!(found, expected, "in:\n{source}");
     }
@@ -701,6 +790,24 @@ mod parser {
             problems[2].to_string(),
             "src/body.rs: module `body` is not in the layers line; place it"
         );
+    }
+
+    #[test]
+    fn super_chains_that_reach_the_root_and_second_names_for_it_count() {
+        // In `error.rs` one `super` is the root; in `http/pool.rs` two are.
+        let top = "use super::fetch::f;\nmod tests {\n    use super::*;\n    use super::super::app::x;\n}\n\
+                   use crate as root;\nextern crate self as me;\n";
+        let refs = crate_references(top, 1);
+        let expected = [("fetch", 1), ("app", 4), ("crate as", 6), ("crate as", 7)];
+        let got: Vec<(&str, usize)> = refs.iter().map(|(n, l)| (n.as_str(), *l)).collect();
+        assert_eq!(got, expected);
+        let nested = "use super::dns::Resolver;\nuse super::super::error::E;\nfn f() { super::super::app::run() }";
+        let refs = crate_references(nested, 2);
+        let got: Vec<(&str, usize)> = refs.iter().map(|(n, l)| (n.as_str(), *l)).collect();
+        assert_eq!(got, [("error", 2), ("app", 3)]);
+        assert_eq!(root_depth("error.rs"), 1);
+        assert_eq!(root_depth("http/mod.rs"), 1);
+        assert_eq!(root_depth("http/pool.rs"), 2);
     }
 
     #[test]

@@ -229,8 +229,7 @@ where
     };
     // The limit is on the bytes counted: the wire bytes, or the decoded ones
     // when decoding. Only in the first case does `Content-Length` tell in
-    // advance (an encoded body of 1,023 bytes may decode to 1,000: found in
-    // review).
+    // advance (an encoded body of 1,023 bytes may decode to 1,000).
     if let (Some(limit), None) = (options.max_size, coding) {
         let declared = headers
             .get(header::CONTENT_LENGTH)

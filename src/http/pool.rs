@@ -325,10 +325,12 @@ impl State {
 /// The pool; cheap to clone (an `Arc`).
 #[derive(Clone)]
 pub(crate) struct Pool<C> {
-    shared: Arc<Shared<C>>,
+    shared: Arc<PoolState<C>>,
 }
 
-struct Shared<C> {
+/// What every clone of a [`Pool`] shares: the connector, the handshake
+/// builders, the options, and the per-origin connection map behind its lock.
+struct PoolState<C> {
     connector: C,
     h1: http1::Builder,
     h2: http2::Builder<TokioExecutor>,
@@ -380,7 +382,7 @@ where
             .keep_alive_timeout(PING_TIMEOUT)
             .keep_alive_while_idle(false);
         Pool {
-            shared: Arc::new(Shared {
+            shared: Arc::new(PoolState {
                 connector,
                 h1,
                 h2,
@@ -1119,7 +1121,7 @@ trait Checkin: Send + Sync {
     fn h2_done(&self, key: &Key, id: u64);
 }
 
-impl<C: Send + Sync> Checkin for Shared<C> {
+impl<C: Send + Sync> Checkin for PoolState<C> {
     fn h1_returning(&self, key: &Key) {
         let mut state = self.state.lock().expect("pool lock");
         if let Some(origin) = state.origins.get_mut(key) {

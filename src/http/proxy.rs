@@ -7,7 +7,7 @@
 //! `http::connect` asks [`Proxies::route`] for every new connection, so each
 //! redirect hop chooses its own proxy. The library default is no proxy at
 //! all; the command line fills [`Proxies`] from `--proxy`, `--noproxy` and the
-//! environment ([`Proxies::from_env`]) with curl's rules:
+//! environment ([`Proxies::from_lookup`]) with curl's rules:
 //!
 //! - `http://` targets use `http_proxy` (lower case only: an upper-case
 //!   `HTTP_PROXY` can be set by a CGI request's `Proxy:` field, the "httpoxy"
@@ -430,9 +430,9 @@ pub struct Proxies {
     /// matters only to a URL that would go through it: that URL fails as
     /// `proxy` with this message, never silently direct, and other URLs are
     /// not affected. Default: none.
-    pub http_unusable: Option<String>,
+    pub(crate) http_unusable: Option<String>,
     /// The same for `https://` targets.
-    pub https_unusable: Option<String>,
+    pub(crate) https_unusable: Option<String>,
 }
 
 impl Proxies {
@@ -454,8 +454,8 @@ impl Proxies {
     /// reading a variable (`None`: not set): `http_proxy` (lower case only),
     /// `https_proxy`/`HTTPS_PROXY`, `all_proxy`/`ALL_PROXY`, and
     /// `no_proxy`/`NO_PROXY`; lower case wins, an empty variable counts as
-    /// unset. A variable that is not a supported proxy URL is kept in
-    /// [`Proxies::http_unusable`] / [`Proxies::https_unusable`]. For the
+    /// unset. A variable that is not a supported proxy URL fails the URLs
+    /// that would go through it (kind `proxy`), as with curl. For the
     /// process environment, `get` is `|k| std::env::var(k).ok()`.
     ///
     /// # Example
@@ -500,14 +500,14 @@ impl Proxies {
     /// Why the proxy for a request to `uri` cannot be used, when the
     /// environment named one this tool does not support and `uri`'s host is
     /// not in [`Proxies::no_proxy`]; `None` otherwise.
-    pub fn unusable(&self, uri: &Uri) -> Option<&str> {
+    pub(crate) fn unusable(&self, uri: &Uri) -> Option<&str> {
         self.for_target(uri, &self.http_unusable, &self.https_unusable)
             .map(String::as_str)
     }
 
     /// The proxy for a request to `uri`, if any: by its scheme, unless its
     /// host is in [`Proxies::no_proxy`].
-    pub fn route(&self, uri: &Uri) -> Option<&ProxyUrl> {
+    pub(crate) fn route(&self, uri: &Uri) -> Option<&ProxyUrl> {
         self.for_target(uri, &self.http, &self.https)
     }
 
