@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
@@ -17,8 +17,13 @@ use crate::input::read_inputs;
 use crate::output::{self, StdoutSink};
 use crate::result::Summary;
 
-/// Fires `cancel` on the first SIGINT or SIGTERM; a second one ends the
-/// process at once with status 130.
+/// Signals that arrive within this time of the first are the same
+/// interruption: GNU `timeout -s INT` signals the process and then its whole
+/// group, and a supervisor may do the same.
+const SAME_INTERRUPTION: Duration = Duration::from_millis(500);
+
+/// Fires `cancel` on the first SIGINT or SIGTERM; a later one (after
+/// [`SAME_INTERRUPTION`]) ends the process at once with status 130.
 fn watch_signals(cancel: CancellationToken) -> std::io::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut int = signal(SignalKind::interrupt())?;
@@ -28,12 +33,17 @@ fn watch_signals(cancel: CancellationToken) -> std::io::Result<()> {
             _ = int.recv() => {},
             _ = term.recv() => {},
         }
+        let first = tokio::time::Instant::now();
         cancel.cancel();
-        tokio::select! {
-            _ = int.recv() => {},
-            _ = term.recv() => {},
+        loop {
+            tokio::select! {
+                _ = int.recv() => {},
+                _ = term.recv() => {},
+            }
+            if first.elapsed() >= SAME_INTERRUPTION {
+                std::process::exit(Exit::Interrupted.code());
+            }
         }
-        std::process::exit(Exit::Interrupted.code());
     });
     Ok(())
 }

@@ -63,10 +63,11 @@ fn closed_stdout_ends_the_run_with_141() {
     assert_eq!(exact(&records), want);
 }
 
-/// Sends `signal` while `hanging` URLs (at `-c 3`) hang and stdin stays open,
-/// and checks every URL read got a `cancelled` record, the summary says
-/// `interrupted`, and the exit status is 130.
-fn interrupt(signal: libc::c_int, hanging: usize, extra: &[&str]) {
+/// Sends `signal` (`times` times, back to back) while `hanging` URLs (at
+/// `-c 3`) hang and stdin stays open, and checks every URL read got a
+/// `cancelled` record, the summary says `interrupted`, and the exit status
+/// is 130.
+fn interrupt(signal: libc::c_int, times: usize, hanging: usize, extra: &[&str]) {
     let hang = RawServer::every(Reply::hang());
     let urls: Vec<String> = (0..hanging).map(|i| hang.url(&format!("/{i}"))).collect();
     let mut running = Cmd::new(&[&["-c", "3", "-t", "30"], extra].concat())
@@ -79,7 +80,9 @@ fn interrupt(signal: libc::c_int, hanging: usize, extra: &[&str]) {
         .unwrap();
     stdin.flush().unwrap();
     hang.wait_for_requests(3);
-    running.signal(signal);
+    for _ in 0..times {
+        running.signal(signal);
+    }
     let sent = Instant::now();
     let run = running.finish().parse();
     assert!(
@@ -116,24 +119,86 @@ fn interrupt(signal: libc::c_int, hanging: usize, extra: &[&str]) {
 /// Each signal and the lines in flight or waiting: SIGINT and SIGTERM cancel
 /// what is in flight; lines already read but still waiting for a slot get a
 /// record too; and with the per-host scheduler, lines waiting in its
-/// look-ahead window end as `cancelled` records at once.
+/// look-ahead window end as `cancelled` records at once. Two signals that
+/// arrive together (GNU `timeout` signals the process and then its group) are
+/// one interruption, not the "second signal" that ends the run at once.
 #[test]
 fn a_signal_cancels_every_line_read_and_exits_130() {
-    let cases: [(&str, libc::c_int, usize, &[&str]); 4] = [
-        ("SIGINT, in flight", libc::SIGINT, 3, &[]),
-        ("SIGTERM, in flight", libc::SIGTERM, 3, &[]),
-        ("SIGINT, lines read but not started", libc::SIGINT, 5, &[]),
+    let cases: [(&str, libc::c_int, usize, usize, &[&str]); 5] = [
+        ("SIGINT, in flight", libc::SIGINT, 1, 3, &[]),
+        ("SIGTERM, in flight", libc::SIGTERM, 1, 3, &[]),
+        (
+            "SIGINT, lines read but not started",
+            libc::SIGINT,
+            1,
+            5,
+            &[],
+        ),
         (
             "SIGINT, the look-ahead window",
             libc::SIGINT,
+            1,
             8,
             &["--max-per-host", "3"],
         ),
+        ("SIGINT twice at once", libc::SIGINT, 2, 5, &[]),
     ];
-    for (name, signal, hanging, extra) in cases {
+    for (name, signal, times, hanging, extra) in cases {
         eprintln!("case: {name}");
-        interrupt(signal, hanging, extra);
+        interrupt(signal, times, hanging, extra);
     }
+}
+
+/// Two signals 100 ms apart (GNU `timeout` signals the process and then its
+/// group) are one interruption: every line read still gets its record and the
+/// summary is written. The records are larger than the stdout pipe holds and
+/// nobody reads them until after the second signal, so a run that ended at
+/// the second signal would lose most of them.
+#[test]
+fn two_signals_together_are_one_interruption() {
+    let hang = RawServer::every(Reply::hang());
+    let long = "x".repeat(6_000);
+    let urls: Vec<String> = (0..30).map(|i| hang.url(&format!("/{i}/{long}"))).collect();
+    let args = [
+        "-c",
+        "3",
+        "-t",
+        "30",
+        "--max-per-host",
+        "3",
+        "--lookahead",
+        "100",
+    ];
+    let mut running = Cmd::new(&args).limit(LIMIT).start();
+    let mut stdin = running.child.stdin.take().unwrap();
+    stdin
+        .write_all(format!("{}\n", urls.join("\n")).as_bytes())
+        .unwrap();
+    stdin.flush().unwrap();
+    hang.wait_for_requests(3);
+    running.signal(libc::SIGINT);
+    std::thread::sleep(Duration::from_millis(100));
+    running.signal(libc::SIGINT);
+    let run = running.finish().parse();
+    drop(stdin);
+    assert_eq!(run.status.code(), Some(130), "{:?}", run.status);
+    let summary = run.summary();
+    assert_eq!(summary.interrupted, Some(true), "{summary:?}");
+    // At least the bytes the stdin write needed the reader to take (180 KB
+    // written, 64 KiB of pipe): far more records than the stdout pipe holds.
+    assert!(run.records.len() >= 15, "{} records", run.records.len());
+    assert_eq!(summary.total, run.records.len() as u64);
+    assert!(
+        run.records
+            .iter()
+            .all(|r| r.error_kind.as_deref() == Some("cancelled")),
+        "{:?}",
+        run.records
+            .iter()
+            .map(|r| &r.error_kind)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(hang.requests(), 3, "only -c 3 requests were started");
 }
 
 /// Lines that arrive on stdin while every slot is busy are not read before the
