@@ -507,7 +507,7 @@ impl Proxies {
 
     /// The proxy for a request to `uri`, if any: by its scheme, unless its
     /// host is in [`Proxies::no_proxy`].
-    pub(crate) fn route(&self, uri: &Uri) -> Option<&ProxyUrl> {
+    pub fn route(&self, uri: &Uri) -> Option<&ProxyUrl> {
         self.for_target(uri, &self.http, &self.https)
     }
 
