@@ -430,9 +430,9 @@ pub struct Proxies {
     /// matters only to a URL that would go through it: that URL fails as
     /// `proxy` with this message, never silently direct, and other URLs are
     /// not affected. Default: none.
-    pub(crate) http_unusable: Option<String>,
+    pub http_unusable: Option<String>,
     /// The same for `https://` targets.
-    pub(crate) https_unusable: Option<String>,
+    pub https_unusable: Option<String>,
 }
 
 impl Proxies {
@@ -500,7 +500,7 @@ impl Proxies {
     /// Why the proxy for a request to `uri` cannot be used, when the
     /// environment named one this tool does not support and `uri`'s host is
     /// not in [`Proxies::no_proxy`]; `None` otherwise.
-    pub(crate) fn unusable(&self, uri: &Uri) -> Option<&str> {
+    pub fn unusable(&self, uri: &Uri) -> Option<&str> {
         self.for_target(uri, &self.http_unusable, &self.https_unusable)
             .map(String::as_str)
     }
