@@ -27,6 +27,7 @@ use http::{Method, Request, StatusCode};
 use tokio::task::JoinHandle;
 use url::Url;
 
+use crate::clock;
 use crate::config::Config;
 use crate::error::{ErrorKind, FetchError};
 use crate::http::body::{check_framing, read_body, BodyOptions, ACCEPT_ENCODING};
@@ -35,7 +36,7 @@ use crate::http::{build_client, HttpClient, RequestBody};
 use crate::input::InputLine;
 use crate::result::{round_ms, FetchResult, Passthrough};
 use crate::retry::{self, HostPauses, RetryPolicy, RetryState};
-use crate::target::{check_scheme, host_key, parse_url, request_uri, same_origin, HostKey};
+use crate::target::{check_target, host_key, parse_url, request_uri, same_origin, HostKey};
 
 /// What every attempt shares (behind one `Arc`).
 pub(crate) struct Fetcher {
@@ -144,7 +145,9 @@ impl Fetcher {
             return Either::Left(future::ready(Attempted::Done(record)));
         }
         let echo = job.text.clone();
-        let attempt = attempts_made + 1;
+        // Saturates: `--retries 4294967295` allows one attempt more than a
+        // u32 counts.
+        let attempt = attempts_made.saturating_add(1);
         let task = AbortOnDrop(tokio::spawn(run_attempt(
             self.clone(),
             job,
@@ -263,7 +266,7 @@ async fn run_attempt(fetcher: Arc<Fetcher>, job: Job, attempt: u32, started: Ins
         if fetcher.pauses_hosts {
             // The host that answered, which after a redirect is not the
             // input URL's.
-            let until = tokio::time::Instant::now() + delay;
+            let until = clock::later(tokio::time::Instant::now(), delay);
             fetcher.pauses.pause(&done.responder, until);
         }
     }
@@ -504,7 +507,7 @@ async fn exchange(fetcher: &Fetcher, job: &Job) -> Result<Exchange, FetchError> 
                 if redirects >= config.max_redirects {
                     return Err(FetchError::TooManyRedirects(config.max_redirects));
                 }
-                check_scheme(&next)?;
+                check_target(&next)?;
                 drain_small(resp).await;
                 // RFC 9110 sec. 15.4.4: 303 turns the next request into GET (HEAD
                 // stays HEAD). 301/302 after POST become GET too, as curl and

@@ -15,7 +15,9 @@ use serde::{Serialize, Serializer};
 /// The set is closed: scripts can match on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
-    /// The line is not a URL: unparsable, not UTF-8, or longer than 64 KiB.
+    /// The line is not a URL: unparsable, port 0, not UTF-8, longer than
+    /// 64 KiB, or longer than the `http` crate's URI limit after
+    /// percent-encoding.
     InvalidUrl,
     /// A `--input jsonl` line that is not a request spec (bad JSON, not an
     /// object, no string `url`, a bad `method`/`headers`/`body`); the record

@@ -32,7 +32,9 @@ use crate::error::FetchError;
 use crate::result::Passthrough;
 use crate::spec::{parse_spec, RequestSpec};
 
-/// Longest accepted line, in bytes (64 KiB), not counting the line terminator.
+/// Longest accepted line, in bytes (64 KiB), not counting its line ending
+/// (`\n` or `\r\n`): a line of exactly this many bytes is read whole with
+/// either ending.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
 /// How many bytes of an overlong line are kept to show in its record.
@@ -43,7 +45,7 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// One raw line from a source, before trimming.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RawLine {
-    /// A line of at most 64 KiB, without its `\n`.
+    /// A line of at most 64 KiB (not counting a final `\r`), without its `\n`.
     Line(Bytes),
     /// A line longer than the limit: only its first bytes are kept; the rest was
     /// read and discarded without being held in memory.
@@ -95,6 +97,12 @@ impl RawLine {
     }
 }
 
+/// The length of a line without the CR of a CRLF ending: the limit counts
+/// the same line the same with either ending.
+fn content_len(line: &[u8]) -> usize {
+    line.len() - usize::from(line.last() == Some(&b'\r'))
+}
+
 impl Decoder for LineDecoder {
     type Item = RawLine;
     type Error = std::io::Error;
@@ -110,7 +118,7 @@ impl Decoder for LineDecoder {
                     continue;
                 }
                 line.truncate(end);
-                if line.len() > self.max_len {
+                if content_len(&line) > self.max_len {
                     line.truncate(SHOWN_PREFIX_BYTES);
                     return Ok(Some(RawLine::TooLong(line.freeze())));
                 }
@@ -121,7 +129,9 @@ impl Decoder for LineDecoder {
                 self.scanned = 0;
                 return Ok(None);
             }
-            if buf.len() > self.max_len {
+            // The line so far, less a `\r` that may turn out to be the CR of
+            // its CRLF.
+            if content_len(buf) > self.max_len {
                 let prefix = buf.split_to(SHOWN_PREFIX_BYTES.min(buf.len())).freeze();
                 buf.clear();
                 self.scanned = 0;
@@ -520,6 +530,34 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert!(matches!(lines[0], RawLine::TooLong(_)));
         assert_eq!(lines[1], line("ok"));
+    }
+
+    #[test]
+    fn the_limit_does_not_count_the_line_ending() {
+        let exact = "x".repeat(10);
+        for ending in ["\n", "\r\n"] {
+            let input = format!("{exact}{ending}ok\n");
+            assert_eq!(
+                decode_all(input.as_bytes(), 10),
+                vec![
+                    line(&format!("{exact}{}", ending.trim_end_matches('\n'))),
+                    line("ok")
+                ],
+                "{ending:?}"
+            );
+            let over = format!("{exact}y{ending}ok\n");
+            let lines = decode_all(over.as_bytes(), 10);
+            assert!(matches!(lines[0], RawLine::TooLong(_)), "{ending:?}");
+            assert_eq!(lines[1..], [line("ok")], "{ending:?}");
+        }
+        // A line of exactly the limit ending in a lone `\r` at the end of input.
+        assert_eq!(
+            decode_all(format!("{exact}\r").as_bytes(), 10),
+            vec![line(&format!("{exact}\r"))]
+        );
+        // A `\r` inside the line counts.
+        let lines = decode_all(format!("{exact}\rz\n").as_bytes(), 10);
+        assert!(matches!(lines[0], RawLine::TooLong(_)));
     }
 
     #[test]

@@ -25,12 +25,13 @@
 //! - `http`: the HTTP stack: pool, DNS, connect, TLS, proxies, body,
 //!   redirects, and the classification of transport errors.
 //! - `fdlimit`: the open-file limit; `exit`: exit statuses.
+//! - `clock`: deadlines from user- or server-given durations, saturating.
 //! - `error`: [`ErrorKind`] and [`FetchError`].
 //!
 //! Each module uses only modules below it in this order (a folder is one
 //! module); `tests/layers.rs` checks it:
 //!
-//! Layers, top to bottom: app > cli > output > fetch > schedule > attempt > config > retry > input > spec > target > result > http > fdlimit > exit > error
+//! Layers, top to bottom: app > cli > output > fetch > schedule > attempt > config > retry > input > spec > target > result > http > fdlimit > exit > clock > error
 //!
 //! # Example
 //! ```no_run
@@ -52,6 +53,7 @@
 mod app;
 mod attempt;
 mod cli;
+mod clock;
 mod config;
 mod error;
 mod exit;

@@ -34,6 +34,7 @@ use http::{HeaderValue, Method};
 
 use tokio::time::Instant;
 
+use crate::clock;
 use crate::error::{ErrorKind, FetchError};
 use crate::target::HostKey;
 
@@ -82,7 +83,12 @@ impl RetryPolicy {
     /// `min(max_delay, base * 2^(attempt-1))`.
     pub(crate) fn ceiling(&self, attempt: u32) -> Duration {
         let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(31));
-        self.base.saturating_mul(factor).min(self.max_delay)
+        // Capped at the far future too, so that the jitter's float product
+        // stays far from `Duration`'s limit.
+        self.base
+            .saturating_mul(factor)
+            .min(self.max_delay)
+            .min(clock::FAR_FUTURE)
     }
 
     /// A full-jitter backoff after attempt `attempt`: uniform in
@@ -147,7 +153,7 @@ impl RetryPolicy {
         (transient && self.allows(method, attempt)).then(|| RetryState {
             attempts: attempt,
             started,
-            not_before: Instant::now() + self.wait(attempt, retry_after),
+            not_before: clock::later(Instant::now(), self.wait(attempt, retry_after)),
         })
     }
 }

@@ -57,6 +57,7 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use crate::attempt::{Attempted, Fetcher, Job};
+use crate::clock;
 use crate::config::Rate;
 use crate::input::InputLine;
 use crate::result::FetchResult;
@@ -443,7 +444,11 @@ impl Scheduler {
             let key = &self.hosts[h].key;
             let blocked_until = match self.fetcher.pauses().paused_until(key) {
                 Some(until) => Some(until),
-                None => self.limits.try_host_token(key).err().map(|d| now + d),
+                None => self
+                    .limits
+                    .try_host_token(key)
+                    .err()
+                    .map(|d| clock::later(now, d)),
             };
             if let Some(until) = blocked_until {
                 self.hosts[h].blocked_in_pass = pass;
@@ -459,7 +464,7 @@ impl Scheduler {
             // can start, so the pass ends. The host's token just taken is then
             // lost, which can only slow that host, never speed it up.
             if let Err(d) = self.limits.try_global_token() {
-                let until = now + d;
+                let until = clock::later(now, d);
                 wake = Some(wake.map_or(until, |w| w.min(until)));
                 break;
             }

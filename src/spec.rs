@@ -17,8 +17,9 @@
 //! - Every other key is copied into the record (order and every digit of a
 //!   number kept, thanks to serde_json's `preserve_order` and
 //!   `arbitrary_precision`; the text is written anew, so `1e5` comes back as
-//!   `1e+5`; a key given twice keeps its last value; nesting over 128 levels is
-//!   refused, serde_json's limit), after the record's own keys, so results join back to the
+//!   `1e+5`; a key given twice keeps its last value; nesting deeper than
+//!   127 levels, the line's own object counting as one, is refused:
+//!   serde_json's recursion limit of 128 counts down to 0 at the 128th), after the record's own keys, so results join back to the
 //!   caller's data. A key that is also a record key (`type`, `status`, …, see
 //!   [`crate::result::RECORD_KEYS`]) would give the record two such keys: the line is refused
 //!   instead, naming the key.
@@ -244,6 +245,25 @@ pub fn parse_spec(text: &str) -> Result<Spec, BadSpec> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_up_to_the_limit_is_kept_and_one_more_is_refused() {
+        // The limit the README and the man page give.
+        const MAX_NESTING: usize = 127;
+        // The line's object is level 1; `x` holds the other levels.
+        let line = |levels: usize| {
+            let inner = levels - 1;
+            format!(
+                r#"{{"url":"http://a/","x":{}{}}}"#,
+                "[".repeat(inner),
+                "]".repeat(inner)
+            )
+        };
+        let spec = parse_spec(&line(MAX_NESTING)).unwrap();
+        assert_eq!(spec.url, "http://a/");
+        let err = parse_spec(&line(MAX_NESTING + 1)).unwrap_err();
+        assert!(err.message.contains("recursion limit"), "{}", err.message);
+    }
 
     fn ok(line: &str) -> Spec {
         parse_spec(line).unwrap_or_else(|e| panic!("{line}: {}", e.message))

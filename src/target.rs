@@ -92,6 +92,9 @@ fn leading_scheme(line: &str) -> Result<Scheme, FetchError> {
 ///   DNS name (`*`, `a;b`), a malformed scheme before `://`, or a bare line
 ///   whose host is a number but not a dotted-quad IPv4 address (`54` would
 ///   otherwise mean 0.0.0.54 under the URL Standard).
+///   A URL with port 0, or one whose request target (scheme, host, port, path
+///   and query, percent-encoded) is over 65,534 bytes, is an
+///   `InvalidUrl` too.
 /// - [`FetchError::UnsupportedScheme`] for any scheme but `http` and `https`.
 pub fn parse_url(line: &str, default_scheme: DefaultScheme) -> Result<Url, FetchError> {
     let line = line.trim();
@@ -107,6 +110,7 @@ pub fn parse_url(line: &str, default_scheme: DefaultScheme) -> Result<Url, Fetch
     let url = url.map_err(|e| FetchError::InvalidUrl(e.to_string()))?;
     check_scheme(&url)?;
     check_host(&url, bare.then_some(line))?;
+    check_target(&url)?;
     Ok(url)
 }
 
@@ -141,11 +145,55 @@ fn check_host(url: &Url, bare_line: Option<&str>) -> Result<(), FetchError> {
     }
 }
 
+/// The longest request target that can be sent, in bytes, counted after
+/// percent-encoding and without userinfo or fragment: the `http` crate's
+/// limit for a URI (`u16::MAX - 1`).
+pub(crate) const MAX_URI_BYTES: usize = 65_534;
+
+/// The rules that make a parsed URL impossible to fetch, checked for every
+/// input line and every redirect target before any name is looked up: a
+/// scheme other than `http` and `https`, port 0 (no server listens there),
+/// and a request target over [`MAX_URI_BYTES`] (the `http` crate would
+/// refuse to build the request).
+///
+/// # Errors
+/// [`FetchError::UnsupportedScheme`] for the scheme, else
+/// [`FetchError::InvalidUrl`] saying which rule it broke.
+pub(crate) fn check_target(url: &Url) -> Result<(), FetchError> {
+    check_scheme(url)?;
+    if url.port() == Some(0) {
+        return Err(FetchError::InvalidUrl(
+            "port 0 cannot be connected to".into(),
+        ));
+    }
+    let len = request_uri_len(url);
+    if len > MAX_URI_BYTES {
+        return Err(FetchError::InvalidUrl(format!(
+            "URL too long: {len} bytes after percent-encoding, at most {MAX_URI_BYTES}"
+        )));
+    }
+    Ok(())
+}
+
+/// The length of what [`request_uri`] builds, without building it.
+fn request_uri_len(url: &Url) -> usize {
+    let port = url
+        .port()
+        .map_or(0, |p| 1 + itoa::Buffer::new().format(p).len());
+    let query = url.query().map_or(0, |q| 1 + q.len());
+    url.scheme().len()
+        + "://".len()
+        + url.host_str().unwrap_or_default().len()
+        + port
+        + url.path().len()
+        + query
+}
+
 /// Accepts `http` and `https` only.
 ///
 /// # Errors
 /// [`FetchError::UnsupportedScheme`] naming the scheme.
-pub(crate) fn check_scheme(url: &Url) -> Result<(), FetchError> {
+fn check_scheme(url: &Url) -> Result<(), FetchError> {
     match url.scheme() {
         "http" | "https" => Ok(()),
         other => Err(FetchError::UnsupportedScheme(other.to_owned())),
@@ -267,6 +315,65 @@ mod tests {
             "https://example.com/r?to=http://x/"
         );
         assert_eq!(ok("http://54/"), "http://0.0.0.54/");
+    }
+
+    #[test]
+    fn port_zero_is_refused_before_any_lookup() {
+        for line in [
+            "name:0",
+            "http://name:0/",
+            "https://name:0/x",
+            "127.0.0.1:0",
+            "http://[::1]:0/",
+        ] {
+            let err = parse_url(line, DefaultScheme::Https).unwrap_err();
+            assert_eq!(err.kind(), crate::error::ErrorKind::InvalidUrl, "{line}");
+            assert!(err.to_string().contains("port 0"), "{line}: {err}");
+        }
+        assert_eq!(ok("name:1"), "https://name:1/");
+    }
+
+    #[test]
+    fn request_target_length_is_counted_after_percent_encoding() {
+        // `http://a/` is 9 bytes; fill the path up to the limit and one over.
+        let at = |n: usize, fill: &str| format!("http://u:p@a/{}#frag", fill.repeat(n));
+        let fits = at(MAX_URI_BYTES - 9, "x");
+        let url = parse_url(&fits, DefaultScheme::Https).unwrap();
+        let uri = request_uri(&url).unwrap();
+        assert_eq!(uri.to_string().len(), MAX_URI_BYTES);
+        assert_eq!(request_uri_len(&url), MAX_URI_BYTES);
+        let over = at(MAX_URI_BYTES - 8, "x");
+        let err = parse_url(&over, DefaultScheme::Https).unwrap_err();
+        assert_eq!(err.kind(), crate::error::ErrorKind::InvalidUrl);
+        assert!(err.to_string().contains("too long"), "{err}");
+        // A `"` is 3 bytes once encoded (`%22`): a third as many fill the
+        // limit, after the 10 bytes of `http://a/?`.
+        let url = parse_url(
+            &format!("http://a/?{}", "\"".repeat((MAX_URI_BYTES - 10) / 3)),
+            DefaultScheme::Https,
+        )
+        .unwrap();
+        assert!(request_uri(&url).is_ok());
+        let err = parse_url(
+            &format!("http://a/?{}", "\"".repeat((MAX_URI_BYTES - 10) / 3 + 1)),
+            DefaultScheme::Https,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("after percent-encoding"), "{err}");
+        // The length matches what is built for ports, queries and IPv6 too.
+        for s in [
+            "http://a:8080/p?q",
+            "https://[::1]:1/",
+            "http://h/?",
+            "http://h:80/x",
+        ] {
+            let u = Url::parse(s).unwrap();
+            assert_eq!(
+                request_uri_len(&u),
+                request_uri(&u).unwrap().to_string().len(),
+                "{s}"
+            );
+        }
     }
 
     #[test]

@@ -193,3 +193,87 @@ fn missing_file_is_reported_and_the_others_are_still_read() {
     assert_eq!(run.stderr.lines().count(), 2, "{}", run.stderr);
     run.checked_summary();
 }
+
+/// The 64 KiB line limit counts a line without its ending: a line of exactly
+/// 65,536 bytes is read with `\n` or `\r\n`, one byte more is refused. (The
+/// fragment makes the line long without making the request long.)
+#[test]
+fn the_line_limit_does_not_count_the_line_ending() {
+    let server = Server::start();
+    let line = |len: usize, tag: &str| {
+        let head = server.url(&format!("/{tag}#"));
+        format!("{head}{}", "f".repeat(len - head.len()))
+    };
+    let (lf, crlf) = (line(64 * 1024, "lf"), line(64 * 1024, "crlf"));
+    let (lf_over, crlf_over) = (line(64 * 1024 + 1, "lf1"), line(64 * 1024 + 1, "crlf1"));
+    let input = format!("{lf}\n{crlf}\r\n{lf_over}\n{crlf_over}\r\n");
+    let run = run(&[], input);
+    assert_eq!(run.records.len(), 4, "{}", run.stderr);
+    let mut targets: Vec<String> = server.seen().into_iter().map(|s| s.target).collect();
+    targets.sort();
+    assert_eq!(targets, ["/crlf", "/lf"]);
+    let refused: Vec<&Record> = run.records.iter().filter(|r| !r.is_success()).collect();
+    assert_eq!(refused.len(), 2, "{:#?}", run.records);
+    for r in refused {
+        assert_eq!(r.error_kind.as_deref(), Some("invalid_url"));
+        assert_eq!(
+            r.error.as_deref(),
+            Some("invalid URL: line longer than 65536 bytes")
+        );
+    }
+}
+
+/// A URL whose request target is over the `http` crate's 65,534 bytes after
+/// percent-encoding is an `invalid_url` failure saying so, and no request is
+/// made; one of exactly 65,534 bytes is fetched.
+#[test]
+fn a_url_too_long_after_percent_encoding_is_refused_before_any_request() {
+    let server = Server::start();
+    let base = server.url("/");
+    // Each `"` is sent as `%22`: the line stays under 64 KiB, the target not.
+    let quoted = |n: usize| format!("{base}?{}", "\"".repeat(n));
+    let fill = (65_534 - base.len() - 1) / 3;
+    let fits = format!(
+        "{}{}",
+        quoted(fill),
+        "q".repeat(65_534 - base.len() - 1 - 3 * fill)
+    );
+    let over = format!("{fits}q");
+    let encoded_over = quoted(fill + 1);
+    let run = run(&[], format!("{fits}\n{over}\n{encoded_over}\n"));
+    assert_eq!(run.code(), 1, "{}", run.stderr);
+    assert_eq!(run.records.len(), 3);
+    assert_eq!(server.seen().len(), 1);
+    let fetched = run.records.iter().find(|r| r.is_success()).unwrap();
+    assert_eq!(fetched.url, fits);
+    for r in run.records.iter().filter(|r| !r.is_success()) {
+        assert_eq!(r.error_kind.as_deref(), Some("invalid_url"), "{r:?}");
+        let error = r.error.as_deref().unwrap();
+        assert!(
+            error.contains("too long") && error.contains("after percent-encoding"),
+            "{error}"
+        );
+    }
+}
+
+/// Port 0 is refused as `invalid_url` before any name lookup: for a name
+/// that cannot resolve (`.invalid`), the kind is not `dns`, so the refusal
+/// came first; for an address, not `connect`.
+#[test]
+fn port_zero_is_refused_before_any_lookup_or_connection() {
+    let lines = [
+        "name.invalid:0",
+        "http://name.invalid:0/",
+        "https://name.invalid:0/x",
+        "localhost:0",
+        "http://127.0.0.1:0/",
+        "http://[::1]:0/",
+    ];
+    let run = run(&["--default-scheme", "http"], crate::support::lines(&lines));
+    assert_eq!(run.code(), 1, "{}", run.stderr);
+    assert_eq!(run.records.len(), lines.len());
+    for r in &run.records {
+        assert_eq!(r.error_kind.as_deref(), Some("invalid_url"), "{r:?}");
+        assert!(r.error.as_deref().unwrap().contains("port 0"), "{r:?}");
+    }
+}

@@ -415,3 +415,83 @@ fn retry_after_pauses_the_host_that_sent_it() {
     let to_a = a.times_since(started);
     assert!(to_a[1] < Duration::from_millis(1500), "{to_a:?}");
 }
+
+/// Durations far beyond any clock, from flags and from a server's
+/// `Retry-After: 99999999999999999999`, never panic: each run gives its one
+/// record per line.
+#[test]
+fn huge_durations_from_flags_and_servers_never_panic() {
+    let server = RawServer::every(retry_after(429, "99999999999999999999"));
+    let url = server.url("/x");
+    let huge = "1e19";
+    let runs: [&[&str]; 4] = [
+        &["--max-retry-after", huge],
+        // The scheduler on: the 429 pauses the host for its Retry-After.
+        &["--max-retry-after", huge, "--max-per-host", "1"],
+        &["-t", huge, "--connect-timeout", huge, "--retry-delay", huge],
+        &[
+            "--retry-max-delay",
+            huge,
+            "--rate",
+            "1/d",
+            "--rate-per-host",
+            "4294967295",
+            "--lookahead",
+            "4294967295",
+            "-c",
+            "4294967295",
+        ],
+    ];
+    for args in runs {
+        let r = run(args, format!("{url}\n"));
+        assert!(!r.stderr.contains("panicked"), "{args:?}: {}", r.stderr);
+        assert_eq!(r.code(), 0, "{args:?}: {}", r.stderr);
+        assert_eq!(
+            exact(&r.records),
+            [Record::success(&url, 429, 10)],
+            "{args:?}"
+        );
+    }
+}
+
+/// A retry due in the far future (a huge `Retry-After` allowed by a huge
+/// `--max-retry-after`, or a huge backoff) waits without panicking, the other
+/// URLs go on, and an interrupt still answers every line.
+#[test]
+fn a_retry_due_in_the_far_future_waits_and_an_interrupt_answers_it() {
+    let limited = RawServer::every(retry_after(429, "99999999999999999999"));
+    let failing = RawServer::every(status(503));
+    let fine = Server::start();
+    let urls = [limited.url("/x"), failing.url("/y"), fine.url("/z")];
+    let mut running = crate::support::Cmd::new(&[
+        "--retries",
+        "1",
+        "--max-retry-after",
+        "1e19",
+        "--retry-delay",
+        "1e19",
+        "--retry-max-delay",
+        "1e19",
+    ])
+    .start();
+    let mut stdin = running.child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, lines(&urls).as_bytes()).unwrap();
+    drop(stdin);
+    limited.wait_for_requests(1);
+    failing.wait_for_requests(1);
+    std::thread::sleep(Duration::from_millis(300));
+    running.signal(libc::SIGINT);
+    let out = running.finish().parse();
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    assert_eq!(out.code(), 130, "{}", out.stderr);
+    assert_eq!(out.records.len(), 3, "{:#?}", out.records);
+    for r in &out.records {
+        let want = if r.url == urls[2] {
+            None
+        } else {
+            Some("cancelled")
+        };
+        assert_eq!(r.error_kind.as_deref(), want, "{r:?}");
+    }
+    assert_eq!((limited.requests(), failing.requests()), (1, 1));
+}
