@@ -73,6 +73,7 @@ fn serialise(c: &mut Criterion) {
         error: "timeout after 5s".into(),
         error_kind: ErrorKind::Timeout,
         elapsed_ms: 5000.2,
+        status: None,
         line: None,
         attempts: None,
         extra: None,

@@ -1,7 +1,7 @@
 //! The program behind the thin `main`: the runtime, the signals, and the run
 //! loop from input files to records on stdout and the summary on stderr.
 
-use std::path::PathBuf;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use crate::cli::Opts;
 use crate::exit::Exit;
 use crate::fdlimit;
 use crate::fetch::fetch_stream;
-use crate::input::read_inputs;
+use crate::input::read_sources;
 use crate::output::{self, StdoutSink};
 use crate::result::Summary;
 
@@ -21,6 +21,11 @@ use crate::result::Summary;
 /// interruption: GNU `timeout -s INT` signals the process and then its whole
 /// group, and a supervisor may do the same.
 const SAME_INTERRUPTION: Duration = Duration::from_millis(500);
+
+/// Said on stderr when the URLs are to be typed at a terminal, so a run
+/// without arguments does not seem to hang.
+const TERMINAL_HINT: &str =
+    "reading URLs from the terminal, one a line (Ctrl-D to end); see --help";
 
 /// Fires `cancel` on the first SIGINT or SIGTERM; a later one (after
 /// [`SAME_INTERRUPTION`]) ends the process at once with status 130.
@@ -76,8 +81,11 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
     }
     let input_failed = Arc::new(AtomicBool::new(false));
     let failed = input_failed.clone();
-    let lines = read_inputs(
-        opts.files.iter().map(PathBuf::from).collect(),
+    if opts.reads_terminal(std::io::stdin().is_terminal()) {
+        output::report_error(TERMINAL_HINT);
+    }
+    let lines = read_sources(
+        opts.sources(),
         opts.input,
         cancel.clone(),
         Arc::new(move |name: &str, e: &std::io::Error| {

@@ -65,6 +65,15 @@ impl Fetcher {
         }
     }
 
+    /// Whether a final `status` is a success: always, unless
+    /// [`Config::accept`] names the statuses that are.
+    fn accepts(&self, status: u16) -> bool {
+        self.config
+            .accept
+            .as_ref()
+            .is_none_or(|set| set.contains(status))
+    }
+
     /// The run's settings.
     pub(crate) fn config(&self) -> &Config {
         &self.config
@@ -227,6 +236,7 @@ fn failure(url: String, err: FetchError, started: Instant) -> FetchResult {
         error: err.to_string(),
         error_kind: err.kind(),
         elapsed_ms: elapsed_ms(started),
+        status: None,
         line: None,
         attempts: None,
         extra: None,
@@ -278,6 +288,18 @@ async fn run_attempt(fetcher: Arc<Fetcher>, job: Job, attempt: u32, started: Ins
         return Attempted::Retry(job, retry);
     }
     let mut record = match outcome {
+        // The exchange completed, but the run does not accept its final
+        // status (a dead link, with `--accept 200..=299`).
+        Ok(done) if !fetcher.accepts(done.status) => FetchResult::Failure {
+            url: job.text,
+            status: Some(done.status),
+            error: FetchError::Status(done.status).to_string(),
+            error_kind: ErrorKind::Status,
+            elapsed_ms: elapsed_ms(started),
+            line: None,
+            attempts: None,
+            extra: None,
+        },
         Ok(done) => FetchResult::Success {
             url: job.text,
             status: done.status,

@@ -10,17 +10,19 @@ use http::Method;
 use rustls::pki_types::CertificateDer;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, Rate};
+use crate::config::{Config, Rate, StatusSet};
 use crate::http::proxy::{NoProxy, Proxies, ProxyUrl};
 use crate::http::{load_pem_certs, ClientOptions, HttpVersions, ResolveOverride};
-use crate::input::InputFormat;
+use crate::input::{Input, InputFormat};
 use crate::target::DefaultScheme;
 
 /// Fetch many URLs concurrently; print one JSON line per URL as each completes.
 ///
 /// Reads URLs, one a line, from the FILEs in order, or from standard input when
-/// no FILE is given or FILE is `-`. Blank lines and lines starting with `#` are
-/// skipped; every other line gives exactly one record on stdout. A line without
+/// no FILE is given or FILE is `-`; an argument starting with http:// or
+/// https:// (or a --url value) is a URL in itself. Blank lines and lines
+/// starting with `#` are skipped; every other line gives exactly one record on
+/// stdout. A line without
 /// `scheme://` is taken as `host[:port][/path]` and fetched as https:// + line.
 /// A summary record goes to stderr last.
 ///
@@ -34,11 +36,25 @@ use crate::target::DefaultScheme;
     args_override_self = true
 )]
 pub struct Opts {
-    /// Files of URLs, one a line; `-` or none means standard input.
+    /// URLs to fetch and files of URLs, read in the order given.
+    ///
+    /// An argument that starts with http:// or https:// is a URL, taken as
+    /// one input line; any other is a file of URLs, one a line (write ./NAME
+    /// for a file whose name starts like a URL), and `-` is standard input.
+    /// Standard input is read when there is no argument and no --url, or
+    /// where `-` is given: URL arguments alone do not read it, as with curl.
     // Parsed as OsString so that an empty name reaches `open` and is reported
     // like any unreadable file (as `cat ''` does), not as a usage error.
-    #[arg(value_name = "FILE", value_parser = clap::value_parser!(std::ffi::OsString))]
-    pub files: Vec<std::ffi::OsString>,
+    #[arg(value_name = "URL|FILE", value_parser = clap::value_parser!(std::ffi::OsString))]
+    pub inputs: Vec<std::ffi::OsString>,
+
+    /// A URL to fetch, taken as one input line (repeatable).
+    ///
+    /// As curl's --url: the value is always a URL, never a file name, so it
+    /// may lack a scheme (example.com). The --url values come first in input
+    /// order, before the URL|FILE arguments.
+    #[arg(long = "url", value_name = "URL")]
+    pub urls: Vec<String>,
 
     /// Most requests in flight at once.
     #[arg(
@@ -64,6 +80,17 @@ pub struct Opts {
     /// limit (a loop, too) gives a `too_many_redirects` failure.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub max_redirects: u32,
+
+    /// Final statuses that count as a success, as 200..=299,403.
+    ///
+    /// A comma-separated list, in lychee's syntax, of statuses (N) and ranges:
+    /// A..=B, A..B (B excluded), A.. (to 999), ..=B and ..B (from 100);
+    /// statuses run from 100 to 999. A response whose final status (after
+    /// redirects; with --retries, the last attempt's) is not in the list
+    /// gives a `status` failure that keeps `status`, so the exit status is
+    /// 1. Without --accept every status is a success, 404 and 500 included.
+    #[arg(long, value_name = "STATUSES", value_parser = parse_accept)]
+    pub accept: Option<StatusSet>,
 
     /// Print records in input order instead of completion order.
     ///
@@ -347,6 +374,21 @@ fn parse_rate(s: &str) -> Result<Rate, String> {
     s.parse()
 }
 
+fn parse_accept(s: &str) -> Result<StatusSet, String> {
+    s.parse()
+}
+
+/// Whether a command-line argument is a URL rather than a file name: it
+/// starts with `http://` or `https://` (in any case), as lychee decides.
+fn is_url_argument(arg: &std::ffi::OsStr) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let arg = arg.as_bytes();
+    ["http://", "https://"].iter().any(|p| {
+        arg.get(..p.len())
+            .is_some_and(|a| a.eq_ignore_ascii_case(p.as_bytes()))
+    })
+}
+
 fn parse_method(s: &str) -> Result<Method, String> {
     crate::spec::method(s)
 }
@@ -534,7 +576,34 @@ impl Opts {
             retry_max_delay: self.retry_max_delay,
             retry_all: self.retry_all,
             max_retry_after: self.max_retry_after,
+            accept: self.accept.clone(),
         }
+    }
+
+    /// The inputs to read, in order: the --url values, then each URL|FILE
+    /// argument as a URL line or a file (`-` is standard input). Empty when
+    /// neither was given, which reads standard input.
+    pub fn sources(&self) -> Vec<Input> {
+        use std::os::unix::ffi::OsStrExt;
+        let urls = self
+            .urls
+            .iter()
+            .map(|u| Input::Url(bytes::Bytes::copy_from_slice(u.as_bytes())));
+        let args = self.inputs.iter().map(|arg| {
+            if is_url_argument(arg) {
+                Input::Url(bytes::Bytes::copy_from_slice(arg.as_bytes()))
+            } else {
+                Input::File(arg.into())
+            }
+        });
+        urls.chain(args).collect()
+    }
+
+    /// Whether the run reads URLs typed at a terminal: no URL, file or --url
+    /// was given and standard input (`stdin_is_terminal`) is one. The
+    /// program then says so on stderr before it waits.
+    pub fn reads_terminal(&self, stdin_is_terminal: bool) -> bool {
+        stdin_is_terminal && self.inputs.is_empty() && self.urls.is_empty()
     }
 }
 
@@ -584,7 +653,8 @@ mod tests {
         assert!(!o.compressed && !o.http1_1 && !o.http2_prior_knowledge);
         assert_eq!((o.max_size, o.connect_timeout), (None, None));
         assert_eq!(o.default_scheme, DefaultScheme::Https);
-        assert!(o.files.is_empty());
+        assert!(o.inputs.is_empty() && o.urls.is_empty());
+        assert_eq!(o.accept, None);
     }
 
     /// As with curl, a flag given twice takes its last value; repeatable
@@ -846,6 +916,66 @@ mod tests {
         for bad in ["0", "5/x", "fast", "-2/s"] {
             assert!(Opts::try_parse_from(["f", "--rate", bad]).is_err(), "{bad}");
             assert!(Opts::try_parse_from(["f", "--rate-per-host", bad]).is_err());
+        }
+    }
+
+    #[test]
+    fn url_arguments_and_files() {
+        let o = Opts::try_parse_from([
+            "f",
+            "list.txt",
+            "https://a.test/",
+            "--url",
+            "b.test",
+            "HTTP://c.test/",
+            "./http://d",
+            "-",
+            "httpx://e",
+            "--url",
+            "http://f.test/",
+        ])
+        .unwrap();
+        let url = |s: &str| Input::Url(bytes::Bytes::copy_from_slice(s.as_bytes()));
+        let file = |s: &str| Input::File(s.into());
+        assert_eq!(
+            o.sources(),
+            [
+                url("b.test"),
+                url("http://f.test/"),
+                file("list.txt"),
+                url("https://a.test/"),
+                url("HTTP://c.test/"),
+                file("./http://d"),
+                file("-"),
+                file("httpx://e"),
+            ]
+        );
+        assert!(Opts::try_parse_from(["f"]).unwrap().sources().is_empty());
+    }
+
+    /// The terminal hint: only when nothing is named and stdin is a terminal.
+    #[test]
+    fn the_terminal_is_read_only_without_inputs() {
+        let parse = |args: &[&str]| Opts::try_parse_from(args).unwrap();
+        assert!(parse(&["f"]).reads_terminal(true));
+        assert!(!parse(&["f"]).reads_terminal(false));
+        assert!(!parse(&["f", "-"]).reads_terminal(true));
+        assert!(!parse(&["f", "http://a/"]).reads_terminal(true));
+        assert!(!parse(&["f", "--url", "a"]).reads_terminal(true));
+        assert!(!parse(&["f", "list.txt"]).reads_terminal(true));
+    }
+
+    #[test]
+    fn accept_flag() {
+        let o = Opts::try_parse_from(["f", "--accept", "200..=299,403"]).unwrap();
+        let c = o.config(CancellationToken::new(), |_| None);
+        let set = c.accept.unwrap();
+        assert!(set.contains(250) && set.contains(403) && !set.contains(404));
+        for bad in ["", "2xx", "0", "300..=200"] {
+            assert!(
+                Opts::try_parse_from(["f", "--accept", bad]).is_err(),
+                "{bad}"
+            );
         }
     }
 

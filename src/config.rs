@@ -1,11 +1,13 @@
-//! [`Config`]: the settings of a run, with their defaults, and [`Rate`], the
-//! value of `--rate` and `--rate-per-host`.
+//! [`Config`]: the settings of a run, with their defaults; [`Rate`], the
+//! value of `--rate` and `--rate-per-host`; and [`StatusSet`], the value of
+//! `--accept`.
 //!
 //! A `Config` is plain data: the binary builds one from its flags
 //! (`cli.rs`), a library user with struct update syntax from
 //! `Config::default()`.
 
 use std::num::NonZeroU32;
+use std::ops::RangeInclusive;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -100,6 +102,11 @@ pub struct Config {
     /// Longest `Retry-After` honoured (`--max-retry-after`): longer ones are
     /// cut to this. Default 60 s.
     pub max_retry_after: Duration,
+    /// The final statuses that count as a success (`--accept`): a response
+    /// whose status (after redirects, of the last attempt) is not in the
+    /// set gives a `status` failure that keeps the status. Default `None`:
+    /// every status is a success, 404 and 500 included.
+    pub accept: Option<StatusSet>,
 }
 
 impl Config {
@@ -153,6 +160,7 @@ impl Default for Config {
             retry_max_delay: Duration::from_secs(30),
             retry_all: false,
             max_retry_after: Duration::from_secs(60),
+            accept: None,
         }
     }
 }
@@ -203,6 +211,105 @@ impl FromStr for Rate {
     }
 }
 
+/// Smallest status a [`StatusSet`] can name (a status has three digits).
+const MIN_STATUS: u16 = 100;
+/// Largest status a [`StatusSet`] can name.
+const MAX_STATUS: u16 = 999;
+
+/// A set of HTTP statuses, the value of `--accept`, in lychee's syntax: a
+/// comma-separated list of single statuses (`403`) and ranges, each
+/// `A..=B` (inclusive), `A..B` (B excluded), `A..` (up to 999), `..=B` and
+/// `..B` (from 100), or `..` (every status). White space around an item is
+/// allowed; every status must lie in 100..=999.
+///
+/// # Example
+/// ```
+/// let ok: fetcher_stream::StatusSet = "200..=299,403".parse().unwrap();
+/// assert!(ok.contains(204) && ok.contains(403));
+/// assert!(!ok.contains(404) && !ok.contains(300));
+/// let ok: fetcher_stream::StatusSet = "200..300".parse().unwrap();
+/// assert!(ok.contains(299) && !ok.contains(300));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusSet {
+    /// The items as given, each as an inclusive range (never empty).
+    ranges: Vec<RangeInclusive<u16>>,
+}
+
+impl StatusSet {
+    /// Whether `status` is in the set.
+    pub fn contains(&self, status: u16) -> bool {
+        self.ranges.iter().any(|r| r.contains(&status))
+    }
+}
+
+impl FromStr for StatusSet {
+    type Err = String;
+
+    /// # Errors
+    /// A message naming the item that is not a status or range, has a
+    /// status outside 100..=999, or is an empty range (`300..=200`,
+    /// `200..200`); an empty list is refused too.
+    fn from_str(s: &str) -> Result<StatusSet, String> {
+        if s.trim().is_empty() {
+            return Err("no status given (example: 200..=299,403)".into());
+        }
+        let ranges = s
+            .split(',')
+            .map(|item| status_range(item.trim()))
+            .collect::<Result<_, _>>()?;
+        Ok(StatusSet { ranges })
+    }
+}
+
+/// One item of a [`StatusSet`] as an inclusive range.
+fn status_range(item: &str) -> Result<RangeInclusive<u16>, String> {
+    let shape = || format!("'{item}' is not a status or a range (N, A..=B, A..B, A.., ..=B, ..B)");
+    // Digits only: no sign, no space, no empty string (`u16::from_str`
+    // would take a `+`).
+    let number = |digits: &str| -> Result<u16, String> {
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(shape());
+        }
+        // Overlong digit strings are out of range, like 1000.
+        Ok(digits.parse().unwrap_or(u16::MAX))
+    };
+    let (start, end) = match item.split_once("..") {
+        None => {
+            let n = number(item)?;
+            (n, n)
+        }
+        Some((from, to)) => {
+            let start = if from.is_empty() {
+                MIN_STATUS
+            } else {
+                number(from)?
+            };
+            let end = if to.is_empty() {
+                MAX_STATUS
+            } else if let Some(last) = to.strip_prefix('=') {
+                number(last)?
+            } else {
+                // `A..B` excludes B (`..1000` ends at 999).
+                match number(to)?.checked_sub(1) {
+                    Some(end) => end,
+                    None => return Err(format!("'{item}' is an empty range")),
+                }
+            };
+            (start, end)
+        }
+    };
+    if !(MIN_STATUS..=MAX_STATUS).contains(&start) || end > MAX_STATUS {
+        return Err(format!(
+            "'{item}': a status is a number from {MIN_STATUS} to {MAX_STATUS}"
+        ));
+    }
+    if start > end {
+        return Err(format!("'{item}' is an empty range"));
+    }
+    Ok(start..=end)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +331,7 @@ mod tests {
         assert_eq!(c.retry_delay, Duration::from_secs(1));
         assert_eq!(c.retry_max_delay, Duration::from_secs(30));
         assert_eq!(c.max_retry_after, Duration::from_secs(60));
+        assert_eq!(c.accept, None);
         assert!(!c.urls_may_wait());
     }
 
@@ -257,6 +365,68 @@ mod tests {
             ..Config::default()
         };
         assert!(!plain.urls_may_wait());
+    }
+
+    /// lychee's forms of `--accept`, and what each lets in.
+    #[test]
+    fn status_set_syntax() {
+        let set = |s: &str| s.parse::<StatusSet>().unwrap();
+        let cases: &[(&str, &[u16], &[u16])] = &[
+            ("200..=299,403", &[200, 250, 299, 403], &[199, 300, 404]),
+            ("200..300", &[200, 299], &[199, 300]),
+            ("404", &[404], &[403, 405]),
+            (" 200 , 301..=302 ", &[200, 301, 302], &[303]),
+            ("500..", &[500, 999], &[499]),
+            ("..=101", &[100, 101], &[102]),
+            ("..101", &[100], &[101]),
+            ("..", &[100, 200, 999], &[99, 1000]),
+            ("..1000", &[999], &[1000]),
+            ("404,200..=299,404", &[404, 200], &[500]),
+        ];
+        for (text, inside, outside) in cases {
+            let s = set(text);
+            for n in *inside {
+                assert!(s.contains(*n), "{text} should hold {n}");
+            }
+            for n in *outside {
+                assert!(!s.contains(*n), "{text} should not hold {n}");
+            }
+        }
+        let err = |s: &str| s.parse::<StatusSet>().unwrap_err();
+        for bad in [
+            "abc",
+            "-1",
+            "+200",
+            "2xx",
+            "200-299",
+            "..=",
+            "100..=",
+            "100...200",
+            "200..=2a",
+        ] {
+            assert!(
+                err(bad).contains("is not a status or a range"),
+                "{bad}: {}",
+                err(bad)
+            );
+        }
+        for bad in [
+            "0",
+            "99",
+            "1000",
+            "99..102",
+            "999..=1000",
+            "..2000",
+            "70000",
+        ] {
+            assert!(err(bad).contains("from 100 to 999"), "{bad}: {}", err(bad));
+        }
+        for bad in ["300..=200", "200..200", "..100", "..0"] {
+            assert!(err(bad).contains("empty range"), "{bad}: {}", err(bad));
+        }
+        for bad in ["", " ", "200,", ",200", "200,,300"] {
+            assert!(bad.parse::<StatusSet>().is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -54,6 +54,9 @@ pub enum ErrorKind {
     BodyTooLarge,
     /// An I/O error while sending the request or reading the response head.
     Io,
+    /// The final response's status (after redirects) is not in `--accept`;
+    /// the record keeps it in `status`. Never given without `--accept`.
+    Status,
     /// The run was interrupted (SIGINT/SIGTERM) before this URL finished.
     Cancelled,
 }
@@ -75,6 +78,7 @@ impl ErrorKind {
             ErrorKind::Body => "body",
             ErrorKind::BodyTooLarge => "body_too_large",
             ErrorKind::Io => "io",
+            ErrorKind::Status => "status",
             ErrorKind::Cancelled => "cancelled",
         }
     }
@@ -141,6 +145,10 @@ pub enum FetchError {
     /// their values in order, escaped as in [`FetchError::TransferEncoding`].
     #[error("conflicting Location fields: {}", .0.iter().map(|v| format!("\"{v}\"")).collect::<Vec<_>>().join(", "))]
     ConflictingLocation(Vec<String>),
+    /// The exchange completed, but its final status is not one the run
+    /// accepts (`--accept`); holds the status.
+    #[error("status {0} is not in --accept")]
+    Status(u16),
     /// A transport error, already classified, with its full message.
     #[error("{message}")]
     Transport {
@@ -163,6 +171,7 @@ impl FetchError {
             FetchError::TemporaryDns(_) => ErrorKind::Dns,
             FetchError::InvalidInput(_) => ErrorKind::InvalidInput,
             FetchError::BodyTooLarge { .. } => ErrorKind::BodyTooLarge,
+            FetchError::Status(_) => ErrorKind::Status,
             FetchError::TransferEncoding(_) | FetchError::ConflictingLocation(_) => {
                 ErrorKind::Protocol
             }

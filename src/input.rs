@@ -5,7 +5,8 @@
 //! error, so an overlong or non-UTF-8 line is turned into an item (and later into
 //! one `invalid_url` record), never into an error. Only I/O errors end a source.
 //!
-//! [`read_inputs`] chains the sources in order (like `cat`) and applies the line
+//! [`read_sources`] chains the sources in order (like `cat`; a URL given as an
+//! argument is a source of one line) and applies the line
 //! rules: surrounding whitespace trimmed (so CRLF is fine), a UTF-8 BOM dropped
 //! from the first line of each source, blank lines and lines starting with `#`
 //! skipped. Every other line becomes exactly one [`InputLine`].
@@ -388,33 +389,64 @@ impl<R: AsyncRead + Unpin> AsyncRead for GatedRead<R> {
     }
 }
 
+/// One input of a run, as the command line names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// One URL line given as an argument (`--url`, or an argument starting
+    /// with `http://` or `https://`): the argument's bytes, under the text
+    /// line rules whatever the [`InputFormat`], with no line number.
+    Url(Bytes),
+    /// A file of lines of the run's [`InputFormat`]; `-` is standard input.
+    File(PathBuf),
+}
+
 /// Reads the given files in order (`-` is stdin; no files means stdin), lazily,
-/// as lines of `format`.
-///
-/// A file that cannot be opened or read is passed to `on_error` with its name
-/// (the binary prints `fetcher-stream: FILE: No such file or directory (os
-/// error 2)`), and the other files are still read, as `cat` does.
-///
-/// Once `cancel` fires, no new read is started: a read under way may still
-/// deliver its lines, then the stream stays pending. Hand it to
-/// [`crate::fetch_stream`] with the same token in [`crate::Config::cancel`],
-/// which then takes only the lines that are ready at once and ends.
+/// as lines of `format`: [`read_sources`] with every path an [`Input::File`].
 pub fn read_inputs(
     paths: Vec<PathBuf>,
     format: InputFormat,
     cancel: CancellationToken,
     on_error: OnReadError,
 ) -> impl Stream<Item = InputLine> + Send + 'static {
-    let paths = if paths.is_empty() {
-        vec![PathBuf::from("-")]
+    read_sources(
+        paths.into_iter().map(Input::File).collect(),
+        format,
+        cancel,
+        on_error,
+    )
+}
+
+/// Reads the given inputs in order, lazily: a URL argument is one line, a
+/// file (`-` is stdin) gives lines of `format`. No inputs at all means stdin.
+///
+/// A file that cannot be opened or read is passed to `on_error` with its name
+/// (the binary prints `fetcher-stream: FILE: No such file or directory (os
+/// error 2)`), and the other inputs are still read, as `cat` does.
+///
+/// Once `cancel` fires, no new read is started: a read under way may still
+/// deliver its lines, then the stream stays pending. Hand it to
+/// [`crate::fetch_stream`] with the same token in [`crate::Config::cancel`],
+/// which then takes only the lines that are ready at once and ends.
+pub fn read_sources(
+    inputs: Vec<Input>,
+    format: InputFormat,
+    cancel: CancellationToken,
+    on_error: OnReadError,
+) -> impl Stream<Item = InputLine> + Send + 'static {
+    let inputs = if inputs.is_empty() {
+        vec![Input::File(PathBuf::from("-"))]
     } else {
-        paths
+        inputs
     };
-    stream::iter(paths)
-        .then(move |path| {
+    stream::iter(inputs)
+        .then(move |input| {
             let on_error = on_error.clone();
             let cancel = cancel.clone();
             async move {
+                let path = match input {
+                    Input::Url(arg) => return stream::iter(argument_line(arg)).boxed(),
+                    Input::File(path) => path,
+                };
                 if path.as_os_str() == "-" {
                     return read_lines(tokio::io::stdin(), "-".into(), format, on_error, cancel)
                         .boxed();
@@ -430,6 +462,17 @@ pub fn read_inputs(
             }
         })
         .flatten()
+}
+
+/// A URL argument as a text line: over the line limit it becomes a
+/// [`RawLine::TooLong`] as a read line would (an argument may be longer).
+fn argument_line(arg: Bytes) -> Option<InputLine> {
+    let raw = if arg.len() > MAX_LINE_BYTES {
+        RawLine::TooLong(arg.slice(..SHOWN_PREFIX_BYTES))
+    } else {
+        RawLine::Line(arg)
+    };
+    classify_line(raw, false)
 }
 
 /// Input adapter: after cancellation, yields only items that are ready at once

@@ -16,7 +16,7 @@
 //! - `schedule`: the look-ahead window: per-host caps, rate limits, host
 //!   pauses, and retries waiting without a slot.
 //! - `attempt`: one URL's attempt: request, redirects, body, record.
-//! - `config`: [`Config`] and its defaults; [`Rate`].
+//! - `config`: [`Config`] and its defaults; [`Rate`], [`StatusSet`].
 //! - `retry`: retry policy and state, transient failures, `Retry-After`.
 //! - `input`: reading files and stdin lazily, the line rules.
 //! - `spec`: `--input jsonl` request specs; the `-X`/`-H` rules.
@@ -70,12 +70,12 @@ mod target;
 
 #[doc(hidden)]
 pub use app::main as run_main;
-pub use config::{Config, Rate};
+pub use config::{Config, Rate, StatusSet};
 pub use error::{ErrorKind, FetchError};
 pub use fetch::{fetch_all, fetch_stream};
 pub use http::proxy::{NoProxy, Proxies, ProxyScheme, ProxyUrl};
 pub use http::{load_pem_certs, ClientOptions, HttpVersions, ResolveOverride};
-pub use input::{read_inputs, InputFormat, InputLine, OnReadError};
+pub use input::{read_inputs, read_sources, Input, InputFormat, InputLine, OnReadError};
 pub use result::{FetchResult, Passthrough, Summary};
 pub use spec::RequestSpec;
 pub use target::DefaultScheme;

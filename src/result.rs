@@ -27,7 +27,9 @@ pub type Passthrough = serde_json::Map<String, serde_json::Value>;
 ///
 /// An HTTP error status (404, 500, …) is a `Success`: the exchange completed and
 /// a status was received (RFC 9110 sec. 15). Only transport-level problems,
-/// unusable input and cancellation are `Failure`s.
+/// unusable input and cancellation are `Failure`s, and, when the run names the
+/// statuses it accepts (`Config::accept`, `--accept`), a final status outside
+/// them (`error_kind` `status`, with `status` kept).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum FetchResult {
@@ -73,6 +75,11 @@ pub enum FetchResult {
         /// The input line as given (trimmed; shown lossily when it was not UTF-8,
         /// shortened when it was over the line-length limit).
         url: String,
+        /// The final response's status, present only for a `status` failure
+        /// (a status outside `--accept`): the exchange completed, but the run
+        /// does not accept its outcome.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
         /// A human-readable message, e.g. `timeout after 5s` or
         /// `dns: failed to lookup address information: …`.
         error: String,
@@ -263,6 +270,7 @@ mod tests {
             error: "timeout after 5s".into(),
             error_kind: ErrorKind::Timeout,
             elapsed_ms: 5001.7,
+            status: None,
             line: None,
             attempts: None,
             extra: None,
@@ -281,6 +289,7 @@ mod tests {
             error: "e".into(),
             error_kind: ErrorKind::Io,
             elapsed_ms: 0.0,
+            status: None,
             line: None,
             attempts: None,
             extra: None,
@@ -302,6 +311,7 @@ mod tests {
             error: "e".into(),
             error_kind: ErrorKind::InvalidUrl,
             elapsed_ms: 0.0,
+            status: None,
             line: None,
             attempts: None,
             extra: None,
@@ -332,6 +342,7 @@ mod tests {
                 error: "e".into(),
                 error_kind: ErrorKind::Io,
                 elapsed_ms: 1.0,
+                status: Some(404),
                 line: Some(1),
                 attempts: Some(2),
                 extra: None,

@@ -64,6 +64,9 @@ fn usage_errors_exit_two_and_fetch_nothing() {
         &["--max-redirects", "x"],
         &["--default-scheme", "ftp"],
         &["--no-such-flag"],
+        &["--accept", "2xx"],
+        &["--accept", ""],
+        &["--accept", "..100"],
     ];
     for args in bad {
         let run = run(args, input.clone());

@@ -332,13 +332,15 @@ fn every_error_kind_is_explained() {
         Body,
         BodyTooLarge,
         Io,
+        Status,
         Cancelled,
     ];
     // Adding a variant stops this match compiling: add it to `all` too.
     for k in all {
         match k {
             InvalidUrl | InvalidInput | UnsupportedScheme | Dns | Connect | Tls | Proxy
-            | Timeout | TooManyRedirects | Protocol | Body | BodyTooLarge | Io | Cancelled => {}
+            | Timeout | TooManyRedirects | Protocol | Body | BodyTooLarge | Io | Status
+            | Cancelled => {}
         }
     }
     let text = section(&man_page(), "OUTPUT FORMAT").to_owned();

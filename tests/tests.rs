@@ -18,6 +18,10 @@ mod concurrency;
 mod redirects;
 // Input lines: CRLF, BOM, comments, invalid lines, default scheme, files, order.
 mod input;
+// URL arguments and --url: command-line order, stdin left alone, the terminal hint.
+mod arguments;
+// --accept: statuses outside it are `status` failures, after redirects and retries.
+mod accept;
 // Methods and bodies (-X, -d), forced HTTP versions, --connect-timeout.
 mod requests;
 // --input jsonl request specs: per-line requests, pass-through keys, invalid_input.

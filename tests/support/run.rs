@@ -67,6 +67,12 @@ impl Cmd {
         self
     }
 
+    /// Runs the binary in `dir`.
+    pub fn current_dir(mut self, dir: &std::path::Path) -> Cmd {
+        self.cmd.current_dir(dir);
+        self
+    }
+
     /// Gives the binary this stdin instead of a pipe.
     pub fn stdin(mut self, stdin: Stdio) -> Cmd {
         self.stdin = Some(stdin);
