@@ -209,8 +209,15 @@ fn classify(err: &(dyn StdError + 'static), phase: Phase) -> ErrorKind {
 }
 
 /// Joins the distinct messages of an error chain with `: ` so that the record
-/// says more than hyper-util's top-level "client error (Connect)".
+/// says more than hyper-util's top-level "client error (Connect)". A rustls
+/// error becomes a sentence ([`super::tls::error_message`]) rather than its
+/// `Display`, which shows Rust debug text.
 fn chain_message(err: &(dyn StdError + 'static)) -> String {
+    // The errors wrapping a rustls error (an io::Error, the connector's)
+    // print its `Display` as part of theirs: it is replaced there too.
+    let tls = chain(err)
+        .find_map(|e| e.downcast_ref::<rustls::Error>())
+        .map(|tls| (tls.to_string(), super::tls::error_message(tls)));
     let mut out = String::new();
     let mut last = String::new();
     for e in chain(err) {
@@ -218,7 +225,10 @@ fn chain_message(err: &(dyn StdError + 'static)) -> String {
         if e.is::<PoolError>() && e.source().is_some() {
             continue;
         }
-        let msg = e.to_string();
+        let mut msg = e.to_string();
+        if let Some((raw, sentence)) = &tls {
+            msg = msg.replace(raw.as_str(), sentence);
+        }
         if msg.is_empty() || last.contains(&msg) {
             continue;
         }
@@ -265,6 +275,24 @@ mod tests {
         assert_eq!(classify(&reset, Phase::Head), ErrorKind::Io);
         let eof = io::Error::from(io::ErrorKind::UnexpectedEof);
         assert_eq!(classify(&eof, Phase::Body), ErrorKind::Protocol);
+    }
+
+    #[test]
+    fn tls_errors_become_sentences_along_the_chain() {
+        let tls = io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::Expired),
+        );
+        assert_eq!(chain_message(&tls), "certificate expired");
+        // A wrapper that prints rustls's text in its own says the sentence too.
+        let wrapped = ProxyError {
+            message: format!("TLS to the proxy failed: {tls}"),
+            source: Some(Box::new(tls)),
+        };
+        assert_eq!(
+            chain_message(&wrapped),
+            "TLS to the proxy failed: certificate expired"
+        );
     }
 
     #[test]

@@ -33,12 +33,19 @@ pub enum Leaf {
     OtherName,
     /// For `example.test` and `127.0.0.1`, valid now, but signed by its own key.
     SelfSigned,
+    /// As `SelfSigned`, but marked as a CA (`basicConstraints CA:TRUE`), as
+    /// `openssl req -x509` makes a certificate by default.
+    SelfSignedCa,
+    /// As `SelfSignedCa`, but valid only during 2000.
+    ExpiredSelfSignedCa,
 }
 
 /// A server certificate chain and its private key.
 pub struct Identity {
     pub chain: Vec<CertificateDer<'static>>,
     pub key: PrivateKeyDer<'static>,
+    /// The server's own certificate (the first of `chain`), PEM.
+    pub pem: String,
 }
 
 /// A test certificate authority, made fresh for each test, whose certificate
@@ -79,11 +86,21 @@ impl Pki {
         self.dir.join("ca.pem").display().to_string()
     }
 
+    /// Writes `identity`'s own certificate (PEM) to `name` in this PKI's
+    /// directory and returns the path, for `--cacert`.
+    pub fn write_pem(&self, name: &str, identity: &Identity) -> String {
+        let path = self.dir.join(name);
+        std::fs::write(&path, &identity.pem).unwrap();
+        path.display().to_string()
+    }
+
     /// A server certificate of the given kind, with a new key.
     pub fn leaf(&self, kind: Leaf) -> Identity {
         let names: &[&str] = match kind {
             Leaf::OtherName => &["other.test"],
-            Leaf::SelfSigned => &["example.test", "127.0.0.1"],
+            Leaf::SelfSigned | Leaf::SelfSignedCa | Leaf::ExpiredSelfSignedCa => {
+                &["example.test", "127.0.0.1"]
+            }
             _ => &["example.test", "127.0.0.1", "::1"],
         };
         let mut params =
@@ -94,8 +111,11 @@ impl Pki {
             .push(DnType::CommonName, names[0].to_string());
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.use_authority_key_identifier_extension = true;
+        if matches!(kind, Leaf::SelfSignedCa | Leaf::ExpiredSelfSignedCa) {
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        }
         match kind {
-            Leaf::Expired => {
+            Leaf::Expired | Leaf::ExpiredSelfSignedCa => {
                 params.not_before = rcgen::date_time_ymd(2000, 1, 1);
                 params.not_after = rcgen::date_time_ymd(2001, 1, 1);
             }
@@ -107,12 +127,15 @@ impl Pki {
         }
         let key = KeyPair::generate().unwrap();
         let cert = match kind {
-            Leaf::SelfSigned => params.self_signed(&key).unwrap(),
+            Leaf::SelfSigned | Leaf::SelfSignedCa | Leaf::ExpiredSelfSignedCa => {
+                params.self_signed(&key).unwrap()
+            }
             _ => params.signed_by(&key, &self.ca).unwrap(),
         };
         Identity {
             chain: vec![cert.der().clone()],
             key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            pem: cert.pem(),
         }
     }
 }
