@@ -197,7 +197,10 @@ pub struct Opts {
     /// Trust the CA certificates in this PEM file too (repeatable).
     ///
     /// Added to the built-in Mozilla roots, as curl's --cacert is used for
-    /// private or test CAs. A file that cannot be read is a usage error.
+    /// private or test CAs. A certificate in the file that is exactly the
+    /// server's own (a self-signed one, as `openssl req -x509` makes) is
+    /// trusted for that server, as with curl; its names and dates are still
+    /// checked. A file that cannot be read is a usage error.
     #[arg(long, value_name = "FILE", value_parser = parse_cacert)]
     pub cacert: Vec<CaBundle>,
 
