@@ -47,3 +47,31 @@ apt_install() {
   fi
   rm -f "$log"
 }
+
+# busy_ticks: CPU ticks the whole machine has used so far (user, nice, system,
+# irq, softirq, steal), from /proc/stat.
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+
+# wait_quiet: waits until processes other than ours use under 20 % of a core,
+# so that a benchmark round starts on a quiet machine: at most QUIET_WAIT
+# seconds per call (default 60) and QUIET_BUDGET seconds in all (default 240).
+# Needs `log MESSAGE`.
+QUIET_WAITED=0
+wait_quiet() {
+  local waited=0 b0 busy clk_tck
+  clk_tck=$(getconf CLK_TCK)
+  while :; do
+    b0=$(busy_ticks)
+    sleep 0.5
+    busy=$((($(busy_ticks) - b0) * 200 / clk_tck))
+    [ "$busy" -le 20 ] && break
+    if [ "$waited" -ge "${QUIET_WAIT:-60}" ] || [ "$QUIET_WAITED" -ge "${QUIET_BUDGET:-240}" ]; then
+      log "other processes still use ${busy} % of a core; going on"
+      break
+    fi
+    [ "$waited" = 0 ] && log "waiting for other processes to quiet down (${busy} % of a core busy)"
+    sleep 1.5
+    waited=$((waited + 2)) QUIET_WAITED=$((QUIET_WAITED + 2))
+  done
+  [ "$waited" = 0 ] || log "waited ${waited}s for a quiet machine"
+}

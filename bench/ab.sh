@@ -13,8 +13,8 @@
 #          built with `cargo build --release --example bench_server`)
 #        W1_ROUNDS=7 W3S_ROUNDS=5 W3B_ROUNDS=3  W1_N=20000 W3S_N=100000 W3B_N=1000000 C=64
 #        ONLY="W1 W3-100k W3-1M" (a subset of the workloads)
-#        QUIET_WAIT=60 (before each round, wait up to this many seconds for other
-#          processes to use under 20 % of a core)
+#        QUIET_WAIT=60 QUIET_BUDGET=240 (before each round, wait up to QUIET_WAIT
+#          seconds, QUIET_BUDGET in all, for other processes to use under 20 % of a core)
 # Output: OUTDIR/raw.tsv (one row per run) and, on stdout, one table row per
 # workload and binary (medians, [min-max]) and the paired per-round ratios B/A.
 set -euo pipefail
@@ -35,6 +35,9 @@ CLK_TCK=$(getconf CLK_TCK)
 # in 10 ms steps, too coarse for W1's ~0.3 s of CPU).
 TIMED=$(dirname "$(readlink -f "$0")")/timed.py
 log() { printf '[ab %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "$*"; exit 1; }
+# shellcheck source=.ci/lib.sh
+. "$ROOT/.ci/lib.sh"
 
 SPID=
 trap '[ -n "$SPID" ] && kill "$SPID" 2>/dev/null; wait 2>/dev/null || true' EXIT
@@ -56,7 +59,6 @@ urls "$OUT/w3b.txt" "$W3B_N" "$HTTP/bytes/10"
 urls "$OUT/warm.txt" 200 "$HTTP/bytes/100"
 
 srv_ticks() { awk '{ print $14 + $15 }' "/proc/$SPID/stat"; }
-busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
 
 {
   echo "# $(date -u '+%F %T UTC')"
@@ -72,11 +74,11 @@ log "server :$PORT, out $OUT; $(uptime)"
 run() {
   local w=$1 v=$2 r=$3 n=$4 list=$5 rc=0 bin=$BIN
   [ "$v" = B ] && bin=$BIN_B
-  local t0 t1 s0 s1 b0 b1 user sys rss wall lines ok srv other
-  b0=$(busy_ticks); s0=$(srv_ticks); t0=$(date +%s%N)
+  local s0 s1 b0 b1 user sys rss wall lines ok srv other
+  b0=$(busy_ticks); s0=$(srv_ticks)
   python3 "$TIMED" "$OUT/time.txt" taskset -c "$CLIENT_CPU" "$bin" -q -c "$C" \
     <"$list" >"$OUT/out.jsonl" 2>"$OUT/err.txt" || rc=$?
-  t1=$(date +%s%N); s1=$(srv_ticks); b1=$(busy_ticks)
+  s1=$(srv_ticks); b1=$(busy_ticks)
   read -r wall user sys rss < <(tail -n 1 "$OUT/time.txt")
   srv=$(awk "BEGIN { printf \"%.2f\", ($s1 - $s0) / $CLK_TCK }")
   other=$(awk "BEGIN { printf \"%.2f\", ($b1 - $b0) / $CLK_TCK - $srv - $user - $sys }")
@@ -91,20 +93,6 @@ run() {
 "$BIN" -q -c 4 <"$OUT/warm.txt" >/dev/null || true
 "$BIN_B" -q -c 4 <"$OUT/warm.txt" >/dev/null || true
 
-# wait_quiet: before each round, wait (up to QUIET_WAIT s) until other processes
-# use under 20 % of a core, as bench/run.sh does.
-QUIET_WAIT=${QUIET_WAIT:-60}
-wait_quiet() {
-  local waited=0 b0 busy
-  while :; do
-    b0=$(busy_ticks); sleep 0.5
-    busy=$((($(busy_ticks) - b0) * 200 / CLK_TCK))
-    [ "$busy" -le 20 ] && break
-    if [ "$waited" -ge "$QUIET_WAIT" ]; then log "others still use ${busy} % of a core; going on"; break; fi
-    sleep 1.5; waited=$((waited + 2))
-  done
-  [ "$waited" = 0 ] || log "waited ${waited}s for a quiet machine"
-}
 pair() { # W ROUNDS N LIST
   local w=$1 rounds=$2 n=$3 list=$4 r
   for r in $(seq "$rounds"); do

@@ -18,7 +18,7 @@ taskset -c 0 "$SERVER" --port 0 >"$OUT/server.log" 2>&1 & SPID=$!
 trap 'kill $SPID 2>/dev/null; rm -rf "$OUT"' EXIT
 for _ in $(seq 100); do PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$OUT/server.log"); [ -n "$PORT" ] && break; sleep 0.05; done
 seq 1 "$N" | sed "s|^|http://127.0.0.1:$PORT/bytes/$BYTES/|" >"$OUT/list.txt"
-for r in $(seq "$ROUNDS"); do
+for _ in $(seq "$ROUNDS"); do
   for v in A B; do
     bin=$A; [ "$v" = B ] && bin=$B
     taskset -c 1 valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \

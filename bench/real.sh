@@ -42,6 +42,8 @@ for v in ROOT B BIN PY CA WILD_CERT WILD_KEY SERVER_CPU CLIENT_CPU QUICK REAL_RO
   [ -n "${!v:-}" ] || die "$v is not set (bench/real.sh runs under bench/run.sh)"
 done
 cd "$ROOT"
+# shellcheck source=.ci/lib.sh
+. "$ROOT/.ci/lib.sh"
 
 # ---------------------------------------------------------------- the namespace
 
@@ -247,7 +249,6 @@ srv_ticks() {
   for p in $(cat /proc/"$NGX_PID"/task/*/children 2>/dev/null); do pids+=("$p"); done
   for p in "${pids[@]}"; do cat "/proc/$p/stat" 2>/dev/null; done | awk '{ t += $14 + $15 } END { print t + 0 }'
 }
-busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
 # snmp PROTO FIELD: a counter of this namespace's /proc/net/snmp (a header line of
 # names, then a line of values, per protocol).
 snmp() {
@@ -333,27 +334,6 @@ t_aiohttp() { # HTTP/1.1 only: the --http1.1 of the others is dropped
 }
 TOOLS=${REAL_TOOLS:-fetcher curl aiohttp}
 
-# wait_quiet: waits (up to QUIET_WAIT s, QUIET_BUDGET s in all) until processes other
-# than ours use under 20 % of a core, so that runs start on a quiet machine (as in
-# run.sh; the servers idle between runs).
-QUIET_WAIT=${QUIET_WAIT:-60} QUIET_BUDGET=${QUIET_BUDGET:-240} QUIET_WAITED=0
-wait_quiet() {
-  local waited=0 b0 busy
-  while :; do
-    b0=$(busy_ticks)
-    sleep 0.5
-    busy=$((($(busy_ticks) - b0) * 200 / CLK_TCK))
-    [ "$busy" -le 20 ] && break
-    if [ "$waited" -ge "$QUIET_WAIT" ] || [ "$QUIET_WAITED" -ge "$QUIET_BUDGET" ]; then
-      log "other processes still use ${busy} % of a core; going on"
-      break
-    fi
-    [ "$waited" = 0 ] && log "waiting for other processes to quiet down (${busy} % of a core busy)"
-    sleep 1.5
-    waited=$((waited + 2)) QUIET_WAITED=$((QUIET_WAITED + 2))
-  done
-  [ "$waited" = 0 ] || log "waited ${waited}s for a quiet machine"
-}
 
 # workload ID N HOSTS C DELAY_MS LIST DESCRIPTION [--http1.1]: every tool, REAL_ROUNDS
 # rounds; HOSTS is how many distinct host names the list holds.

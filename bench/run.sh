@@ -283,8 +283,6 @@ CLK_TCK=$(getconf CLK_TCK)
 SRV_PID=$HTTP_PID
 # srv_ticks: CPU ticks (user + system) the server SRV_PID has used so far.
 srv_ticks() { awk '{ print $14 + $15 }' "/proc/$SRV_PID/stat"; }
-# busy_ticks: CPU ticks all processes on the machine have used so far (not idle or iowait).
-busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
 HTTPS_H2=https://127.0.0.1:$H2_PORT
 HTTPS_H1=https://127.0.0.1:$H1_PORT
 
@@ -472,26 +470,6 @@ fi
 START=$(date +%s)
 
 # ---------------------------------------------------------------- W1
-# wait_quiet: waits (up to QUIET_WAIT s, QUIET_BUDGET s in all) until processes other
-# than ours use under 20 % of a core, so that rounds run on a quiet machine.
-QUIET_WAITED=0
-wait_quiet() {
-  local waited=0 b0 busy
-  while :; do
-    b0=$(busy_ticks)
-    sleep 0.5
-    busy=$((($(busy_ticks) - b0) * 200 / CLK_TCK))
-    [ "$busy" -le 20 ] && break
-    if [ "$waited" -ge "$QUIET_WAIT" ] || [ "$QUIET_WAITED" -ge "$QUIET_BUDGET" ]; then
-      log "other processes still use ${busy} % of a core; going on"
-      break
-    fi
-    [ "$waited" = 0 ] && log "waiting for other processes to quiet down (${busy} % of a core busy)"
-    sleep 1.5
-    waited=$((waited + 2)) QUIET_WAITED=$((QUIET_WAITED + 2))
-  done
-  [ "$waited" = 0 ] || log "waited ${waited}s for a quiet machine"
-}
 
 # slow R: whether the slow tools (xargs curl, httpx) run in round R (only the first ROUNDS).
 slow() { [ "$1" -le "$ROUNDS" ]; }

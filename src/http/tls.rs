@@ -1,7 +1,7 @@
 //! TLS settings: rustls with the *ring* provider (it builds with a C compiler
 //! alone), Mozilla's roots from `webpki-roots` (no system store is read at
 //! start-up), curl's `--cacert` (extra roots, and server certificates pinned
-//! as they are; see [`PinningVerifier`]) and `--insecure` (no verification);
+//! as they are; see [`ServerVerifier`]) and `--insecure` (no verification);
 //! and the sentence each TLS error becomes in a record ([`error_message`]).
 
 use std::path::Path;
@@ -10,7 +10,6 @@ use std::time::{Duration, SystemTime};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
-use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
@@ -36,56 +35,6 @@ pub fn load_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, Strin
     Ok(certs)
 }
 
-/// Accepts any server certificate, but still checks handshake signatures so
-/// the connection is at least internally consistent. Only for `--insecure`.
-#[derive(Debug)]
-struct NoCertificateVerification(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for NoCertificateVerification {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 /// webpki's verification (Mozilla's roots plus `--cacert`), and one more way
 /// to succeed: a server certificate that is byte for byte one of the
 /// `--cacert` certificates is trusted as it is, as curl (OpenSSL) trusts a
@@ -108,17 +57,20 @@ impl ServerCertVerifier for NoCertificateVerification {
 ///   tests say so;
 /// - the name still has to match the certificate's subjectAltNames.
 ///
-/// Handshake signatures are checked with the provider's algorithms, as for
-/// any other certificate.
+/// With `--insecure` every certificate is accepted. Handshake signatures are
+/// checked with the provider's algorithms in every case, so the connection
+/// is at least internally consistent.
 #[derive(Debug)]
-struct PinningVerifier {
+struct ServerVerifier {
     /// The usual verifier: built-in roots and `--cacert`.
     webpki: Arc<WebPkiServerVerifier>,
     /// The `--cacert` certificates, which a server may present as they are.
     pinned: Vec<CertificateDer<'static>>,
+    /// `--insecure`: no certificate is checked.
+    insecure: bool,
 }
 
-impl PinningVerifier {
+impl ServerVerifier {
     /// Whether webpki's `err` is one that a pinned certificate overrides.
     fn pinnable(err: &rustls::Error) -> bool {
         match err {
@@ -131,7 +83,7 @@ impl PinningVerifier {
     }
 }
 
-impl ServerCertVerifier for PinningVerifier {
+impl ServerCertVerifier for ServerVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -140,6 +92,9 @@ impl ServerCertVerifier for PinningVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        if self.insecure {
+            return Ok(ServerCertVerified::assertion());
+        }
         let err = match self.webpki.verify_server_cert(
             end_entity,
             intermediates,
@@ -187,18 +142,13 @@ impl ServerCertVerifier for PinningVerifier {
 
 /// Builds the TLS configuration: *ring* provider, safe protocol versions,
 /// Mozilla's root certificates plus `extra_roots`, which a server may also
-/// present as its own certificate ([`PinningVerifier`]); or no verification.
+/// present as its own certificate ([`ServerVerifier`]); or, with
+/// `insecure`, no certificate verification.
 pub(crate) fn tls_config(options: &ClientOptions) -> rustls::ClientConfig {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .expect("the ring provider supports the default protocol versions");
-    if options.insecure {
-        return builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoCertificateVerification(provider)))
-            .with_no_client_auth();
-    }
     let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
@@ -206,9 +156,10 @@ pub(crate) fn tls_config(options: &ClientOptions) -> rustls::ClientConfig {
     let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
         .build()
         .expect("the built-in roots are never empty");
-    let verifier = PinningVerifier {
+    let verifier = ServerVerifier {
         webpki,
         pinned: options.extra_roots.clone(),
+        insecure: options.insecure,
     };
     builder
         .dangerous()
@@ -540,10 +491,10 @@ mod tests {
 
     #[test]
     fn only_unknown_issuers_and_ca_certificates_can_be_pinned() {
-        assert!(PinningVerifier::pinnable(
+        assert!(ServerVerifier::pinnable(
             &CertificateError::UnknownIssuer.into()
         ));
-        assert!(PinningVerifier::pinnable(&webpki("CaUsedAsEndEntity")));
+        assert!(ServerVerifier::pinnable(&webpki("CaUsedAsEndEntity")));
         for err in [
             webpki("EndEntityUsedAsCa"),
             CertificateError::Expired.into(),
@@ -552,7 +503,7 @@ mod tests {
             CertificateError::NotValidForName.into(),
             CertificateError::InvalidPurpose.into(),
         ] {
-            assert!(!PinningVerifier::pinnable(&err), "{err:?}");
+            assert!(!ServerVerifier::pinnable(&err), "{err:?}");
         }
     }
 }

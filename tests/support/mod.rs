@@ -21,7 +21,7 @@ pub use http::{Fixed, Seen, Server};
 pub use proxy::{HttpMode, HttpProxy, SocksDest, SocksMode, SocksProxy, SocksSeen};
 pub use raw::{ok, RawServer, Reply, Request};
 pub use record::{by_url, exact, parse_lines, Kind, Record, Summary};
-pub use run::{lines, run, Cmd, Run};
+pub use run::{lines, run, Cmd, Run, Running};
 pub use tls::{stalling_handshake, Leaf, Options, Pki};
 
 /// A loopback port with nothing listening on it (bound, then closed).
