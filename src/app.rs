@@ -14,7 +14,7 @@ use crate::exit::Exit;
 use crate::fdlimit;
 use crate::fetch::fetch_stream;
 use crate::input::read_sources;
-use crate::output::{self, StdoutSink};
+use crate::output::{self, Notice, StdoutSink};
 use crate::result::Summary;
 
 /// Signals that arrive within this time of the first are the same
@@ -70,10 +70,16 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
     if let Some(limit) = fdlimit::raise_nofile_limit() {
         let fitted = fdlimit::fit_concurrency(config.max_concurrency, limit);
         if fitted < config.max_concurrency {
-            output::report_error(&format!(
-                "warning: --max-concurrency {} does not fit the open-file limit ({limit}); using {fitted}",
-                config.max_concurrency
-            ));
+            output::report(
+                &Notice::warning(
+                    "open_file_limit",
+                    &format!(
+                        "--max-concurrency {} does not fit the open-file limit ({limit}); using {fitted}",
+                        config.max_concurrency
+                    ),
+                )
+                .flag("--max-concurrency"),
+            );
             config.max_concurrency = fitted;
         }
         config.client.idle_socket_budget =
@@ -82,14 +88,14 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
     let input_failed = Arc::new(AtomicBool::new(false));
     let failed = input_failed.clone();
     if opts.reads_terminal(std::io::stdin().is_terminal()) {
-        output::report_error(TERMINAL_HINT);
+        output::report(&Notice::warning("terminal_input", TERMINAL_HINT));
     }
     let lines = read_sources(
         opts.sources(),
         opts.input,
         cancel.clone(),
         Arc::new(move |name: &str, e: &std::io::Error| {
-            output::report_error(&format!("{name}: {e}"));
+            output::report(&Notice::error("input", &format!("{name}: {e}")).file(name));
             failed.store(true, Ordering::Relaxed);
         }),
     );
@@ -174,7 +180,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(exit) => exit.into(),
         Err(e) => {
-            output::report_error(&format!("{e:#}"));
+            output::report(&Notice::error("internal", &format!("{e:#}")));
             Exit::Error.into()
         }
     }

@@ -142,7 +142,7 @@ fn write_failed(e: io::Error) -> ! {
     if e.kind() == io::ErrorKind::BrokenPipe {
         exit_broken_pipe();
     }
-    report_error(&format!("writing to stdout: {e}"));
+    report(&Notice::error("stdout", &format!("writing to stdout: {e}")));
     std::process::exit(Exit::Error.code());
 }
 
@@ -194,9 +194,95 @@ pub fn write_summary(summary: &Summary) {
     let _ = io::stderr().lock().write_all(&line);
 }
 
-/// Prints `fetcher-stream: MESSAGE` on stderr as one line, in one `write`
-/// (records go only to stdout, so the two never interleave). Control
-/// characters in the message (from a file name, say) are escaped.
+/// The `type` of a stderr message: how bad it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// The run goes on as asked, or nearly (a value was lowered, say).
+    Warning,
+    /// Something the run was asked to do failed (an input file could not be
+    /// read); the exit status is 2.
+    Error,
+}
+
+/// A message on stderr while a run is going: one JSON line, so that stderr
+/// stays JSON Lines up to the summary (`2>&1 >/dev/null | jq` never breaks).
+///
+/// ```text
+/// {"type":"warning","kind":"open_file_limit","message":"--max-concurrency 500 does not fit the open-file limit (64); using 48","flag":"--max-concurrency"}
+/// {"type":"error","kind":"input","message":"urls.txt: No such file or directory (os error 2)","file":"urls.txt"}
+/// ```
+///
+/// Usage errors, found before any work starts, are plain text instead
+/// (see [`report_error`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Notice<'a> {
+    /// `warning` or `error`.
+    #[serde(rename = "type")]
+    pub level: Level,
+    /// What the message is about, in a closed set of snake_case names:
+    /// warnings `open_file_limit`, `terminal_input`; errors `input`,
+    /// `stdout`, `internal`.
+    pub kind: &'static str,
+    /// The message for a person, one sentence.
+    pub message: &'a str,
+    /// The flag concerned, e.g. `--max-concurrency`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flag: Option<&'static str>,
+    /// The input file concerned, as named on the command line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<&'a str>,
+}
+
+impl<'a> Notice<'a> {
+    /// A warning of `kind` (see [`Notice::kind`]).
+    pub fn warning(kind: &'static str, message: &'a str) -> Notice<'a> {
+        Notice {
+            level: Level::Warning,
+            kind,
+            message,
+            flag: None,
+            file: None,
+        }
+    }
+
+    /// An error of `kind` (see [`Notice::kind`]).
+    pub fn error(kind: &'static str, message: &'a str) -> Notice<'a> {
+        Notice {
+            level: Level::Error,
+            ..Notice::warning(kind, message)
+        }
+    }
+
+    /// Names the flag concerned.
+    pub fn flag(self, flag: &'static str) -> Notice<'a> {
+        Notice {
+            flag: Some(flag),
+            ..self
+        }
+    }
+
+    /// Names the input file concerned.
+    pub fn file(self, file: &'a str) -> Notice<'a> {
+        Notice {
+            file: Some(file),
+            ..self
+        }
+    }
+}
+
+/// Writes `notice` on stderr as one JSON line, in one `write` (records go
+/// only to stdout, so the two never interleave). Control characters are
+/// escaped as in records.
+pub fn report(notice: &Notice) {
+    let mut line = Vec::with_capacity(160);
+    let _ = write_json_line(&mut line, notice);
+    let _ = io::stderr().lock().write_all(&line);
+}
+
+/// Prints `fetcher-stream: MESSAGE` on stderr as one plain-text line, in one
+/// `write`: for usage errors before any work starts. Control characters in
+/// the message (from a file name, say) are escaped.
 pub fn report_error(message: &str) {
     let line = format!("fetcher-stream: {}\n", escape_controls(message));
     let _ = io::stderr().lock().write_all(line.as_bytes());

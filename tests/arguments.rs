@@ -90,12 +90,17 @@ fn a_dot_slash_name_is_always_a_file() {
     let out = Cmd::new(&["./http://missing"]).current_dir(&dir).run("");
     assert_eq!(out.code(), 2, "{}", out.stderr);
     assert!(out.records.is_empty());
+    let notices = out.notices();
+    assert_eq!(notices.len(), 1, "{}", out.stderr);
+    assert_eq!(notices[0]["type"], "error");
+    assert_eq!(notices[0]["kind"], "input");
+    assert_eq!(notices[0]["file"], "./http://missing");
+    let message = notices[0]["message"].as_str().unwrap();
     assert!(
-        out.stderr
-            .starts_with("fetcher-stream: ./http://missing: No such file"),
-        "{}",
-        out.stderr
+        message.starts_with("./http://missing: No such file"),
+        "{message}"
     );
+    assert_eq!(out.summary().total, 0);
 }
 
 /// A URL argument follows the line rules: one that is not a URL is one
@@ -158,8 +163,12 @@ fn a_terminal_without_input_gets_a_hint() {
     let status = running.wait();
     let hint = hint.expect("no hint on stderr");
     assert_eq!(
-        hint,
-        "fetcher-stream: reading URLs from the terminal, one a line (Ctrl-D to end); see --help"
+        serde_json::from_str::<serde_json::Value>(&hint).unwrap(),
+        serde_json::json!({
+            "type": "warning",
+            "kind": "terminal_input",
+            "message": "reading URLs from the terminal, one a line (Ctrl-D to end); see --help",
+        })
     );
     assert_eq!(status.code(), Some(0));
     let rest: Vec<String> = rx.iter().collect();

@@ -723,14 +723,14 @@ fn open_file_limit_of_64_caps_the_concurrency_and_loses_nothing() {
     run.checked_summary();
     let want: Vec<Record> = urls.iter().map(|u| success(u, 200, 2)).collect();
     assert_eq!(exact(&run.records), want);
-    let warnings: Vec<&str> = run
-        .stderr
-        .lines()
-        .filter(|l| l.contains("warning"))
-        .collect();
     assert_eq!(
-        warnings,
-        ["fetcher-stream: warning: --max-concurrency 500 does not fit the open-file limit (64); using 48"],
+        run.notices(),
+        [serde_json::json!({
+            "type": "warning",
+            "kind": "open_file_limit",
+            "message": "--max-concurrency 500 does not fit the open-file limit (64); using 48",
+            "flag": "--max-concurrency",
+        })],
         "{}",
         run.stderr
     );

@@ -184,13 +184,16 @@ fn missing_file_is_reported_and_the_others_are_still_read() {
         exact(&run.records),
         [Record::success(&u1, 200, 1), Record::success(&u2, 200, 2)]
     );
-    let message = run.stderr.lines().next().unwrap();
-    assert!(
-        message.starts_with(&format!("fetcher-stream: {}", missing.display())),
-        "{}",
-        run.stderr
-    );
-    assert_eq!(run.stderr.lines().count(), 2, "{}", run.stderr);
+    // One `error` record naming the file, then the summary: stderr stays
+    // JSON Lines.
+    let notices = run.notices();
+    assert_eq!(notices.len(), 1, "{}", run.stderr);
+    let missing = missing.to_str().unwrap();
+    assert_eq!(notices[0]["type"], "error", "{}", run.stderr);
+    assert_eq!(notices[0]["kind"], "input", "{}", run.stderr);
+    assert_eq!(notices[0]["file"], missing, "{}", run.stderr);
+    let message = notices[0]["message"].as_str().unwrap();
+    assert!(message.starts_with(&format!("{missing}: ")), "{message}");
     run.checked_summary();
 }
 

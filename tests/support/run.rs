@@ -254,6 +254,20 @@ impl Run {
         s
     }
 
+    /// The stderr lines before the summary (warnings and errors), each
+    /// parsed as a JSON object; panics on a line that is not one.
+    pub fn notices(&self) -> Vec<serde_json::Value> {
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        let before = lines.split_last().map_or(&[][..], |(_, rest)| rest);
+        before
+            .iter()
+            .map(|l| match serde_json::from_str::<serde_json::Value>(l) {
+                Ok(v) if v.is_object() => v,
+                _ => panic!("stderr line is not a JSON object: {l}\n{}", self.stderr),
+            })
+            .collect()
+    }
+
     /// Asserts that every record is a success, naming the first that is not.
     pub fn assert_all_succeeded(&self) {
         let failures: Vec<&Record> = self.records.iter().filter(|r| !r.is_success()).collect();
