@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::support::{exact, run, scratch, Cmd, Record, Server};
+use crate::support::{exact, run, schema, scratch, Cmd, Record, Server};
 
 /// URL arguments alone: stdin is left alone, even while it stays open (a
 /// run that read it would wait until the limit).
@@ -172,6 +172,7 @@ fn a_terminal_without_input_gets_a_hint() {
     );
     assert_eq!(status.code(), Some(0));
     let rest: Vec<String> = rx.iter().collect();
+    schema::check_stderr(&rest.join("\n"));
     assert_eq!(rest.len(), 1, "{rest:?}");
     assert!(
         rest[0].starts_with(r#"{"type":"summary","total":0,"#),

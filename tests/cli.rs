@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::support::{run, Cmd, Kind, RawServer, Record, Reply, Server};
+use crate::support::{run, schema, Cmd, Kind, RawServer, Record, Reply, Server};
 
 #[test]
 fn exit_zero_when_every_record_is_a_success() {
@@ -139,12 +139,14 @@ fn a_finished_record_is_visible_before_the_run_ends() {
     };
     // The run is still going: the input is open.
     assert!(running.child.try_wait().unwrap().is_none());
+    schema::check_stdout(&first);
     let record: Record = serde_json::from_str(&first).expect(&first);
     assert_eq!(record.url, fast);
     assert_eq!(record.size, Some(7));
     drop(stdin);
     assert_eq!(running.wait().code(), Some(1));
     let rest: Vec<String> = rx.iter().collect();
+    schema::check_stdout(&rest.join("\n"));
     assert_eq!(rest.len(), 1, "{rest:?}");
     let last: Record = serde_json::from_str(&rest[0]).expect(&rest[0]);
     assert_eq!(last.error_kind.as_deref(), Some("timeout"), "{rest:?}");

@@ -5,3 +5,5 @@
 
 /// The exit statuses, for checking that the man page lists each one.
 pub use fetcher_stream::internals::Exit;
+/// Every key a record may have besides `url`, for checking the record schema.
+pub use fetcher_stream::internals::RECORD_KEYS;

@@ -10,10 +10,8 @@
 
 use std::collections::BTreeSet;
 
-use fetcher_stream::ErrorKind;
-
 use crate::internals::Exit;
-use crate::support::Cmd;
+use crate::support::{error_kinds, Cmd};
 
 const MAN_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/man/fetcher-stream.1");
 
@@ -317,34 +315,8 @@ fn every_exit_status_is_listed() {
 
 #[test]
 fn every_error_kind_is_explained() {
-    use ErrorKind::*;
-    let all = [
-        InvalidUrl,
-        InvalidInput,
-        UnsupportedScheme,
-        Dns,
-        Connect,
-        Tls,
-        Proxy,
-        Timeout,
-        TooManyRedirects,
-        Protocol,
-        Body,
-        BodyTooLarge,
-        Io,
-        Status,
-        Cancelled,
-    ];
-    // Adding a variant stops this match compiling: add it to `all` too.
-    for k in all {
-        match k {
-            InvalidUrl | InvalidInput | UnsupportedScheme | Dns | Connect | Tls | Proxy
-            | Timeout | TooManyRedirects | Protocol | Body | BodyTooLarge | Io | Status
-            | Cancelled => {}
-        }
-    }
     let text = section(&man_page(), "OUTPUT FORMAT").to_owned();
-    for k in all {
+    for k in error_kinds() {
         let heading = format!("\n.B {}\n", k.as_str());
         assert!(text.contains(&heading), "error_kind {k} not explained");
     }

@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    by_url, exact, parse_lines, Cmd, RawServer, Record, Reply, Running, Server, Summary,
+    by_url, exact, parse_lines, schema, Cmd, RawServer, Record, Reply, Running, Server, Summary,
 };
 
 /// How long a run here may take: up to 10 s until the moment the test
@@ -58,7 +58,9 @@ fn closed_stdout_ends_the_run_with_141() {
     );
     assert_eq!(out.stderr, "");
     // The three lines read were the three fast URLs.
-    let records = by_url(parse_lines(&lines.join("\n")));
+    let lines = lines.join("\n");
+    schema::check_stdout(&lines);
+    let records = by_url(parse_lines(&lines));
     let want: Vec<Record> = (0..3)
         .map(|i| Record::success(&server.url(&format!("/bytes/{i}")), 200, i))
         .collect();

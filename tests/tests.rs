@@ -46,5 +46,7 @@ mod proxy;
 mod safety;
 // The hand-written man page keeps up with --help, the exit statuses and error kinds.
 mod man_page;
+// The JSON Schemas in schema/ match the record and summary types and reject bad lines.
+mod schema;
 // The module layers of src/lib.rs: no module uses one above it.
 mod layers;

@@ -1,7 +1,8 @@
 //! What the integration tests share: one raw-TCP server ([`RawServer`]),
 //! one HTTP server ([`Server`], plain or behind TLS), the proxies, and one
 //! way to run the binary ([`Cmd`], [`run`]) whose output is parsed into typed
-//! [`Record`]s and a [`Summary`].
+//! [`Record`]s and a [`Summary`] after checking them against the JSON Schemas
+//! of `schema/` ([`schema`]).
 //!
 //! Every server binds `127.0.0.1:0`, runs on its own thread with its own
 //! tokio runtime, and stops when dropped. No test contacts another address:
@@ -15,12 +16,13 @@ mod proxy;
 mod raw;
 mod record;
 mod run;
+pub mod schema;
 mod tls;
 
 pub use http::{Fixed, Seen, Server};
 pub use proxy::{HttpMode, HttpProxy, SocksDest, SocksMode, SocksProxy, SocksSeen};
 pub use raw::{ok, RawServer, Reply, Request};
-pub use record::{by_url, exact, parse_lines, Kind, Record, Summary};
+pub use record::{by_url, error_kinds, exact, parse_lines, Kind, Record, Summary};
 pub use run::{lines, run, Cmd, Run, Running};
 pub use tls::{stalling_handshake, Leaf, Options, Pki};
 

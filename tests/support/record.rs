@@ -1,6 +1,7 @@
 //! The records and the summary the binary writes, parsed into typed values
 //! (as ripgrep's `tests/json.rs` does) so tests assert on fields.
 
+use fetcher_stream::ErrorKind;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -187,4 +188,35 @@ pub fn parse_lines(text: &str) -> Vec<Record> {
 pub fn by_url(mut records: Vec<Record>) -> Vec<Record> {
     records.sort_by(|a, b| a.url.cmp(&b.url));
     records
+}
+
+/// Every [`ErrorKind`], in declaration order.
+pub fn error_kinds() -> [ErrorKind; 15] {
+    use ErrorKind::*;
+    let all = [
+        InvalidUrl,
+        InvalidInput,
+        UnsupportedScheme,
+        Dns,
+        Connect,
+        Tls,
+        Proxy,
+        Timeout,
+        TooManyRedirects,
+        Protocol,
+        Body,
+        BodyTooLarge,
+        Io,
+        Status,
+        Cancelled,
+    ];
+    // Adding a variant stops this match compiling: add it to `all` too.
+    for k in all {
+        match k {
+            InvalidUrl | InvalidInput | UnsupportedScheme | Dns | Connect | Tls | Proxy
+            | Timeout | TooManyRedirects | Protocol | Body | BodyTooLarge | Io | Status
+            | Cancelled => {}
+        }
+    }
+    all
 }

@@ -1,7 +1,8 @@
 //! Running the built binary, as xh does: `CARGO_BIN_EXE_fetcher-stream` in a
 //! cleaned environment (only `PATH` kept, so no proxy variable leaks in
 //! unless a test sets it), with a time limit after which the test kills it
-//! and fails.
+//! and fails. Every run's stdout and stderr are checked against the JSON
+//! Schemas of `schema/` as they are collected (see [`schema::check_output`]).
 
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
@@ -9,6 +10,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use super::record::{by_url, parse, parse_lines, Kind, Record, Summary};
+use super::schema;
 
 /// How long a run may take unless the test says otherwise.
 const RUN_LIMIT: Duration = Duration::from_secs(30);
@@ -163,12 +165,14 @@ impl Running {
         let out = read_all(self.child.stdout.take().map(|p| Box::new(p) as _));
         let err = read_all(self.child.stderr.take().map(|p| Box::new(p) as _));
         let status = self.wait();
-        Output {
+        let output = Output {
             status,
             stdout: out.join().unwrap(),
             stderr: err.join().unwrap(),
             elapsed: self.started.elapsed(),
-        }
+        };
+        schema::check_output(&output.stdout, &output.stderr);
+        output
     }
 
     /// Waits for the exit; kills the process and panics after the limit.
