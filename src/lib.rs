@@ -86,7 +86,7 @@ pub use target::DefaultScheme;
 pub mod internals {
     pub use crate::exit::Exit;
     pub use crate::input::{classify_line, classify_spec_line, LineDecoder, RawLine};
-    pub use crate::output::encode_record;
+    pub use crate::output::{encode_record, Notice};
     pub use crate::result::RECORD_KEYS;
     pub use crate::spec::{parse_spec, BadSpec, Spec};
     pub use crate::target::parse_url;

@@ -5,5 +5,7 @@
 
 /// The exit statuses, for checking that the man page lists each one.
 pub use fetcher_stream::internals::Exit;
+/// A stderr message, for checking the stderr schema's `message` keys.
+pub use fetcher_stream::internals::Notice;
 /// Every key a record may have besides `url`, for checking the record schema.
 pub use fetcher_stream::internals::RECORD_KEYS;

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use fetcher_stream::{ErrorKind, FetchResult, Passthrough, Summary};
 use serde_json::{json, Value};
 
-use crate::internals::RECORD_KEYS;
+use crate::internals::{Notice, RECORD_KEYS};
 use crate::support::error_kinds;
 use crate::support::schema::{self, RECORD_SCHEMA, STDERR_SCHEMA};
 
@@ -151,6 +151,26 @@ fn summary_schema_properties_are_the_summary_fields() {
     );
     for s in [full, Summary::default()] {
         let value = serde_json::to_value(&s).unwrap();
+        assert_eq!(schema::violation(schema::stderr(), &value), None, "{value}");
+    }
+}
+
+/// A stderr message with every optional key set has exactly the keys the
+/// schema's `message` lists, and validates as a warning and as an error.
+#[test]
+fn message_schema_properties_are_the_notice_fields() {
+    let warning = Notice::warning("open_file_limit", "lowered")
+        .flag("--max-concurrency")
+        .file("urls.txt");
+    let error = Notice::error("input", "urls.txt: gone").file("urls.txt");
+    let schema = schema::load(STDERR_SCHEMA);
+    assert_eq!(
+        keys_at(&schema, "/$defs/message/properties"),
+        serialised_keys(&warning),
+        "the warning and error messages in {STDERR_SCHEMA}"
+    );
+    for notice in [warning, error] {
+        let value = serde_json::to_value(&notice).unwrap();
         assert_eq!(schema::violation(schema::stderr(), &value), None, "{value}");
     }
 }
