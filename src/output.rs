@@ -284,6 +284,7 @@ mod tests {
             elapsed_ms: 0.0,
             status: None,
             line: None,
+            response: None,
             attempts: None,
             extra: None,
         };
@@ -310,6 +311,7 @@ mod tests {
                     elapsed_ms: 1.0,
                     status: None,
                     line: None,
+                    response: None,
                     attempts: None,
                     extra: None,
                 },
