@@ -136,12 +136,12 @@ pub enum FetchResult {
 /// final hop). All are milliseconds rounded to 0.1.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ResponseFacts {
-    /// The `Location` of a final 3xx response (a redirect that was not
-    /// followed: `--max-redirects 0` or the redirect limit reached, or a 300
-    /// or 304), resolved against the URL of that response (RFC 3986 sec. 5,
-    /// as curl's `redirect_url`); the value as sent (lossy UTF-8) when it
-    /// does not resolve. Absent for other statuses and without a
-    /// (non-empty) `Location`.
+    /// The first `Location` of a final 3xx response (one not followed:
+    /// `--max-redirects 0`, a 300 or 304, or a `Location` that does not
+    /// resolve), resolved against the URL of that response (RFC 3986 sec.
+    /// 5, as curl's `redirect_url`) and without `user:password@`; the value
+    /// as sent (lossy UTF-8) when it does not resolve. Absent for other
+    /// statuses and without a (non-empty) `Location`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
     /// Redirects followed to reach the final response, present when at
