@@ -65,6 +65,13 @@ fn serialise(c: &mut Criterion) {
         http_version: "HTTP/1.1",
         final_url: None,
         wire_size: None,
+        // A typical record: a request over a kept-alive connection.
+        response: Some(Box::new(fetcher_stream::ResponseFacts {
+            remote_addr: Some(([127, 0, 0, 1], 8080).into()),
+            reused: true,
+            ttfb_ms: 0.4,
+            ..Default::default()
+        })),
         attempts: None,
         extra: None,
     };
@@ -75,6 +82,7 @@ fn serialise(c: &mut Criterion) {
         elapsed_ms: 5000.2,
         status: None,
         line: None,
+        response: None,
         attempts: None,
         extra: None,
     };

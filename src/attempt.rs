@@ -17,9 +17,10 @@
 //! This layer knows nothing of concurrency: how many attempts run at once,
 //! and in which order, is the caller's business.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures::future::{self, Either};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -28,13 +29,13 @@ use tokio::task::JoinHandle;
 use url::Url;
 
 use crate::clock;
-use crate::config::Config;
+use crate::config::{BodyHash, Config};
 use crate::error::{ErrorKind, FetchError};
 use crate::http::body::{check_framing, read_body, BodyOptions, ACCEPT_ENCODING};
-use crate::http::redirect::{drain_small, is_redirect, redirect_target};
-use crate::http::{build_client, HttpClient, RequestBody};
+use crate::http::redirect::{drain_small, is_redirect, redirect_target, resolve_location};
+use crate::http::{build_client, ConnInfo, HttpClient, RequestBody};
 use crate::input::InputLine;
-use crate::result::{round_ms, FetchResult, Passthrough};
+use crate::result::{round_ms, FetchResult, Passthrough, ResponseFacts};
 use crate::retry::{self, HostPauses, RetryPolicy, RetryState};
 use crate::target::{check_target, host_key, parse_url, request_uri, same_origin, HostKey};
 
@@ -238,6 +239,7 @@ fn failure(url: String, err: FetchError, started: Instant) -> FetchResult {
         elapsed_ms: elapsed_ms(started),
         status: None,
         line: None,
+        response: None,
         attempts: None,
         extra: None,
     }
@@ -297,6 +299,7 @@ async fn run_attempt(fetcher: Arc<Fetcher>, job: Job, attempt: u32, started: Ins
             error_kind: ErrorKind::Status,
             elapsed_ms: elapsed_ms(started),
             line: None,
+            response: Some(done.facts),
             attempts: None,
             extra: None,
         },
@@ -308,6 +311,7 @@ async fn run_attempt(fetcher: Arc<Fetcher>, job: Job, attempt: u32, started: Ins
             http_version: done.http_version,
             final_url: done.final_url,
             wire_size: done.wire_size,
+            response: Some(done.facts),
             attempts: None,
             extra: None,
         },
@@ -329,6 +333,85 @@ struct Exchange {
     /// The host of the final response (after any redirect): the one a
     /// `Retry-After` pauses.
     responder: HostKey,
+    /// What the record says of the final response and its connection.
+    facts: Box<ResponseFacts>,
+}
+
+/// Milliseconds, rounded as in records.
+fn ms(d: Duration) -> f64 {
+    round_ms(d.as_secs_f64() * 1000.0)
+}
+
+/// A field value as text: UTF-8, with any other byte shown as U+FFFD.
+fn lossy(value: &HeaderValue) -> String {
+    String::from_utf8_lossy(value.as_bytes()).into_owned()
+}
+
+/// Lower-case hexadecimal digits of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    s
+}
+
+/// The record's facts of a final response with these `headers` and
+/// `status`, received from `url` after `redirects` redirects over a
+/// connection `conn`, its head `ttfb` after the hop started; `sha256` is
+/// filled in once the body is read.
+fn response_facts(
+    config: &Config,
+    url: &Url,
+    status: StatusCode,
+    headers: &HeaderMap,
+    redirects: u32,
+    conn: ConnInfo,
+    ttfb: Duration,
+) -> Box<ResponseFacts> {
+    let text = |name: header::HeaderName| headers.get(name).map(lossy);
+    // The first `Location` of a 3xx that was not followed, where a client
+    // would go next.
+    let location = status
+        .is_redirection()
+        .then(|| headers.get(header::LOCATION))
+        .flatten()
+        .filter(|v| !v.as_bytes().trim_ascii().is_empty())
+        .map(|v| match resolve_location(url, v.as_bytes()) {
+            Some(next) => without_userinfo(next),
+            None => lossy(v),
+        });
+    let mut picked = BTreeMap::new();
+    for name in &config.include_headers {
+        let mut values = headers.get_all(name).iter();
+        let Some(first) = values.next() else {
+            continue;
+        };
+        let mut joined = lossy(first);
+        for v in values {
+            joined.push_str(", ");
+            joined.push_str(&String::from_utf8_lossy(v.as_bytes()));
+        }
+        picked.insert(name.as_str().to_owned(), joined);
+    }
+    let phases = conn.phases;
+    Box::new(ResponseFacts {
+        location,
+        redirects: (redirects > 0).then_some(redirects),
+        remote_addr: conn.remote_addr,
+        reused: conn.reused,
+        dns_ms: phases.and_then(|p| p.dns).map(ms),
+        connect_ms: phases.map(|p| ms(p.connect)),
+        tls_ms: phases.and_then(|p| p.tls).map(ms),
+        ttfb_ms: ms(ttfb),
+        content_type: text(header::CONTENT_TYPE),
+        etag: text(header::ETAG),
+        last_modified: text(header::LAST_MODIFIED),
+        headers: (!picked.is_empty()).then_some(picked),
+        sha256: None,
+    })
 }
 
 /// The name of an HTTP version as written in records.
@@ -499,6 +582,7 @@ async fn exchange(fetcher: &Fetcher, job: &Job) -> Result<Exchange, FetchError> 
         // a few requests refuses the rest of every wave. Only for idempotent
         // methods.
         let mut resends = 0;
+        let hop_started = Instant::now();
         let resp = loop {
             let req = build_request(fetcher, job, &method, body, &current, &origin, cross_origin)?;
             match fetcher.client.request(req, resends > 0).await {
@@ -515,6 +599,7 @@ async fn exchange(fetcher: &Fetcher, job: &Job) -> Result<Exchange, FetchError> 
                 Err(e) => return Err(crate::http::request_error(&e)),
             }
         };
+        let ttfb = hop_started.elapsed();
         let status = resp.status();
         let http_version = version_name(resp.version());
         // Framing is checked as soon as the head arrives, before a redirect is
@@ -556,10 +641,22 @@ async fn exchange(fetcher: &Fetcher, job: &Job) -> Result<Exchange, FetchError> 
         let options = BodyOptions {
             decode: config.compressed,
             max_size: config.max_size,
+            sha256: config.hash == Some(BodyHash::Sha256),
         };
         let (head, incoming) = resp.into_parts();
+        let mut facts = response_facts(
+            config,
+            &current,
+            status,
+            &head.headers,
+            redirects,
+            incoming.conn_info(),
+            ttfb,
+        );
         let read = read_body(&head.headers, incoming, options).await?;
+        facts.sha256 = read.sha256.map(|d| hex(&d));
         return Ok(Exchange {
+            facts,
             status: status.as_u16(),
             size: read.size,
             wire_size: read.wire_size,

@@ -10,7 +10,7 @@ use http::Method;
 use rustls::pki_types::CertificateDer;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, Rate, StatusSet};
+use crate::config::{BodyHash, Config, Rate, StatusSet};
 use crate::http::proxy::{NoProxy, Proxies, ProxyUrl};
 use crate::http::{load_pem_certs, ClientOptions, HttpVersions, ResolveOverride};
 use crate::input::{Input, InputFormat};
@@ -314,6 +314,24 @@ pub struct Opts {
     #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_seconds)]
     pub max_retry_after: Duration,
 
+    /// Copy this response header field into the record's "headers" (repeatable).
+    ///
+    /// NAME is a field name (RFC 9110 token), matched case-insensitively.
+    /// The record of a response that has any of the named fields gets
+    /// "headers": an object from lower-case name to value, several lines of
+    /// one field joined with ", " (RFC 9110 sec. 5.3). Only the final
+    /// response's fields (after redirects) count.
+    #[arg(short = 'i', long = "include-header", value_name = "NAME", value_parser = parse_header_name)]
+    pub include_headers: Vec<HeaderName>,
+
+    /// Digest each final response body and write it into the record.
+    ///
+    /// With sha256, records get "sha256": the SHA-256 of the body bytes
+    /// counted in "size" (decoded ones with --compressed), in lower-case hex,
+    /// computed as the body streams.
+    #[arg(long, value_name = "ALGORITHM", value_enum)]
+    pub hash: Option<BodyHash>,
+
     /// Do not write the summary record to stderr.
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -394,6 +412,19 @@ fn is_url_argument(arg: &std::ffi::OsStr) -> bool {
 
 fn parse_method(s: &str) -> Result<Method, String> {
     crate::spec::method(s)
+}
+
+/// A field name for `--include-header`: an RFC 9110 token (sec. 5.1),
+/// lower-cased.
+fn parse_header_name(s: &str) -> Result<HeaderName, String> {
+    let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if s.is_empty() || !s.bytes().all(is_tchar) {
+        return Err(format!(
+            "'{}' is not a header field name (letters, digits and !#$%&'*+-.^_`|~)",
+            s.escape_debug()
+        ));
+    }
+    HeaderName::from_bytes(s.as_bytes()).map_err(|e| format!("'{s}': {e}"))
 }
 
 fn parse_header(s: &str) -> Result<(HeaderName, HeaderValue), String> {
@@ -580,6 +611,8 @@ impl Opts {
             retry_all: self.retry_all,
             max_retry_after: self.max_retry_after,
             accept: self.accept.clone(),
+            include_headers: self.include_headers.clone(),
+            hash: self.hash,
         }
     }
 
@@ -642,6 +675,29 @@ mod tests {
     #[test]
     fn clap_definition_is_valid() {
         Opts::command().debug_assert();
+    }
+
+    #[test]
+    fn include_header_and_hash_map_to_the_config() {
+        let c = |args: &[&str]| {
+            let mut all = vec!["f"];
+            all.extend_from_slice(args);
+            Opts::try_parse_from(all)
+                .unwrap()
+                .config(CancellationToken::new(), |_| None)
+        };
+        let none = c(&[]);
+        assert!(none.include_headers.is_empty() && none.hash.is_none());
+        let some = c(&["-i", "ETag", "--include-header", "x-Id", "--hash", "sha256"]);
+        assert_eq!(some.include_headers, ["etag", "x-id"]);
+        assert_eq!(some.hash, Some(BodyHash::Sha256));
+        for bad in ["", "a b", "a:b", "é", "a\r"] {
+            assert!(parse_header_name(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            parse_header_name("!#$%&'*+-.^_`|~0aZ").unwrap(),
+            "!#$%&'*+-.^_`|~0az"
+        );
     }
 
     #[test]

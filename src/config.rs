@@ -107,6 +107,21 @@ pub struct Config {
     /// set gives a `status` failure that keeps the status. Default `None`:
     /// every status is a success, 404 and 500 included.
     pub accept: Option<StatusSet>,
+    /// Response header fields whose values go into a record's `headers`
+    /// (`--include-header`), when the final response has them. Default:
+    /// none (no `headers` key).
+    pub include_headers: Vec<HeaderName>,
+    /// Digest of each final response's body (the bytes counted in `size`)
+    /// written into its record (`--hash`). Default `None`: no digest.
+    pub hash: Option<BodyHash>,
+}
+
+/// A digest of response bodies (`--hash`), written into records as a key
+/// named after the algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BodyHash {
+    /// SHA-256 (FIPS 180-4), as `sha256`: 64 lower-case hex digits.
+    Sha256,
 }
 
 impl Config {
@@ -161,6 +176,8 @@ impl Default for Config {
             retry_all: false,
             max_retry_after: Duration::from_secs(60),
             accept: None,
+            include_headers: Vec::new(),
+            hash: None,
         }
     }
 }

@@ -70,13 +70,13 @@ mod target;
 
 #[doc(hidden)]
 pub use app::main as run_main;
-pub use config::{Config, Rate, StatusSet};
+pub use config::{BodyHash, Config, Rate, StatusSet};
 pub use error::{ErrorKind, FetchError};
 pub use fetch::{fetch_all, fetch_stream};
 pub use http::proxy::{NoProxy, Proxies, ProxyScheme, ProxyUrl};
 pub use http::{load_pem_certs, ClientOptions, HttpVersions, ResolveOverride};
 pub use input::{read_inputs, read_sources, Input, InputFormat, InputLine, OnReadError};
-pub use result::{FetchResult, Passthrough, Summary};
+pub use result::{FetchResult, Passthrough, ResponseFacts, Summary};
 pub use spec::RequestSpec;
 pub use target::DefaultScheme;
 

@@ -370,6 +370,7 @@ mod tests {
             elapsed_ms: 0.0,
             status: None,
             line: None,
+            response: None,
             attempts: None,
             extra: None,
         };
@@ -396,6 +397,7 @@ mod tests {
                     elapsed_ms: 1.0,
                     status: None,
                     line: None,
+                    response: None,
                     attempts: None,
                     extra: None,
                 },

@@ -6,6 +6,9 @@
 //! to a record (for example `final_url` when no redirect was followed) are
 //! left out rather than written as `null`.
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
 use serde::Serialize;
 
 use crate::error::ErrorKind;
@@ -23,6 +26,14 @@ pub type Passthrough = serde_json::Map<String, serde_json::Value>;
 /// {"type":"success","url":"https://example.com/","status":200,"size":1256,"elapsed_ms":12.3,"http_version":"HTTP/2.0"}
 /// {"type":"success","url":"http://a/old","status":200,"size":5,"elapsed_ms":3.1,"http_version":"HTTP/1.1","final_url":"http://a/new"}
 /// {"type":"failure","url":"http://slow/","error":"timeout after 5s","error_kind":"timeout","elapsed_ms":5001.7}
+/// ```
+///
+/// A record with a status (a `success`, or a `status` failure) also carries
+/// the facts of the final response and its connection ([`ResponseFacts`]),
+/// after `final_url`/`line`:
+///
+/// ```text
+/// {"type":"success","url":"https://a/","status":200,"size":5,"elapsed_ms":9.1,"http_version":"HTTP/2.0","remote_addr":"192.0.2.7:443","dns_ms":1.2,"connect_ms":0.9,"tls_ms":4.1,"ttfb_ms":8.8,"content_type":"text/html"}
 /// ```
 ///
 /// An HTTP error status (404, 500, …) is a `Success`: the exchange completed and
@@ -61,6 +72,10 @@ pub enum FetchResult {
         /// redirect was followed.
         #[serde(skip_serializing_if = "Option::is_none")]
         final_url: Option<String>,
+        /// The final response and its connection (always set by the
+        /// fetcher; `None` writes none of its keys).
+        #[serde(flatten)]
+        response: Option<Box<ResponseFacts>>,
         /// How many times the request was sent, present only when more than once
         /// (`--retries`); the record describes the last attempt.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -94,6 +109,10 @@ pub enum FetchResult {
         /// jsonl` line that is not a spec).
         #[serde(skip_serializing_if = "Option::is_none")]
         line: Option<u64>,
+        /// The final response and its connection, for a `status` failure
+        /// only (as on a `success`).
+        #[serde(flatten)]
+        response: Option<Box<ResponseFacts>>,
         /// How many times the request was sent, present only when more than once
         /// (`--retries`); the record describes the last attempt.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -105,9 +124,88 @@ pub enum FetchResult {
     },
 }
 
+/// The facts of a record's final response (the last hop, after redirects)
+/// and of the connection that carried it. Each field is left out when it
+/// does not apply; on a record they come after `final_url` (`line` on a
+/// failure) and before `attempts`, in the order below.
+///
+/// The timings follow curl's `-w` variables, but each covers one phase, not
+/// the time since the start: `dns_ms` (`time_namelookup`), `connect_ms`
+/// (`time_connect` minus `time_namelookup`), `tls_ms` (`time_appconnect`
+/// minus `time_connect`), and `ttfb_ms` (`time_starttransfer`, for the
+/// final hop). All are milliseconds rounded to 0.1.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ResponseFacts {
+    /// The first `Location` of a final 3xx response (one not followed:
+    /// `--max-redirects 0`, a 300 or 304, or a `Location` that does not
+    /// resolve), resolved against the URL of that response (RFC 3986 sec.
+    /// 5, as curl's `redirect_url`) and without `user:password@`; the value
+    /// as sent (lossy UTF-8) when it does not resolve. Absent for other
+    /// statuses and without a (non-empty) `Location`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// Redirects followed to reach the final response, present when at
+    /// least 1 (then `final_url` says where they led).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirects: Option<u32>,
+    /// The peer of the connection that carried the final response, as
+    /// `"ip:port"` (`"[ip]:port"` for IPv6): the server, or the proxy the
+    /// request went through.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_addr: Option<SocketAddr>,
+    /// `true` when the final hop went over a connection already open (an
+    /// idle kept-alive HTTP/1.1 connection, or a stream of an open HTTP/2
+    /// connection); then `dns_ms`, `connect_ms` and `tls_ms` are absent.
+    /// Absent when a connection was opened for it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reused: bool,
+    /// Milliseconds of name lookup for the new connection of the final hop
+    /// (the target's and, through a proxy, the proxy's host; an answer from
+    /// the DNS cache included). Absent when no name had to be looked up: an
+    /// IP address, a `--resolve` entry, `localhost` and `*.localhost`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns_ms: Option<f64>,
+    /// Milliseconds from the end of the name lookup until the new
+    /// connection of the final hop was open: the TCP connect to the server
+    /// or its proxy and, through a proxy, the `CONNECT` tunnel or SOCKS5
+    /// handshake. Absent on a reused connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect_ms: Option<f64>,
+    /// Milliseconds of the TLS handshake of the new connection of the final
+    /// hop (`https://` only). Absent on a reused connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_ms: Option<f64>,
+    /// Milliseconds from the start of the final hop (when it asked the pool
+    /// for a connection, so a new connection's set-up counts) until the
+    /// final response's head had arrived.
+    pub ttfb_ms: f64,
+    /// The final response's `Content-Type`, as sent (lossy UTF-8), when
+    /// present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// The final response's `ETag`, as sent (quotes and `W/` kept), when
+    /// present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// The final response's `Last-Modified`, as sent, when present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+    /// The final response's fields named by `--include-header`: lower-case
+    /// name to value (lossy UTF-8), several field lines of one name joined
+    /// with `", "` (RFC 9110 sec. 5.3), keys in name order. Absent when the
+    /// response had none of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headers: Option<BTreeMap<String, String>>,
+    /// SHA-256 of the body bytes counted by `size` (decoded ones with
+    /// `--compressed`), in lower-case hex, computed while the body streams
+    /// (`--hash sha256`); the empty body's for `HEAD` and bodiless statuses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
 /// Every key a record (`success` or `failure`) may have besides `url`: a
 /// `--input jsonl` spec may not use them as pass-through keys.
-pub const RECORD_KEYS: [&str; 11] = [
+pub const RECORD_KEYS: [&str; 24] = [
     "type",
     "status",
     "size",
@@ -119,6 +217,19 @@ pub const RECORD_KEYS: [&str; 11] = [
     "wire_size",
     "attempts",
     "line",
+    "location",
+    "redirects",
+    "remote_addr",
+    "reused",
+    "dns_ms",
+    "connect_ms",
+    "tls_ms",
+    "ttfb_ms",
+    "content_type",
+    "etag",
+    "last_modified",
+    "headers",
+    "sha256",
 ];
 
 impl FetchResult {
@@ -232,6 +343,7 @@ mod tests {
             http_version: "HTTP/1.1",
             final_url: None,
             wire_size: None,
+            response: None,
             attempts: None,
             extra: None,
         };
@@ -254,12 +366,77 @@ mod tests {
             http_version: "HTTP/1.1",
             wire_size: Some(3),
             final_url: None,
+            response: None,
             attempts: Some(2),
             extra: Some(Box::new(extra)),
         };
         assert_eq!(
             serde_json::to_string(&r).unwrap(),
             r#"{"type":"success","url":"http://a/","status":200,"size":5,"elapsed_ms":1.5,"http_version":"HTTP/1.1","wire_size":3,"attempts":2,"id":42,"tags":["a"]}"#
+        );
+    }
+
+    /// Facts with every field set.
+    fn every_fact() -> ResponseFacts {
+        ResponseFacts {
+            location: Some("http://a/next".into()),
+            redirects: Some(2),
+            remote_addr: Some("[::1]:8080".parse().unwrap()),
+            reused: true,
+            dns_ms: Some(1.0),
+            connect_ms: Some(0.5),
+            tls_ms: Some(3.0),
+            ttfb_ms: 4.5,
+            content_type: Some("text/plain".into()),
+            etag: Some("\"x\"".into()),
+            last_modified: Some("Tue, 15 Nov 1994 08:12:31 GMT".into()),
+            headers: Some(BTreeMap::from([("x-a".into(), "1, 2".into())])),
+            sha256: Some("e3b0".into()),
+        }
+    }
+
+    #[test]
+    fn response_facts_come_between_final_url_and_attempts() {
+        let mut extra = Passthrough::new();
+        extra.insert("id".into(), serde_json::json!(1));
+        let r = FetchResult::Success {
+            url: "http://a/".into(),
+            status: 302,
+            size: 0,
+            elapsed_ms: 5.0,
+            http_version: "HTTP/1.1",
+            wire_size: None,
+            final_url: Some("http://a/b".into()),
+            response: Some(Box::new(every_fact())),
+            attempts: Some(2),
+            extra: Some(Box::new(extra)),
+        };
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            concat!(
+                r#"{"type":"success","url":"http://a/","status":302,"size":0,"elapsed_ms":5.0,"#,
+                r#""http_version":"HTTP/1.1","final_url":"http://a/b","location":"http://a/next","#,
+                r#""redirects":2,"remote_addr":"[::1]:8080","reused":true,"dns_ms":1.0,"#,
+                r#""connect_ms":0.5,"tls_ms":3.0,"ttfb_ms":4.5,"content_type":"text/plain","#,
+                r#""etag":"\"x\"","last_modified":"Tue, 15 Nov 1994 08:12:31 GMT","#,
+                r#""headers":{"x-a":"1, 2"},"sha256":"e3b0","attempts":2,"id":1}"#
+            )
+        );
+        // Only the time to the first byte is always written.
+        let r = FetchResult::Failure {
+            url: "u".into(),
+            status: Some(404),
+            error: "e".into(),
+            error_kind: ErrorKind::Status,
+            elapsed_ms: 1.0,
+            line: None,
+            response: Some(Box::default()),
+            attempts: None,
+            extra: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"type":"failure","url":"u","status":404,"error":"e","error_kind":"status","elapsed_ms":1.0,"ttfb_ms":0.0}"#
         );
     }
 
@@ -272,6 +449,7 @@ mod tests {
             elapsed_ms: 5001.7,
             status: None,
             line: None,
+            response: None,
             attempts: None,
             extra: None,
         };
@@ -291,6 +469,7 @@ mod tests {
             elapsed_ms: 0.0,
             status: None,
             line: None,
+            response: None,
             attempts: None,
             extra: None,
         });
@@ -313,6 +492,7 @@ mod tests {
             elapsed_ms: 0.0,
             status: None,
             line: None,
+            response: None,
             attempts: None,
             extra: None,
         };
@@ -334,6 +514,7 @@ mod tests {
                 http_version: "HTTP/1.1",
                 wire_size: Some(1),
                 final_url: Some("f".into()),
+                response: Some(Box::new(every_fact())),
                 attempts: Some(2),
                 extra: None,
             },
@@ -344,6 +525,7 @@ mod tests {
                 elapsed_ms: 1.0,
                 status: Some(404),
                 line: Some(1),
+                response: Some(Box::new(every_fact())),
                 attempts: Some(2),
                 extra: None,
             },

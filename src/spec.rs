@@ -373,7 +373,9 @@ mod tests {
 
     #[test]
     fn record_keys_are_refused_by_name() {
-        for key in RECORD_KEYS {
+        // `headers` is also a spec's own key (its request fields), so it
+        // never reaches the pass-through keys.
+        for key in RECORD_KEYS.into_iter().filter(|k| *k != "headers") {
             let e = bad(&format!(r#"{{"url":"u","{key}":1,"id":2}}"#));
             assert_eq!(
                 e.message,

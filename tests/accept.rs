@@ -104,15 +104,21 @@ fn the_final_status_after_redirects_counts() {
     assert_eq!(
         exact(&run.records),
         [
-            Record::success(&to_ok, 200, 4).with_final_url(&server.url("/redirect/0")),
-            rejected(&to_missing, 404),
+            Record::success(&to_ok, 200, 4)
+                .with_final_url(&server.url("/redirect/0"))
+                .with_redirects(2),
+            // A status failure has the final response's facts too.
+            rejected(&to_missing, 404).with_redirects(1),
         ]
     );
     let run = crate::support::run(
         &["--max-redirects", "0", "--accept", "200..=299"],
         lines(&[&to_ok]),
     );
-    assert_eq!(exact(&run.records), [rejected(&to_ok, 302)]);
+    assert_eq!(
+        exact(&run.records),
+        [rejected(&to_ok, 302).with_location(&server.url("/redirect/1"))]
+    );
     let run = crate::support::run(
         &["--max-redirects", "0", "--accept", "200..=299,300..400"],
         lines(&[&to_ok]),

@@ -254,7 +254,12 @@ fn each_redirect_hop_chooses_its_proxy() {
         &url,
         0,
     );
-    assert_eq!(strip(&rec), success(&url, 200, 4).with_final_url(&next));
+    assert_eq!(
+        strip(&rec),
+        success(&url, 200, 4)
+            .with_final_url(&next)
+            .with_redirects(1)
+    );
     let seen: Vec<String> = proxy.seen().into_iter().map(|s| s.target).collect();
     assert_eq!(seen, [url]);
     assert_eq!(origin.hits(), 2);

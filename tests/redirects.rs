@@ -10,7 +10,9 @@ fn relative_redirect_chain_is_followed_to_the_final_url() {
     assert_eq!(run.code(), 0, "{}", run.stderr);
     assert_eq!(
         exact(&run.records),
-        [Record::success(&url, 200, 4).with_final_url(&server.url("/redirect/0"))]
+        [Record::success(&url, 200, 4)
+            .with_final_url(&server.url("/redirect/0"))
+            .with_redirects(3)]
     );
     let targets: Vec<String> = server.seen().into_iter().map(|s| s.target).collect();
     assert_eq!(
@@ -28,7 +30,9 @@ fn redirect_limit_is_inclusive() {
     assert_eq!(
         exact(&run.sorted()),
         [
-            Record::success(&two, 200, 4).with_final_url(&server.url("/redirect/0")),
+            Record::success(&two, 200, 4)
+                .with_final_url(&server.url("/redirect/0"))
+                .with_redirects(2),
             Record::failure(&three, "too_many_redirects")
                 .with_error("too many redirects (limit 2)"),
         ]
@@ -56,8 +60,12 @@ fn max_redirects_zero_returns_the_3xx() {
     let url = server.url("/redirect/3");
     let run = run(&["--max-redirects", "0"], format!("{url}\n"));
     assert_eq!(run.code(), 0);
-    // "moved" is the redirect's own body; no final_url, nothing followed.
-    assert_eq!(exact(&run.records), [Record::success(&url, 302, 5)]);
+    // "moved" is the redirect's own body; no final_url, nothing followed;
+    // `location` says where it points, resolved against the URL.
+    assert_eq!(
+        exact(&run.records),
+        [Record::success(&url, 302, 5).with_location(&server.url("/redirect/2"))]
+    );
     assert_eq!(server.hits(), 1);
 }
 
@@ -83,7 +91,9 @@ fn credentials_are_not_sent_to_another_origin() {
     assert_eq!(run.code(), 0, "{}", run.stderr);
     assert_eq!(
         run.records[0].exact(),
-        Record::success(&url, 200, 2).with_final_url(&target)
+        Record::success(&url, 200, 2)
+            .with_final_url(&target)
+            .with_redirects(1)
     );
     let (first, second) = (a.seen(), b.seen());
     assert_eq!((first.len(), second.len()), (1, 1));

@@ -175,7 +175,9 @@ fn post_through_redirect(code: u16, method: &str) -> Vec<Seen> {
     assert_eq!(run.records.len(), 1);
     assert_eq!(
         run.records[0].exact(),
-        Record::success(&url, 200, 2).with_final_url(&final_url)
+        Record::success(&url, 200, 2)
+            .with_final_url(&final_url)
+            .with_redirects(1)
     );
     server.seen()
 }

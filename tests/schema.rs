@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use fetcher_stream::{ErrorKind, FetchResult, Passthrough, Summary};
+use fetcher_stream::{ErrorKind, FetchResult, Passthrough, ResponseFacts, Summary};
 use serde_json::{json, Value};
 
 use crate::internals::{Notice, RECORD_KEYS};
@@ -54,6 +54,21 @@ fn full_records() -> Vec<FetchResult> {
     let mut extra = Passthrough::new();
     extra.insert("id".into(), json!(42));
     let extra = Some(Box::new(extra));
+    let response = Some(Box::new(ResponseFacts {
+        location: Some("http://a/c".into()),
+        redirects: Some(1),
+        remote_addr: Some("[::1]:8080".parse().unwrap()),
+        reused: true,
+        dns_ms: Some(0.5),
+        connect_ms: Some(0.2),
+        tls_ms: Some(1.1),
+        ttfb_ms: 2.5,
+        content_type: Some("text/plain".into()),
+        etag: Some("W/\"1\"".into()),
+        last_modified: Some("Tue, 01 Dec 2026 14:00:00 GMT".into()),
+        headers: Some([("x-a".to_string(), "1, 2".to_string())].into()),
+        sha256: Some(format!("{:064x}", 0)),
+    }));
     vec![
         FetchResult::Success {
             url: "http://a/".into(),
@@ -64,6 +79,7 @@ fn full_records() -> Vec<FetchResult> {
             wire_size: Some(3),
             final_url: Some("http://a/b".into()),
             attempts: Some(2),
+            response: response.clone(),
             extra: extra.clone(),
         },
         FetchResult::Failure {
@@ -74,6 +90,7 @@ fn full_records() -> Vec<FetchResult> {
             elapsed_ms: 0.0,
             line: None,
             attempts: Some(3),
+            response,
             extra: extra.clone(),
         },
         FetchResult::Failure {
@@ -84,6 +101,7 @@ fn full_records() -> Vec<FetchResult> {
             elapsed_ms: 0.0,
             line: Some(1),
             attempts: None,
+            response: None,
             extra,
         },
     ]
@@ -212,14 +230,14 @@ fn the_record_schema_rejects_bad_records() {
         // An unknown type.
         json!({"type":"skipped","url":"u","elapsed_ms":0.0}),
         // A success without its status, or with failure keys.
-        json!({"type":"success","url":"u","size":1,"elapsed_ms":1.0,"http_version":"HTTP/1.1"}),
-        json!({"type":"success","url":"u","status":200,"size":1,"elapsed_ms":1.0,"http_version":"HTTP/1.1","error_kind":"io"}),
+        json!({"type":"success","url":"u","size":1,"elapsed_ms":1.0,"http_version":"HTTP/1.1","ttfb_ms":1.0}),
+        json!({"type":"success","url":"u","status":200,"size":1,"elapsed_ms":1.0,"http_version":"HTTP/1.1","ttfb_ms":1.0,"error_kind":"io"}),
         // Wrong types and ranges.
-        json!({"type":"success","url":"u","status":"200","size":1,"elapsed_ms":1.0,"http_version":"HTTP/1.1"}),
-        json!({"type":"success","url":"u","status":200,"size":-1,"elapsed_ms":1.0,"http_version":"HTTP/1.1"}),
-        json!({"type":"success","url":"u","status":200,"size":1.5,"elapsed_ms":1.0,"http_version":"HTTP/1.1"}),
-        json!({"type":"success","url":"u","status":200,"size":1,"elapsed_ms":1.0,"http_version":"h2"}),
-        json!({"type":"success","url":"u","status":200,"size":1,"elapsed_ms":1.0,"http_version":"HTTP/1.1","attempts":1}),
+        json!({"type":"success","url":"u","status":"200","size":1,"elapsed_ms":1.0,"http_version":"HTTP/1.1","ttfb_ms":1.0}),
+        json!({"type":"success","url":"u","status":200,"size":-1,"elapsed_ms":1.0,"http_version":"HTTP/1.1","ttfb_ms":1.0}),
+        json!({"type":"success","url":"u","status":200,"size":1.5,"elapsed_ms":1.0,"http_version":"HTTP/1.1","ttfb_ms":1.0}),
+        json!({"type":"success","url":"u","status":200,"size":1,"elapsed_ms":1.0,"http_version":"h2","ttfb_ms":1.0}),
+        json!({"type":"success","url":"u","status":200,"size":1,"elapsed_ms":1.0,"http_version":"HTTP/1.1","ttfb_ms":1.0,"attempts":1}),
         // A failure without error, with success keys, or with status or
         // line on the wrong kind.
         json!({"type":"failure","url":"u","error_kind":"io","elapsed_ms":0.0}),
@@ -228,6 +246,14 @@ fn the_record_schema_rejects_bad_records() {
         json!({"type":"failure","url":"u","error":"e","error_kind":"io","elapsed_ms":0.0,"status":500}),
         json!({"type":"failure","url":"u","error":"e","error_kind":"invalid_input","elapsed_ms":0.0}),
         json!({"type":"failure","url":"u","error":"e","error_kind":"io","elapsed_ms":0.0,"line":3}),
+        // Response facts: a success without ttfb_ms, a transport failure
+        // with them, a bad digest, a `reused` that is not true, a status
+        // failure without ttfb_ms.
+        json!({"type":"success","url":"u","status":200,"size":1,"elapsed_ms":1.0,"http_version":"HTTP/1.1"}),
+        json!({"type":"failure","url":"u","error":"e","error_kind":"io","elapsed_ms":0.0,"ttfb_ms":1.0}),
+        json!({"type":"success","url":"u","status":200,"size":1,"elapsed_ms":1.0,"http_version":"HTTP/1.1","ttfb_ms":1.0,"sha256":"ABC"}),
+        json!({"type":"success","url":"u","status":200,"size":1,"elapsed_ms":1.0,"http_version":"HTTP/1.1","ttfb_ms":1.0,"reused":false}),
+        json!({"type":"failure","url":"u","error":"e","error_kind":"status","status":404,"elapsed_ms":0.0}),
     ];
     for value in bad {
         assert!(

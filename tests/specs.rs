@@ -41,6 +41,9 @@ fn pass_through_keys_round_trip_exactly_after_the_record_keys() {
             let mut r: Value = serde_json::from_str(line).unwrap();
             let obj = r.as_object_mut().unwrap();
             assert!(obj.shift_remove("elapsed_ms").is_some());
+            for key in ["remote_addr", "connect_ms", "ttfb_ms"] {
+                assert!(obj.shift_remove(key).is_some(), "{key} in {line}");
+            }
             assert_eq!(obj.shift_remove("http_version").unwrap(), "HTTP/1.1");
             serde_json::to_string(&r).unwrap()
         })

@@ -10,6 +10,8 @@ mod internals;
 
 // Record shapes: success fields, sizes (plain, chunked, HEAD), 404 is a success.
 mod records;
+// Response and connection facts: headers, location, --include-header, --hash, timings.
+mod facts;
 // Transport failures: timeouts (hang, drip), truncated body, bad chunk, reset, connect, DNS.
 mod failures;
 // Bounded concurrency: the peak equals -c / max_concurrency; lazy input.

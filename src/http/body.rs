@@ -43,6 +43,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use http::header::{self, HeaderMap, HeaderValue};
 use http_body_util::{BodyDataStream, BodyExt};
 use hyper::body::Body;
+use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio_util::io::StreamReader;
 
@@ -71,6 +72,9 @@ pub struct BodyOptions {
     /// Most body bytes accepted (decoded ones when decoding), `--max-size`.
     /// Default `None`: no limit.
     pub max_size: Option<u64>,
+    /// Compute the SHA-256 of the bytes counted in `size` (decoded ones
+    /// when decoding) as they stream (`--hash sha256`). Default `false`.
+    pub sha256: bool,
 }
 
 /// The lengths of a body that was read to its end.
@@ -81,6 +85,28 @@ pub struct BodySize {
     /// Bytes on the wire (after transfer-coding framing is removed, before
     /// content decoding); `Some` only when [`BodyOptions::decode`] is set.
     pub wire_size: Option<u64>,
+    /// SHA-256 of the bytes counted in `size`; `Some` only when
+    /// [`BodyOptions::sha256`] is set.
+    pub sha256: Option<[u8; 32]>,
+}
+
+/// A running SHA-256 of the body bytes counted, when one was asked for.
+struct Digest(Option<Sha256>);
+
+impl Digest {
+    fn new(on: bool) -> Digest {
+        Digest(on.then(Sha256::new))
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        if let Some(h) = &mut self.0 {
+            h.update(data);
+        }
+    }
+
+    fn finish(self) -> Option<[u8; 32]> {
+        self.0.map(|h| h.finalize().into())
+    }
 }
 
 /// A content coding this module decodes (RFC 9110 sec. 8.4.1).
@@ -240,18 +266,25 @@ where
             return Err(too_large(limit, Some(n)));
         }
     }
+    let mut digest = Digest::new(options.sha256);
     let Some(coding) = coding else {
-        let size = count(body, options.max_size).await?;
+        let size = count(body, options.max_size, &mut digest).await?;
         return Ok(BodySize {
             size,
             wire_size: options.decode.then_some(size),
+            sha256: digest.finish(),
         });
     };
-    decode(coding, body, options.max_size).await
+    let (size, wire_size) = decode(coding, body, options.max_size, &mut digest).await?;
+    Ok(BodySize {
+        size,
+        wire_size: Some(wire_size),
+        sha256: digest.finish(),
+    })
 }
 
-/// Counts a body's data bytes as they arrive.
-async fn count<B>(mut body: B, limit: Option<u64>) -> Result<u64, FetchError>
+/// Counts (and digests) a body's data bytes as they arrive.
+async fn count<B>(mut body: B, limit: Option<u64>, digest: &mut Digest) -> Result<u64, FetchError>
 where
     B: Body<Data = Bytes> + Unpin,
     B::Error: Into<BoxError>,
@@ -267,13 +300,20 @@ where
             if let Some(limit) = limit.filter(|&l| size > l) {
                 return Err(too_large(limit, None));
             }
+            digest.update(data);
         }
     }
     Ok(size)
 }
 
-/// Decodes a body as a stream and counts the decoded and the wire bytes.
-async fn decode<B>(coding: Coding, body: B, limit: Option<u64>) -> Result<BodySize, FetchError>
+/// Decodes a body as a stream (digesting the decoded bytes) and counts the
+/// decoded and the wire bytes.
+async fn decode<B>(
+    coding: Coding,
+    body: B,
+    limit: Option<u64>,
+    digest: &mut Digest,
+) -> Result<(u64, u64), FetchError>
 where
     B: Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<BoxError>,
@@ -284,12 +324,7 @@ where
     // data at all) has nothing to decode and is not an error.
     let first = loop {
         match data.next().await {
-            None => {
-                return Ok(BodySize {
-                    size: 0,
-                    wire_size: Some(0),
-                })
-            }
+            None => return Ok((0, 0)),
             Some(Err(e)) => return Err(super::classify::body_error(&e)),
             Some(Ok(b)) if b.is_empty() => continue,
             Some(Ok(b)) => break b,
@@ -308,24 +343,24 @@ where
             // A gzip body may hold several members (RFC 1952 sec. 2.2).
             let mut d = dec::GzipDecoder::new(input);
             d.multiple_members(true);
-            drive(d, coding, limit, dec::GzipDecoder::into_inner).await?
+            drive(d, coding, limit, digest, dec::GzipDecoder::into_inner).await?
         }
         Coding::Brotli => {
             let d = dec::BrotliDecoder::new(input);
-            drive(d, coding, limit, dec::BrotliDecoder::into_inner).await?
+            drive(d, coding, limit, digest, dec::BrotliDecoder::into_inner).await?
         }
         Coding::Zstd => {
             let window = async_compression::zstd::DParameter::window_log_max(ZSTD_WINDOW_LOG_MAX);
             let d = dec::ZstdDecoder::with_params(input, &[window]);
-            drive(d, coding, limit, dec::ZstdDecoder::into_inner).await?
+            drive(d, coding, limit, digest, dec::ZstdDecoder::into_inner).await?
         }
         Coding::Deflate if raw_deflate => {
             let d = dec::DeflateDecoder::new(input);
-            drive(d, coding, limit, dec::DeflateDecoder::into_inner).await?
+            drive(d, coding, limit, digest, dec::DeflateDecoder::into_inner).await?
         }
         Coding::Deflate => {
             let d = dec::ZlibDecoder::new(input);
-            drive(d, coding, limit, dec::ZlibDecoder::into_inner).await?
+            drive(d, coding, limit, digest, dec::ZlibDecoder::into_inner).await?
         }
     };
     // Bytes after the end of the encoded data are read (and counted as wire
@@ -335,10 +370,7 @@ where
     while let Some(chunk) = rest.next().await {
         chunk.map_err(|e| super::classify::body_error(&e))?;
     }
-    Ok(BodySize {
-        size,
-        wire_size: Some(wire.load(Ordering::Relaxed)),
-    })
+    Ok((size, wire.load(Ordering::Relaxed)))
 }
 
 /// Reads `decoder` to its end in [`DECODE_BLOCK`]s, counting the decoded
@@ -348,6 +380,7 @@ async fn drive<D, R>(
     mut decoder: D,
     coding: Coding,
     limit: Option<u64>,
+    digest: &mut Digest,
     into_inner: fn(D) -> R,
 ) -> Result<(u64, R), FetchError>
 where
@@ -385,6 +418,7 @@ where
         if let Some(limit) = limit.filter(|&l| size > l) {
             return Err(too_large(limit, None));
         }
+        digest.update(&block[..n]);
     }
 }
 
@@ -488,6 +522,7 @@ mod tests {
     const DECODE: BodyOptions = BodyOptions {
         decode: true,
         max_size: None,
+        sha256: false,
     };
 
     /// A body of `data` split into frames of `chunk` bytes.
@@ -543,7 +578,8 @@ mod tests {
                 got,
                 BodySize {
                     size: plain.len() as u64,
-                    wire_size: Some(wire.len() as u64)
+                    wire_size: Some(wire.len() as u64),
+                    sha256: None,
                 },
                 "{coding:?} raw={raw}"
             );
@@ -564,7 +600,8 @@ mod tests {
             plain.await.unwrap(),
             BodySize {
                 size: n,
-                wire_size: None
+                wire_size: None,
+                sha256: None,
             }
         );
         let unknown = read_body(&encoded("compress"), Full::new(Bytes::from(wire)), DECODE).await;
@@ -572,9 +609,39 @@ mod tests {
             unknown.unwrap(),
             BodySize {
                 size: n,
-                wire_size: Some(n)
+                wire_size: Some(n),
+                sha256: None,
             }
         );
+    }
+
+    fn sha256(data: &[u8]) -> Option<[u8; 32]> {
+        Some(Sha256::digest(data).into())
+    }
+
+    /// The digest is of the bytes counted in `size`: decoded ones when
+    /// decoding, the wire bytes otherwise; an empty body has the empty
+    /// string's.
+    #[tokio::test]
+    async fn the_digest_covers_the_bytes_counted() {
+        let plain: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+        let wire = encode(Coding::Gzip, false, &plain).await;
+        let hashed = |decode| BodyOptions {
+            decode,
+            sha256: true,
+            ..BodyOptions::default()
+        };
+        let got = read_body(&encoded("gzip"), chunked(wire.clone(), 999), hashed(true)).await;
+        assert_eq!(got.unwrap().sha256, sha256(&plain));
+        let got = read_body(&encoded("gzip"), chunked(wire.clone(), 999), hashed(false)).await;
+        assert_eq!(got.unwrap().sha256, sha256(&wire));
+        let empty = read_body(&HeaderMap::new(), Full::new(Bytes::new()), hashed(false)).await;
+        assert_eq!(
+            empty.unwrap().sha256.map(|d| d[..4].to_vec()),
+            Some(vec![0xe3, 0xb0, 0xc4, 0x42])
+        );
+        let empty = read_body(&encoded("br"), Full::new(Bytes::new()), hashed(true)).await;
+        assert_eq!(empty.unwrap().sha256, sha256(b""));
     }
 
     #[tokio::test]
@@ -584,7 +651,8 @@ mod tests {
             empty.unwrap(),
             BodySize {
                 size: 0,
-                wire_size: Some(0)
+                wire_size: Some(0),
+                sha256: None,
             }
         );
         let bad = read_body(
@@ -617,7 +685,8 @@ mod tests {
             got.unwrap(),
             BodySize {
                 size: 5000,
-                wire_size: Some(n + 4000)
+                wire_size: Some(n + 4000),
+                sha256: None,
             }
         );
     }
@@ -650,6 +719,7 @@ mod tests {
         let options = BodyOptions {
             decode: true,
             max_size: Some(1 << 20),
+            sha256: false,
         };
         let e = read_body(
             &encoded("gzip"),
@@ -664,6 +734,7 @@ mod tests {
         let exact = BodyOptions {
             decode: false,
             max_size: Some(10),
+            sha256: false,
         };
         let none = HeaderMap::new();
         let ten = read_body(&none, chunked(vec![1; 10], 3), exact).await;
@@ -708,6 +779,7 @@ mod tests {
         let limit = BodyOptions {
             decode: true,
             max_size: Some(1000),
+            sha256: false,
         };
         assert!(gz.len() > 1000, "{}", gz.len());
         let read = read_body(&h, Full::new(Bytes::from(gz)), limit)

@@ -15,6 +15,7 @@ use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use http::Uri;
 use hyper_util::client::legacy::connect::dns::Name;
@@ -24,6 +25,7 @@ use tokio::net::TcpStream;
 use tower_service::Service;
 
 use super::classify::{ConnectError, DnsError};
+use super::conn_info::{time_lookups, Established};
 use super::dns::{special_name, Resolver};
 use super::proxy::{Proxies, ProxyScheme, ProxyUnreachable, ProxyUrl};
 use super::BoxError;
@@ -58,6 +60,8 @@ pub struct TcpIo {
     proxied: bool,
     /// Reads in a row that found data ready; see [`READS_BEFORE_YIELD`].
     ready_reads: u8,
+    /// The peer and the set-up's timing, reported to the pool.
+    established: Option<Established>,
 }
 
 impl TcpIo {
@@ -66,7 +70,22 @@ impl TcpIo {
             inner,
             proxied: false,
             ready_reads: 0,
+            established: None,
         }
+    }
+
+    /// Records the peer's address and the set-up's timing: it began at
+    /// `started` and spent `dns` in name lookups.
+    fn set_established(&mut self, started: Instant, dns: Option<Duration>) {
+        let ready = Instant::now();
+        self.established = Some(Established {
+            remote_addr: self.inner.inner().peer_addr().ok(),
+            dns,
+            connect: ready
+                .duration_since(started)
+                .saturating_sub(dns.unwrap_or_default()),
+            ready,
+        });
     }
 }
 
@@ -79,7 +98,11 @@ const READS_BEFORE_YIELD: u8 = 4;
 
 impl Connection for TcpIo {
     fn connected(&self) -> Connected {
-        self.inner.connected().proxy(self.proxied)
+        let connected = Connected::new().proxy(self.proxied);
+        match self.established {
+            Some(e) => connected.extra(e),
+            None => connected,
+        }
     }
 }
 
@@ -152,8 +175,23 @@ impl Service<Uri> for TcpConnector {
     }
 
     /// Connects to `uri`'s host, or to its proxy when [`Proxies::route`]
-    /// names one (see `TcpConnector::call_proxied`).
+    /// names one (see `TcpConnector::call_proxied`), and records the peer's
+    /// address and how long the lookups and the rest took.
     fn call(&mut self, uri: Uri) -> Self::Future {
+        let started = Instant::now();
+        let setup = self.setup(uri);
+        Box::pin(async move {
+            let (io, dns) = time_lookups(setup).await;
+            let mut io = io?;
+            io.set_established(started, dns);
+            Ok(io)
+        })
+    }
+}
+
+impl TcpConnector {
+    /// The set-up of [`TcpConnector::call`], untimed.
+    fn setup(&mut self, uri: Uri) -> BoxFuture<Result<TcpIo, BoxError>> {
         // The environment named a proxy for this URL that cannot be used:
         // fail rather than connect directly behind the user's back.
         if let Some(why) = self.proxies.unusable(&uri) {
@@ -174,9 +212,6 @@ impl Service<Uri> for TcpConnector {
             Ok(TcpIo::new(inner))
         })
     }
-}
-
-impl TcpConnector {
     /// Connects to `target` through `proxy`: fails `.invalid` targets at once
     /// (`dns`), resolves the target here for `socks5://`, dials the proxy
     /// (its host goes through `--resolve` and the resolver; failures keep the

@@ -238,10 +238,14 @@ impl Resolver {
         if let Some(answer) = special_name(host) {
             return answer;
         }
-        let answer = match self.cached_or_query(host) {
-            Ok(cached) => cached,
-            Err(query) => query.await,
-        };
+        // Timed for the record of the connection this lookup is for.
+        let answer = super::conn_info::timed_lookup(async {
+            match self.cached_or_query(host) {
+                Ok(cached) => cached,
+                Err(query) => query.await,
+            }
+        })
+        .await;
         share_answer(answer)
     }
 

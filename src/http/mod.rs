@@ -10,6 +10,8 @@
 //!   SOCKS5; [`connect_timeout`] bounds the whole set-up (`--connect-timeout`).
 //! - [`tls`]: rustls settings; hyper-rustls's `HttpsConnector` runs TLS over
 //!   the stream and offers `h2` and `http/1.1` by ALPN.
+//! - [`conn_info`]: what a response's connection was (peer address, reused
+//!   or new, the set-up's phases), reported by the connector and the pool.
 //! - [`pool`]: which connection carries each request (one per HTTP/2 origin,
 //!   an idle list for HTTP/1.1, a total idle cap with least-recently-used
 //!   eviction), over hyper's `client::conn` handshakes.
@@ -20,6 +22,7 @@
 
 pub(crate) mod body;
 mod classify;
+pub mod conn_info;
 pub mod connect;
 pub mod connect_timeout;
 pub mod dns;
@@ -36,6 +39,7 @@ use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
 use rustls::pki_types::CertificateDer;
 
+pub use conn_info::ConnInfo;
 pub use connect::ResolveOverride;
 use connect::TcpConnector;
 use connect_timeout::ConnectTimeout;
@@ -510,6 +514,44 @@ mod tests {
         assert_eq!(client.dns_stats().queries, 1);
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
         assert_eq!(client.stats().connections_opened.load(Ordering::SeqCst), 1);
+    }
+
+    /// Sends one GET and returns what its response says of its connection.
+    async fn conn_of(client: &HttpClient, url: String) -> ConnInfo {
+        let req = http::Request::get(url)
+            .body(RequestBody::default())
+            .unwrap();
+        let resp = client.request(req, false).await.expect("response");
+        let info = resp.body().conn_info();
+        resp.into_body().collect().await.unwrap();
+        info
+    }
+
+    /// A name the resolver looks up gives `dns`, an IP address none; a
+    /// request on an idle connection is `reused` with no phases.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn new_connections_report_their_phases_reused_ones_none() {
+        let (port, _) = server().await;
+        let (resolver, calls) = counting_resolver();
+        let client = build_client_with(1, &ClientOptions::default(), resolver);
+        let named = conn_of(&client, format!("http://origin.test:{port}/")).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        let phases = named.phases.expect("a new connection");
+        // The resolver above sleeps 50 ms.
+        assert!(
+            phases.dns.unwrap() >= Duration::from_millis(50),
+            "{phases:?}"
+        );
+        assert_eq!(phases.tls, None);
+        assert!(!named.reused);
+        assert_eq!(named.remote_addr, Some(([127, 0, 0, 1], port).into()));
+        idle(&client, 1).await;
+        let again = conn_of(&client, format!("http://origin.test:{port}/")).await;
+        assert!(again.reused && again.phases.is_none(), "{again:?}");
+        assert_eq!(again.remote_addr, named.remote_addr);
+        let literal = conn_of(&client, format!("http://127.0.0.1:{port}/")).await;
+        assert_eq!(literal.phases.unwrap().dns, None);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
     /// Over HTTP/1.1 each request in flight needs a connection of its own,

@@ -44,6 +44,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::error::Error as StdError;
 use std::future::poll_fn;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -63,6 +64,7 @@ use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tower_service::Service;
 
+use super::conn_info::{ConnInfo, Established, Phases};
 use super::{BoxError, RequestBody};
 
 /// Idle connections older than this are closed instead of reused (the legacy
@@ -223,6 +225,8 @@ struct H1Idle {
     id: u64,
     sender: http1::SendRequest<RequestBody>,
     proxied: bool,
+    /// The connection's peer.
+    remote_addr: Option<SocketAddr>,
     /// When it went idle, and its place in the idle order.
     since: Instant,
     tick: u64,
@@ -234,6 +238,8 @@ struct H2Conn {
     sender: http2::SendRequest<RequestBody>,
     /// Set once a response came back on it.
     answered: Arc<AtomicBool>,
+    /// The connection's peer.
+    remote_addr: Option<SocketAddr>,
     /// Requests on it whose response has not been read to the end.
     streams: usize,
     /// The server's SETTINGS_MAX_CONCURRENT_STREAMS, as last announced
@@ -436,11 +442,18 @@ where
         let mut unsent_on_new = 0;
         loop {
             match self.checkout(&key, protocol, fresh) {
-                Checkout::H1(conn) => match self.send_h1(&key, conn, req, true).await {
-                    Ok(resp) => return Ok(resp),
-                    Err(Unsent(back)) => req = restore_uri(*back, &uri),
-                    Err(Failed(e)) => return Err(e),
-                },
+                Checkout::H1(conn) => {
+                    let info = ConnInfo {
+                        remote_addr: conn.remote_addr,
+                        reused: true,
+                        phases: None,
+                    };
+                    match self.send_h1(&key, conn, req, info).await {
+                        Ok(resp) => return Ok(resp),
+                        Err(Unsent(back)) => req = restore_uri(*back, &uri),
+                        Err(Failed(e)) => return Err(e),
+                    }
+                }
                 Checkout::H2(handle) => match self.send_h2(&key, handle, req).await {
                     Ok(resp) => return Ok(resp),
                     Err(Unsent(back)) => req = restore_uri(*back, &uri),
@@ -523,6 +536,11 @@ where
                 sender: h2.sender.clone(),
                 id: h2.id,
                 answered: h2.answered.clone(),
+                info: ConnInfo {
+                    remote_addr: h2.remote_addr,
+                    reused: true,
+                    phases: None,
+                },
             }));
         }
         if taken.is_none() && !fresh {
@@ -587,7 +605,7 @@ where
                 }
                 Err(Failed(PoolError::connect(Box::new(shared))))
             }
-            Ok(Made::H1(sender, proxied)) => {
+            Ok(Made::H1(sender, proxied, info)) => {
                 let id = {
                     let mut state = self.shared.state.lock().expect("pool lock");
                     let id = state.next_id();
@@ -603,18 +621,20 @@ where
                     id,
                     sender,
                     proxied,
+                    remote_addr: info.remote_addr,
                     since: Instant::now(),
                     tick: 0,
                 };
-                self.send_h1(key, conn, req, false).await
+                self.send_h1(key, conn, req, info).await
             }
-            Ok(Made::H2(sender, settings)) => {
+            Ok(Made::H2(sender, settings, info)) => {
                 let answered = Arc::new(AtomicBool::new(false));
                 let id = self.shared.state.lock().expect("pool lock").next_id();
                 let handle = H2Handle {
                     sender: sender.clone(),
                     id,
                     answered: answered.clone(),
+                    info,
                 };
                 // The connection's own request goes at once; the connection
                 // joins the pool (and the requests that waited for it get
@@ -632,6 +652,7 @@ where
                         id,
                         sender,
                         answered,
+                        remote_addr: info.remote_addr,
                         streams: 1,
                         max_streams: settings.max_streams,
                         last_read: settings.last_read,
@@ -654,8 +675,21 @@ where
         let permit = self.socket_permit().await;
         let mut connector = self.shared.connector.clone();
         poll_fn(|cx| connector.poll_ready(cx)).await?;
+        let https = uri.scheme() == Some(&Scheme::HTTPS);
         let io = connector.call(uri).await?;
         let connected = io.connected();
+        let established = Established::of(&connected);
+        // What the connector did after its own part, the byte stream, was
+        // ready: the TLS handshake (hyper-rustls's).
+        let info = ConnInfo {
+            remote_addr: established.and_then(|e| e.remote_addr),
+            reused: false,
+            phases: established.map(|e| Phases {
+                dns: e.dns,
+                connect: e.connect,
+                tls: https.then(|| e.ready.elapsed()),
+            }),
+        };
         let h2 = self.shared.options.http2_only || connected.is_negotiated_h2();
         // The permit goes with the socket and is released when it is dropped.
         let (watch, settings) = SettingsWatch::new();
@@ -667,11 +701,11 @@ where
         let made = if h2 {
             let (sender, conn) = self.shared.h2.handshake(io).await?;
             tokio::spawn(conn);
-            Made::H2(sender, settings)
+            Made::H2(sender, settings, info)
         } else {
             let (sender, conn) = self.shared.h1.handshake(io).await?;
             tokio::spawn(conn);
-            Made::H1(sender, connected.is_proxied())
+            Made::H1(sender, connected.is_proxied(), info)
         };
         self.shared
             .stats
@@ -680,13 +714,16 @@ where
         Ok(made)
     }
 
+    /// Sends `req` on an HTTP/1.1 connection: a new one (`info.phases` set)
+    /// or an idle one of the pool (`info.reused`).
     async fn send_h1(
         &self,
         key: &Key,
         conn: H1Idle,
         mut req: Request<RequestBody>,
-        reused: bool,
+        info: ConnInfo,
     ) -> Result<Response<PoolBody>, SendError> {
+        let reused = info.reused;
         let uri = req.uri().clone();
         req.headers_mut()
             .entry(HOST)
@@ -708,6 +745,7 @@ where
             Ok(resp) => Ok(resp.map(|body| PoolBody {
                 body,
                 _lease: lease,
+                info,
             })),
             Err(e) => {
                 // The connection is done for: the lease gives back nothing.
@@ -728,6 +766,7 @@ where
             mut sender,
             id,
             answered,
+            info,
         } = handle;
         let reused = answered.load(Ordering::Relaxed);
         let lease = Lease::H2 {
@@ -741,6 +780,7 @@ where
                 Ok(resp.map(|body| PoolBody {
                     body,
                     _lease: lease,
+                    info,
                 }))
             }
             Err(e) => {
@@ -807,11 +847,16 @@ struct H2Handle {
     sender: http2::SendRequest<RequestBody>,
     id: u64,
     answered: Arc<AtomicBool>,
+    /// What the response will say of its connection.
+    info: ConnInfo,
 }
 
+/// A connection just set up: its sender (with, for HTTP/1.1, whether it
+/// goes to an HTTP proxy in absolute form; for HTTP/2, the SETTINGS watch)
+/// and what its first response will say of it.
 enum Made {
-    H1(http1::SendRequest<RequestBody>, bool),
-    H2(http2::SendRequest<RequestBody>, Settings),
+    H1(http1::SendRequest<RequestBody>, bool, ConnInfo),
+    H2(http2::SendRequest<RequestBody>, Settings, ConnInfo),
 }
 
 /// What the pool learns from a connection's [`SettingsWatch`].
@@ -1249,6 +1294,14 @@ impl Drop for Lease {
 pub struct PoolBody {
     body: Incoming,
     _lease: Lease,
+    info: ConnInfo,
+}
+
+impl PoolBody {
+    /// What the connection that carried this response was.
+    pub fn conn_info(&self) -> ConnInfo {
+        self.info
+    }
 }
 
 impl Drop for PoolBody {

@@ -51,9 +51,16 @@ pub(crate) fn redirect_target(
             .collect();
         return Err(FetchError::ConflictingLocation(values));
     }
-    let raw = first.as_bytes().trim_ascii();
+    Ok(resolve_location(current, first.as_bytes()))
+}
+
+/// Resolves one `Location` value against `current` (RFC 3986 sec. 5), bytes
+/// outside ASCII percent-encoded byte by byte, as curl does. `None` when the
+/// value is empty (or blank) or does not resolve to a URL.
+pub(crate) fn resolve_location(current: &Url, value: &[u8]) -> Option<Url> {
+    let raw = value.trim_ascii();
     if raw.is_empty() {
-        return Ok(None);
+        return None;
     }
     let mut text = String::with_capacity(raw.len());
     for &b in raw {
@@ -63,7 +70,7 @@ pub(crate) fn redirect_target(
             text.push_str(&format!("%{b:02X}"));
         }
     }
-    Ok(current.join(&text).ok())
+    current.join(&text).ok()
 }
 
 /// Reads a small redirect body to its end so the connection returns to the

@@ -1,6 +1,9 @@
 //! The records and the summary the binary writes, parsed into typed values
 //! (as ripgrep's `tests/json.rs` does) so tests assert on fields.
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
 use fetcher_stream::ErrorKind;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -31,6 +34,19 @@ pub struct Record {
     pub final_url: Option<String>,
     pub attempts: Option<u32>,
     pub line: Option<u64>,
+    pub location: Option<String>,
+    pub redirects: Option<u32>,
+    pub remote_addr: Option<String>,
+    pub reused: Option<bool>,
+    pub dns_ms: Option<f64>,
+    pub connect_ms: Option<f64>,
+    pub tls_ms: Option<f64>,
+    pub ttfb_ms: Option<f64>,
+    pub content_type: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub headers: Option<BTreeMap<String, String>>,
+    pub sha256: Option<String>,
     /// Pass-through keys, in the order written.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -71,6 +87,19 @@ impl Record {
             final_url: None,
             attempts: None,
             line: None,
+            location: None,
+            redirects: None,
+            remote_addr: None,
+            reused: None,
+            dns_ms: None,
+            connect_ms: None,
+            tls_ms: None,
+            ttfb_ms: None,
+            content_type: None,
+            etag: None,
+            last_modified: None,
+            headers: None,
+            sha256: None,
             extra: Map::new(),
         }
     }
@@ -82,6 +111,31 @@ impl Record {
 
     pub fn with_final_url(mut self, url: &str) -> Record {
         self.final_url = Some(url.to_owned());
+        self
+    }
+
+    pub fn with_redirects(mut self, n: u32) -> Record {
+        self.redirects = Some(n);
+        self
+    }
+
+    pub fn with_location(mut self, url: &str) -> Record {
+        self.location = Some(url.to_owned());
+        self
+    }
+
+    pub fn with_sha256(mut self, hex: &str) -> Record {
+        self.sha256 = Some(hex.to_owned());
+        self
+    }
+
+    /// `headers` with these (name, value) pairs.
+    pub fn with_headers(mut self, pairs: &[(&str, &str)]) -> Record {
+        let map = pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        self.headers = Some(map);
         self
     }
 
@@ -120,9 +174,7 @@ impl Record {
     /// success came over plain-text HTTP/1.1 (then `http_version` is
     /// dropped), as from every in-process plain-HTTP server.
     pub fn exact(&self) -> Record {
-        assert!(self.elapsed_ms >= 0.0, "elapsed_ms negative in {self:?}");
-        let mut r = self.clone();
-        r.elapsed_ms = 0.0;
+        let mut r = self.untimed();
         if r.is_success() {
             let v = r.http_version.take();
             assert_eq!(v.as_deref(), Some("HTTP/1.1"), "http_version in {self:?}");
@@ -144,14 +196,74 @@ impl Record {
         r
     }
 
-    /// The record with only `elapsed_ms` zeroed (checked to be
-    /// non-negative), `http_version` kept.
+    /// The record with `elapsed_ms` zeroed (checked to be non-negative)
+    /// and the facts of its connection dropped (see
+    /// [`Record::connection`]), `http_version` kept.
     pub fn untimed(&self) -> Record {
         assert!(self.elapsed_ms >= 0.0, "elapsed_ms negative in {self:?}");
-        Record {
-            elapsed_ms: 0.0,
-            ..self.clone()
+        let mut r = self.clone();
+        r.elapsed_ms = 0.0;
+        r.connection();
+        r
+    }
+
+    /// Takes the facts of the connection (`remote_addr`, `reused` and the
+    /// timings) out of the record, after checking that they hang together:
+    /// a record with a status has `ttfb_ms` and a loopback `remote_addr`,
+    /// and either `reused` or `connect_ms` (then `dns_ms` and `tls_ms` may
+    /// be there), never both; one without has none of them. Every test that
+    /// compares records checks this.
+    pub fn connection(&mut self) -> Connection {
+        let c = Connection {
+            remote_addr: self.remote_addr.take().map(|a| {
+                a.parse()
+                    .unwrap_or_else(|e| panic!("remote_addr {a:?}: {e} in {self:?}"))
+            }),
+            reused: self.reused.take(),
+            dns_ms: self.dns_ms.take(),
+            connect_ms: self.connect_ms.take(),
+            tls_ms: self.tls_ms.take(),
+            ttfb_ms: self.ttfb_ms.take(),
+        };
+        let timings = [c.dns_ms, c.connect_ms, c.tls_ms, c.ttfb_ms];
+        assert!(
+            timings.iter().flatten().all(|&t| t >= 0.0),
+            "negative timing in {self:?}"
+        );
+        if self.status.is_some() {
+            assert!(c.ttfb_ms.is_some(), "no ttfb_ms in {self:?}");
+            assert!(
+                c.remote_addr.is_some_and(|a| a.ip().is_loopback()),
+                "remote_addr {:?} in {self:?}",
+                c.remote_addr
+            );
+            assert_ne!(c.reused == Some(true), c.connect_ms.is_some(), "{c:?}");
+            assert_ne!(c.reused, Some(false), "reused is only ever true");
+            if c.connect_ms.is_none() {
+                assert_eq!((c.dns_ms, c.tls_ms), (None, None), "{c:?}");
+            }
+        } else {
+            assert_eq!(c, Connection::default(), "in {self:?}");
         }
+        c
+    }
+}
+
+/// The facts of a record's connection, as [`Record::connection`] takes them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Connection {
+    pub remote_addr: Option<SocketAddr>,
+    pub reused: Option<bool>,
+    pub dns_ms: Option<f64>,
+    pub connect_ms: Option<f64>,
+    pub tls_ms: Option<f64>,
+    pub ttfb_ms: Option<f64>,
+}
+
+impl Connection {
+    /// Whether the final hop went over a connection already open.
+    pub fn reused(&self) -> bool {
+        self.reused == Some(true)
     }
 }
 
