@@ -214,7 +214,7 @@ pub enum Level {
 /// ```
 ///
 /// Usage errors, found before any work starts, are plain text instead
-/// (see [`report_error`]).
+/// (`fetcher-stream: …`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Notice<'a> {
     /// `warning` or `error`.
