@@ -12,6 +12,7 @@
 mod background;
 mod http;
 mod proxy;
+mod pty;
 mod raw;
 mod record;
 mod run;
@@ -19,8 +20,9 @@ mod tls;
 
 pub use http::{Fixed, Seen, Server};
 pub use proxy::{HttpMode, HttpProxy, SocksDest, SocksMode, SocksProxy, SocksSeen};
+pub use pty::{pty, read_terminal};
 pub use raw::{ok, RawServer, Reply, Request};
-pub use record::{by_url, exact, parse_lines, Kind, Record, Summary};
+pub use record::{by_url, counts, exact, parse_lines, Kind, Record, Summary};
 pub use run::{lines, run, Cmd, Run, Running};
 pub use tls::{stalling_handshake, Leaf, Options, Pki};
 
