@@ -66,6 +66,8 @@ async fn main() -> std::io::Result<()> {
         timeout: Duration::from_secs(5),
         ..Config::default()
     };
+    // A clone of the run's counters, to read after the stream ends.
+    let stats = config.stats.clone();
     let started = Instant::now();
     let mut summary = Summary::default();
     // Records arrive in completion order, each as soon as its URL is done.
@@ -78,6 +80,8 @@ async fn main() -> std::io::Result<()> {
         );
     }
     summary.set_elapsed(started.elapsed());
+    summary.connections_opened = stats.connections_opened();
+    summary.dns_lookups = stats.dns_lookups();
     eprintln!(
         "{}",
         serde_json::to_string(&summary).expect("summary serialises")

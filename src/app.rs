@@ -15,6 +15,7 @@ use crate::fdlimit;
 use crate::fetch::fetch_stream;
 use crate::input::read_sources;
 use crate::output::{self, Notice, StdoutSink};
+use crate::progress::{self, Progress, Terminal};
 use crate::result::Summary;
 
 /// Signals that arrive within this time of the first are the same
@@ -46,6 +47,7 @@ fn watch_signals(cancel: CancellationToken) -> std::io::Result<()> {
                 _ = term.recv() => {},
             }
             if first.elapsed() >= SAME_INTERRUPTION {
+                progress::clear();
                 std::process::exit(Exit::Interrupted.code());
             }
         }
@@ -67,6 +69,14 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
     output::watch_stdout_reader();
 
     let mut config = opts.config(cancel.clone(), crate::http::proxy::env_var);
+    let stats = config.stats.clone();
+    let typing = opts.reads_terminal(std::io::stdin().is_terminal());
+    let terminal = Terminal {
+        stderr_is_terminal: std::io::stderr().is_terminal(),
+        dumb: std::env::var_os("TERM").is_some_and(|t| t == "dumb"),
+        typing,
+    };
+    let progress = Progress::start(opts.progress.shows(opts.quiet, terminal), stats.clone());
     if let Some(limit) = fdlimit::raise_nofile_limit() {
         let fitted = fdlimit::fit_concurrency(config.max_concurrency, limit);
         if fitted < config.max_concurrency {
@@ -87,7 +97,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
     }
     let input_failed = Arc::new(AtomicBool::new(false));
     let failed = input_failed.clone();
-    if opts.reads_terminal(std::io::stdin().is_terminal()) {
+    if typing {
         output::report(&Notice::warning("terminal_input", TERMINAL_HINT));
     }
     let lines = read_sources(
@@ -101,10 +111,16 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
     );
     let mut summary = Summary::default();
     let mut out = StdoutSink::start();
-    out.write_all(fetch_stream(lines, config), |record| summary.add(record))
-        .await;
+    out.write_all(fetch_stream(lines, config), |record| {
+        progress.record(record);
+        summary.add(record);
+    })
+    .await;
     out.finish().await;
+    progress.finish();
     summary.set_elapsed(started.elapsed());
+    summary.connections_opened = stats.connections_opened();
+    summary.dns_lookups = stats.dns_lookups();
     summary.interrupted = cancel.is_cancelled();
     if !opts.quiet {
         output::write_summary(&summary);

@@ -57,7 +57,11 @@ impl Fetcher {
     /// The client and shared state for a run of `config`.
     pub(crate) fn new(config: Config) -> Fetcher {
         Fetcher {
-            client: build_client(config.max_concurrency.max(1), &config.client),
+            client: build_client(
+                config.max_concurrency.max(1),
+                &config.client,
+                config.stats.client(),
+            ),
             headers: default_headers(&config),
             retry: config.retry_policy(),
             pauses: Arc::new(HostPauses::default()),

@@ -14,6 +14,7 @@ use crate::config::{BodyHash, Config, Rate, StatusSet};
 use crate::http::proxy::{NoProxy, Proxies, ProxyUrl};
 use crate::http::{load_pem_certs, ClientOptions, HttpVersions, ResolveOverride};
 use crate::input::{Input, InputFormat};
+use crate::progress::When;
 use crate::target::DefaultScheme;
 
 /// Fetch many URLs concurrently; print one JSON line per URL as each completes.
@@ -335,6 +336,17 @@ pub struct Opts {
     /// Do not write the summary record to stderr.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+
+    /// Show a progress line on stderr: auto, always or never.
+    ///
+    /// One line, redrawn at most 10 times a second: records done (and
+    /// lines read), records per second, successes, failures, requests in
+    /// flight and the time elapsed; erased before the summary. While it is
+    /// shown, warnings and errors appear above it as plain text
+    /// (fetcher-stream: warning: MESSAGE) instead of JSON; the summary stays
+    /// JSON.
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = When::Auto)]
+    pub progress: When,
 }
 
 /// The value of `--proxy`: a proxy, or `''` for none at all.
@@ -613,6 +625,7 @@ impl Opts {
             accept: self.accept.clone(),
             include_headers: self.include_headers.clone(),
             hash: self.hash,
+            stats: defaults.stats,
         }
     }
 

@@ -1,6 +1,7 @@
 //! [`Config`]: the settings of a run, with their defaults; [`Rate`], the
-//! value of `--rate` and `--rate-per-host`; and [`StatusSet`], the value of
-//! `--accept`.
+//! value of `--rate` and `--rate-per-host`; [`StatusSet`], the value of
+//! `--accept`; and [`RunStats`], the counters a caller reads while a run
+//! goes and after it ends.
 //!
 //! A `Config` is plain data: the binary builds one from its flags
 //! (`cli.rs`), a library user with struct update syntax from
@@ -9,13 +10,15 @@
 use std::num::NonZeroU32;
 use std::ops::RangeInclusive;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{HeaderName, HeaderValue};
 use http::Method;
 use tokio_util::sync::CancellationToken;
 
-use crate::http::ClientOptions;
+use crate::http::{ClientOptions, ClientStats};
 use crate::retry::RetryPolicy;
 use crate::target::DefaultScheme;
 
@@ -114,6 +117,85 @@ pub struct Config {
     /// Digest of each final response's body (the bytes counted in `size`)
     /// written into its record (`--hash`). Default `None`: no digest.
     pub hash: Option<BodyHash>,
+    /// Counters the run keeps up to date: lines read, attempts in flight,
+    /// connections opened, name lookups. Keep a clone to read them while
+    /// the stream runs and after it ends. Default: a fresh set at zero.
+    pub stats: RunStats,
+}
+
+/// Live counters of a run: the gauges of the pipeline (lines read, attempts
+/// in flight) and the client's counts (connections opened, name lookups).
+///
+/// Clones share the counters, so a caller keeps a clone of
+/// [`Config::stats`] and reads it while the stream of records runs (the
+/// binary's progress line) or after it ends (the summary). Reads are
+/// relaxed atomic loads, cheap enough for every redraw; while records are
+/// still coming a value may lag the stream by a few. Counts add up over
+/// every run given the same `RunStats`; the gauges describe the last one.
+///
+/// # Example
+/// ```no_run
+/// use futures::StreamExt;
+/// use fetcher_stream::{fetch_stream, Config};
+///
+/// # #[tokio::main] async fn main() {
+/// let config = Config::default();
+/// let stats = config.stats.clone();
+/// let urls = futures::stream::iter(vec!["https://example.com/".to_string()]);
+/// let records: Vec<_> = fetch_stream(urls, config).collect().await;
+/// println!("{} records, {} connections", records.len(), stats.connections_opened());
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct RunStats {
+    gauges: Arc<Gauges>,
+    client: ClientStats,
+}
+
+/// The pipeline's gauges, set by the scheduler after each step.
+#[derive(Debug, Default)]
+struct Gauges {
+    lines_read: AtomicU64,
+    in_flight: AtomicU64,
+}
+
+impl RunStats {
+    /// Input lines taken so far (blank and comment lines are not lines here:
+    /// each line counted gets one record).
+    pub fn lines_read(&self) -> u64 {
+        self.gauges.lines_read.load(Ordering::Relaxed)
+    }
+
+    /// Attempts started and not yet finished: at most
+    /// [`Config::max_concurrency`]. A URL waiting in the look-ahead window
+    /// (for its host, a rate token or its next retry) is not in flight.
+    pub fn in_flight(&self) -> u64 {
+        self.gauges.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Connections opened (see [`ClientStats::connections_opened`]).
+    pub fn connections_opened(&self) -> u64 {
+        self.client.connections_opened()
+    }
+
+    /// Name lookups sent to the system resolver (see
+    /// [`ClientStats::dns_lookups`]).
+    pub fn dns_lookups(&self) -> u64 {
+        self.client.dns_lookups()
+    }
+
+    /// The client's counters, for the client to count into.
+    pub(crate) fn client(&self) -> &ClientStats {
+        &self.client
+    }
+
+    /// Sets the pipeline's gauges (by the scheduler).
+    pub(crate) fn set_gauges(&self, lines_read: u64, in_flight: usize) {
+        self.gauges.lines_read.store(lines_read, Ordering::Relaxed);
+        self.gauges
+            .in_flight
+            .store(in_flight as u64, Ordering::Relaxed);
+    }
 }
 
 /// A digest of response bodies (`--hash`), written into records as a key
@@ -178,6 +260,7 @@ impl Default for Config {
             accept: None,
             include_headers: Vec::new(),
             hash: None,
+            stats: RunStats::default(),
         }
     }
 }

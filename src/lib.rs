@@ -12,6 +12,7 @@
 //! - `app`: the program: runtime, signals, the run loop (`main.rs` calls it).
 //! - `cli`: the flags, their parsers, and the one mapping to [`Config`].
 //! - `output`: the JSON Lines writer on stdout, its flush policy, stderr.
+//! - `progress`: the progress line on stderr (`--progress`).
 //! - `fetch`: [`fetch_stream`] / [`fetch_all`], the pipeline.
 //! - `schedule`: the look-ahead window: per-host caps, rate limits, host
 //!   pauses, and retries waiting without a slot.
@@ -31,7 +32,7 @@
 //! Each module uses only modules below it in this order (a folder is one
 //! module); `tests/layers.rs` checks it:
 //!
-//! Layers, top to bottom: app > cli > output > fetch > schedule > attempt > config > retry > input > spec > target > result > http > fdlimit > exit > clock > error
+//! Layers, top to bottom: app > cli > output > progress > fetch > schedule > attempt > config > retry > input > spec > target > result > http > fdlimit > exit > clock > error
 //!
 //! # Example
 //! ```no_run
@@ -62,6 +63,7 @@ mod fetch;
 mod http;
 mod input;
 mod output;
+mod progress;
 mod result;
 mod retry;
 mod schedule;
@@ -70,13 +72,13 @@ mod target;
 
 #[doc(hidden)]
 pub use app::main as run_main;
-pub use config::{BodyHash, Config, Rate, StatusSet};
+pub use config::{BodyHash, Config, Rate, RunStats, StatusSet};
 pub use error::{ErrorKind, FetchError};
 pub use fetch::{fetch_all, fetch_stream};
 pub use http::proxy::{NoProxy, Proxies, ProxyScheme, ProxyUrl};
-pub use http::{load_pem_certs, ClientOptions, HttpVersions, ResolveOverride};
+pub use http::{load_pem_certs, ClientOptions, ClientStats, HttpVersions, ResolveOverride};
 pub use input::{read_inputs, read_sources, Input, InputFormat, InputLine, OnReadError};
-pub use result::{FetchResult, Passthrough, ResponseFacts, Summary};
+pub use result::{FetchResult, Passthrough, Percentiles, ResponseFacts, Summary};
 pub use spec::RequestSpec;
 pub use target::DefaultScheme;
 

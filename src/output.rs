@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use futures::{FutureExt, Stream, StreamExt};
 
 use crate::exit::Exit;
+use crate::progress;
 use crate::result::{FetchResult, Summary};
 
 /// Buffer size at which records are handed to the writer even while more
@@ -274,7 +275,22 @@ impl<'a> Notice<'a> {
 /// Writes `notice` on stderr as one JSON line, in one `write` (records go
 /// only to stdout, so the two never interleave). Control characters are
 /// escaped as in records.
+///
+/// While the progress line is shown, the notice is printed above it as
+/// plain text instead (`fetcher-stream: warning: MESSAGE`), so that the line
+/// is not torn: stderr is then a terminal for a person, not JSON Lines.
 pub fn report(notice: &Notice) {
+    let level = match notice.level {
+        Level::Warning => "warning",
+        Level::Error => "error",
+    };
+    let text = format!(
+        "fetcher-stream: {level}: {}",
+        escape_controls(notice.message)
+    );
+    if progress::print_above(&text) {
+        return;
+    }
     let mut line = Vec::with_capacity(160);
     let _ = write_json_line(&mut line, notice);
     let _ = io::stderr().lock().write_all(&line);
@@ -306,6 +322,8 @@ pub fn escape_controls(text: &str) -> String {
 /// Ends the process as the GNU tools do when their reader goes away: no
 /// message, status 141. Used for `BrokenPipe` on stdout.
 pub fn exit_broken_pipe() -> ! {
+    // The terminal keeps no half-drawn progress line.
+    progress::clear();
     // SAFETY: `_exit` ends the process without running destructors or flushing
     // stdout, which is what we want: stdout's reader is gone.
     unsafe { libc::_exit(Exit::BrokenPipe.code()) }

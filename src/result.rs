@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::error::ErrorKind;
@@ -272,6 +273,26 @@ impl FetchResult {
         }
     }
 
+    /// How many times the request was sent: `attempts`, or 1 when absent
+    /// (also for lines refused before any request).
+    pub fn attempts(&self) -> u32 {
+        match self {
+            FetchResult::Success { attempts, .. } | FetchResult::Failure { attempts, .. } => {
+                attempts.unwrap_or(1)
+            }
+        }
+    }
+
+    /// The facts of the final response: on a success and a `status`
+    /// failure, `None` on other failures.
+    pub fn response(&self) -> Option<&ResponseFacts> {
+        match self {
+            FetchResult::Success { response, .. } | FetchResult::Failure { response, .. } => {
+                response.as_deref()
+            }
+        }
+    }
+
     /// Milliseconds spent on this record (see the variants' `elapsed_ms`).
     pub fn elapsed_ms(&self) -> f64 {
         match self {
@@ -285,42 +306,210 @@ impl FetchResult {
 /// The last record of a run, written to stderr.
 ///
 /// ```text
-/// {"type":"summary","total":8,"succeeded":6,"failed":2,"elapsed_ms":5180.4}
+/// {"type":"summary","total":8,"succeeded":5,"failed":2,"cancelled":1,"elapsed_ms":5180.4,"urls_per_second":1.5,"bytes":48213,"retries":1,"connections_opened":4,"dns_lookups":2,"status_counts":{"200":4,"404":1},"error_kinds":{"cancelled":1,"dns":1,"timeout":1},"record_elapsed_ms":{"p50":120.3,"p90":5001.2,"p99":5001.2,"max":5001.2}}
 /// ```
 ///
-/// `interrupted` is present (and `true`) only when the run was stopped by SIGINT or
-/// SIGTERM; the URLs that were cancelled are counted in `failed`.
+/// `interrupted` is present (and `true`) only when the run was stopped by
+/// SIGINT or SIGTERM; the URLs that were cancelled are counted in
+/// `cancelled`, not in `failed`. `record_elapsed_ms` is left out when no
+/// record reached the network.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(tag = "type", rename = "summary")]
 pub struct Summary {
     /// Records written: always equal to the number of input lines that were read
-    /// and were neither blank nor comments.
+    /// and were neither blank nor comments; `succeeded + failed + cancelled`.
     pub total: u64,
     /// Records of type `success`.
     pub succeeded: u64,
-    /// Records of type `failure` (cancelled ones included).
+    /// Records of type `failure` other than `cancelled` ones.
     pub failed: u64,
+    /// `failure` records of kind `cancelled` (only after SIGINT or SIGTERM).
+    pub cancelled: u64,
     /// Wall-clock milliseconds from start to the last record.
     pub elapsed_ms: f64,
+    /// `total` per second of `elapsed_ms`, rounded to 0.1 (0 when no time
+    /// passed).
+    pub urls_per_second: f64,
+    /// Body bytes of every success: the sum of their `size`.
+    pub bytes: u64,
+    /// Requests sent again (`--retries`): the sum over records of
+    /// `attempts` − 1.
+    pub retries: u64,
+    /// Connections the client opened (see [`crate::ClientStats`]); set by
+    /// the caller from [`crate::RunStats`].
+    pub connections_opened: u64,
+    /// Name lookups sent to the system resolver (see
+    /// [`crate::ClientStats::dns_lookups`]); set by the caller from
+    /// [`crate::RunStats`].
+    pub dns_lookups: u64,
+    /// Records by final status, keys the status codes as strings in numeric
+    /// order (`{"200":4,"404":1}`): every record with a `status`, that is
+    /// every success and every `status` failure (`--accept`).
+    pub status_counts: BTreeMap<u16, u64>,
+    /// Failure records by `error_kind`, keys in alphabetical order
+    /// (`{"dns":1,"timeout":1}`), `cancelled` included.
+    pub error_kinds: BTreeMap<&'static str, u64>,
+    /// Percentiles of the records' `elapsed_ms` over the records that
+    /// reached the network: every success, and every failure except those
+    /// refused before any request (`invalid_url`, `invalid_input`,
+    /// `unsupported_scheme`) and `cancelled` ones whose `elapsed_ms` is 0
+    /// (the URL was still waiting for its first attempt). Left out when
+    /// no record qualifies.
+    #[serde(skip_serializing_if = "Percentiles::is_empty")]
+    pub record_elapsed_ms: Percentiles,
+    /// Percentiles of the records' `ttfb_ms`: every record with a status
+    /// (successes and `status` failures). Left out when there is none.
+    #[serde(skip_serializing_if = "Percentiles::is_empty")]
+    pub ttfb_ms: Percentiles,
     /// `true` when a signal stopped the run early; omitted otherwise.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
 }
 
 impl Summary {
-    /// Sets `elapsed_ms` from a duration, rounded to 0.1 ms as in records.
+    /// Sets `elapsed_ms` from a duration, rounded to 0.1 ms as in records,
+    /// and `urls_per_second` from it and `total`.
     pub fn set_elapsed(&mut self, elapsed: std::time::Duration) {
         self.elapsed_ms = round_ms(elapsed.as_secs_f64() * 1000.0);
+        let secs = elapsed.as_secs_f64();
+        self.urls_per_second = if secs > 0.0 {
+            round_ms(self.total as f64 / secs)
+        } else {
+            0.0
+        };
     }
 
     /// Counts one record.
     pub fn add(&mut self, result: &FetchResult) {
         self.total += 1;
-        if result.is_success() {
-            self.succeeded += 1;
-        } else {
-            self.failed += 1;
+        self.retries += u64::from(result.attempts().saturating_sub(1));
+        if let Some(response) = result.response() {
+            self.ttfb_ms.record(response.ttfb_ms);
         }
+        match result {
+            FetchResult::Success {
+                status,
+                size,
+                elapsed_ms,
+                ..
+            } => {
+                self.succeeded += 1;
+                self.bytes = self.bytes.saturating_add(*size);
+                *self.status_counts.entry(*status).or_default() += 1;
+                self.record_elapsed_ms.record(*elapsed_ms);
+            }
+            FetchResult::Failure {
+                status,
+                error_kind,
+                elapsed_ms,
+                ..
+            } => {
+                if *error_kind == ErrorKind::Cancelled {
+                    self.cancelled += 1;
+                } else {
+                    self.failed += 1;
+                }
+                if let Some(status) = status {
+                    *self.status_counts.entry(*status).or_default() += 1;
+                }
+                *self.error_kinds.entry(error_kind.as_str()).or_default() += 1;
+                let refused = matches!(
+                    error_kind,
+                    ErrorKind::InvalidUrl | ErrorKind::InvalidInput | ErrorKind::UnsupportedScheme
+                );
+                let never_started = *error_kind == ErrorKind::Cancelled && *elapsed_ms == 0.0;
+                if !refused && !never_started {
+                    self.record_elapsed_ms.record(*elapsed_ms);
+                }
+            }
+        }
+    }
+}
+
+/// A distribution of durations in milliseconds, summarised as the 50th,
+/// 90th and 99th percentiles and the maximum.
+///
+/// Values are kept in an HDR histogram (the `hdrhistogram` crate) at
+/// microsecond resolution with 3 significant digits, so each reported
+/// percentile is within 0.1 % of the true one (never above the maximum),
+/// in constant memory however many values are recorded. A percentile is
+/// the smallest recorded value with at least that share of values at or
+/// below it (nearest rank). The maximum is exact.
+///
+/// Serialises to `{"p50":12.3,"p90":40.1,"p99":250.0,"max":5001.2}`
+/// (milliseconds rounded to 0.1), or to `null` when empty (use
+/// [`Percentiles::is_empty`] to leave it out).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Percentiles {
+    /// Microseconds, auto-resizing (no upper bound to choose).
+    micros: Histogram<u64>,
+    /// The largest value recorded, in microseconds.
+    max: u64,
+}
+
+impl Default for Percentiles {
+    fn default() -> Percentiles {
+        Percentiles {
+            micros: Histogram::new(3).expect("3 significant digits are supported"),
+            max: 0,
+        }
+    }
+}
+
+impl Percentiles {
+    /// Adds one value in milliseconds (negative or NaN values count as 0).
+    pub fn record(&mut self, ms: f64) {
+        // `as` saturates: NaN and negatives give 0, huge values u64::MAX.
+        let us = (ms * 1000.0).round() as u64;
+        self.max = self.max.max(us);
+        // `record` grows the histogram to fit; past what it can hold, the
+        // value is clamped to its highest.
+        if self.micros.record(us).is_err() {
+            self.micros.saturating_record(us);
+        }
+    }
+
+    /// Whether no value was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.micros.is_empty()
+    }
+
+    /// The value (ms, rounded to 0.1) at or below which `quantile` (0 to 1)
+    /// of the values lie; 0 when empty.
+    pub fn at(&self, quantile: f64) -> f64 {
+        // The histogram answers with the top of the value's bucket.
+        micros_to_ms(self.micros.value_at_quantile(quantile).min(self.max))
+    }
+
+    /// The largest value (ms, rounded to 0.1); 0 when empty.
+    pub fn max(&self) -> f64 {
+        micros_to_ms(self.max)
+    }
+}
+
+fn micros_to_ms(us: u64) -> f64 {
+    round_ms(us as f64 / 1000.0)
+}
+
+impl Serialize for Percentiles {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Shape {
+            p50: f64,
+            p90: f64,
+            p99: f64,
+            max: f64,
+        }
+        if self.is_empty() {
+            return serializer.serialize_none();
+        }
+        Shape {
+            p50: self.at(0.5),
+            p90: self.at(0.9),
+            p99: self.at(0.99),
+            max: self.max(),
+        }
+        .serialize(serializer)
     }
 }
 
@@ -459,28 +648,127 @@ mod tests {
         );
     }
 
-    #[test]
-    fn summary_shape_and_interrupted_flag() {
-        let mut s = Summary::default();
-        s.add(&FetchResult::Failure {
+    fn failure(kind: ErrorKind, elapsed_ms: f64) -> FetchResult {
+        FetchResult::Failure {
             url: "x".into(),
             error: "e".into(),
-            error_kind: ErrorKind::Io,
-            elapsed_ms: 0.0,
+            error_kind: kind,
+            elapsed_ms,
             status: None,
             line: None,
             response: None,
             attempts: None,
             extra: None,
-        });
+        }
+    }
+
+    fn success(status: u16, size: u64, elapsed_ms: f64, attempts: Option<u32>) -> FetchResult {
+        FetchResult::Success {
+            url: "u".into(),
+            status,
+            size,
+            elapsed_ms,
+            http_version: "HTTP/1.1",
+            wire_size: None,
+            final_url: None,
+            attempts,
+            response: None,
+            extra: None,
+        }
+    }
+
+    #[test]
+    fn summary_shape_and_interrupted_flag() {
+        let mut s = Summary::default();
+        s.add(&failure(ErrorKind::InvalidUrl, 0.0));
         assert_eq!(
             serde_json::to_string(&s).unwrap(),
-            r#"{"type":"summary","total":1,"succeeded":0,"failed":1,"elapsed_ms":0.0}"#
+            r#"{"type":"summary","total":1,"succeeded":0,"failed":1,"cancelled":0,"elapsed_ms":0.0,"urls_per_second":0.0,"bytes":0,"retries":0,"connections_opened":0,"dns_lookups":0,"status_counts":{},"error_kinds":{"invalid_url":1}}"#
         );
         s.interrupted = true;
         assert!(serde_json::to_string(&s)
             .unwrap()
             .ends_with(r#","interrupted":true}"#));
+    }
+
+    /// Every count of the summary from a known mix of records.
+    #[test]
+    fn summary_counts_statuses_kinds_bytes_and_retries() {
+        let mut s = Summary::default();
+        s.add(&success(404, 10, 30.0, None));
+        s.add(&success(200, 5, 10.0, Some(3)));
+        s.add(&success(200, 7, 20.0, None));
+        let mut status_failure = failure(ErrorKind::Status, 40.0);
+        if let FetchResult::Failure { status, .. } = &mut status_failure {
+            *status = Some(503);
+        }
+        status_failure.set_attempts(2);
+        s.add(&status_failure);
+        s.add(&failure(ErrorKind::Timeout, 5000.0));
+        // Refused before any request, and cancelled before starting: not
+        // timed; a cancelled request in flight is.
+        s.add(&failure(ErrorKind::UnsupportedScheme, 0.1));
+        s.add(&failure(ErrorKind::Cancelled, 0.0));
+        s.add(&failure(ErrorKind::Cancelled, 60.0));
+        s.set_elapsed(std::time::Duration::from_millis(3_000));
+        s.connections_opened = 4;
+        s.dns_lookups = 1;
+        let json: serde_json::Value = serde_json::to_value(&s).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "type": "summary",
+                "total": 8,
+                "succeeded": 3,
+                "failed": 3,
+                "cancelled": 2,
+                "elapsed_ms": 3000.0,
+                "urls_per_second": 2.7,
+                "bytes": 22,
+                "retries": 3,
+                "connections_opened": 4,
+                "dns_lookups": 1,
+                "status_counts": {"200": 2, "404": 1, "503": 1},
+                "error_kinds": {"cancelled": 2, "status": 1, "timeout": 1, "unsupported_scheme": 1},
+                "record_elapsed_ms": {"p50": 30.0, "p90": 5000.0, "p99": 5000.0, "max": 5000.0},
+            })
+        );
+        // Keys in numeric order, not string order ("1000" would sort first).
+        let text = serde_json::to_string(&s).unwrap();
+        assert!(
+            text.contains(r#""status_counts":{"200":2,"404":1,"503":1}"#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn percentiles_by_nearest_rank_within_a_tenth_of_a_percent() {
+        let mut p = Percentiles::default();
+        assert!(p.is_empty());
+        assert_eq!(serde_json::to_string(&p).unwrap(), "null");
+        for ms in 1..=100 {
+            p.record(f64::from(ms));
+        }
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"p50":50.0,"p90":90.0,"p99":99.0,"max":100.0}"#
+        );
+        // Microsecond resolution: sub-millisecond values stay apart.
+        let mut fast = Percentiles::default();
+        for us in [100.0, 200.0, 300.0, 400.0] {
+            fast.record(us / 1000.0);
+        }
+        assert_eq!((fast.at(0.5), fast.max()), (0.2, 0.4));
+        // Large values keep 3 significant digits.
+        let mut slow = Percentiles::default();
+        slow.record(123_456.7);
+        assert_eq!(slow.max(), 123_456.7);
+        slow.record(100_000.0);
+        let p50 = slow.at(0.5);
+        assert!((p50 - 100_000.0).abs() <= 100.0, "{p50}");
+        // Negative values count as 0.
+        slow.record(-5.0);
+        assert_eq!(slow.at(0.0), 0.0);
     }
 
     #[test]

@@ -479,6 +479,19 @@ impl Stream for Scheduler {
     type Item = FetchResult;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<FetchResult>> {
+        let polled = self.as_mut().step(cx);
+        // Two relaxed stores per poll: what `Config::stats` shows.
+        self.fetcher
+            .config()
+            .stats
+            .set_gauges(self.next_seq, self.running.len());
+        polled
+    }
+}
+
+impl Scheduler {
+    /// One poll of the stream (see [`Stream::poll_next`]).
+    fn step(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<FetchResult>> {
         let this = &mut *self;
         loop {
             if let Some(r) = this.take_ready() {

@@ -3,12 +3,11 @@
 //! stdin is not read; on a terminal with no input a hint goes to stderr.
 
 use std::io::{BufRead, BufReader, Write};
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::support::{exact, run, schema, scratch, Cmd, Record, Server};
+use crate::support::{exact, pty, run, schema, scratch, Cmd, Record, Server};
 
 /// URL arguments alone: stdin is left alone, even while it stays open (a
 /// run that read it would wait until the limit).
@@ -116,29 +115,6 @@ fn a_bad_url_argument_is_one_failure_record() {
             .collect::<Vec<_>>(),
         [("http://[::1", Some("invalid_url"))]
     );
-}
-
-/// A pseudo-terminal: (master, slave).
-fn pty() -> (std::fs::File, OwnedFd) {
-    let (mut master, mut slave) = (-1, -1);
-    // SAFETY: openpty writes two new descriptors, which we then own.
-    let rc = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
-    // SAFETY: both descriptors are open and owned by nobody else.
-    unsafe {
-        (
-            std::fs::File::from_raw_fd(master),
-            OwnedFd::from_raw_fd(slave),
-        )
-    }
 }
 
 /// With no input named and a terminal on stdin, one line on stderr says

@@ -1,6 +1,6 @@
 //! The shape of each record and of the summary.
 
-use crate::support::{exact, run, Record, Server};
+use crate::support::{counts, exact, run, Record, Server};
 
 #[test]
 fn success_record_has_exactly_the_documented_fields() {
@@ -113,4 +113,53 @@ fn elapsed_ms_excludes_queue_wait() {
         assert!((500.0..1000.0).contains(&r.elapsed_ms), "{r:?}");
     }
     assert!(run.elapsed >= std::time::Duration::from_millis(1000));
+}
+
+/// The summary's counts over a known mix: statuses, error kinds, bytes,
+/// retries, the connections the server accepted, and no name lookup (IP
+/// literals, `localhost` and `.invalid` need none).
+#[test]
+fn the_summary_counts_statuses_kinds_bytes_retries_and_connections() {
+    let server = Server::start();
+    let local = format!("http://localhost:{}/bytes/2", server.port());
+    let dead = format!("http://127.0.0.1:{}/", crate::support::dead_port());
+    let urls = [
+        server.url("/bytes/3"),
+        server.url("/bytes/4"),
+        server.url("/status/404"),
+        server.url("/status/503"),
+        local,
+        dead,
+        "http://nowhere.invalid/".to_owned(),
+        "http://[::1".to_owned(),
+        "ftp://127.0.0.1/".to_owned(),
+    ];
+    let run = crate::support::Cmd::new(&["-c", "1", "--retries", "2", "--retry-delay", "0.01"])
+        .run(crate::support::lines(&urls));
+    assert_eq!(run.code(), 1, "{}", run.stderr);
+    let s = run.checked_summary();
+    assert_eq!(
+        (s.total, s.succeeded, s.failed, s.cancelled),
+        (9, 5, 4, 0),
+        "{s:?}"
+    );
+    assert_eq!(s.status_counts, counts(&[(200, 3), (404, 1), (503, 1)]));
+    assert_eq!(
+        s.error_kinds,
+        counts(&[
+            ("connect", 1),
+            ("dns", 1),
+            ("invalid_url", 1),
+            ("unsupported_scheme", 1)
+        ])
+    );
+    // 3 + 4 + 2 bytes, and "status 404", "status 503".
+    assert_eq!(s.bytes, 29);
+    // The 503 and the refused connection were each tried 3 times.
+    assert_eq!(s.retries, 4);
+    assert_eq!(s.connections_opened, server.accepted() as u64);
+    assert!(s.connections_opened >= 1);
+    assert_eq!(s.dns_lookups, 0);
+    assert_eq!(s.interrupted, None);
+    s.record_elapsed_ms.expect("requests were timed");
 }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use fetcher_stream::{ErrorKind, FetchResult, Passthrough, ResponseFacts, Summary};
+use fetcher_stream::{ErrorKind, FetchResult, Passthrough, Percentiles, ResponseFacts, Summary};
 use serde_json::{json, Value};
 
 use crate::internals::{Notice, RECORD_KEYS};
@@ -154,11 +154,23 @@ fn error_kind_enum_is_every_error_kind() {
 fn summary_schema_properties_are_the_summary_fields() {
     // No `..Default::default()`: a new field must be filled in here, set so
     // that it is written (an optional one `Some`, a flag `true`).
+    let mut timed = Percentiles::default();
+    timed.record(1.5);
     let full = Summary {
-        total: 2,
+        total: 3,
         succeeded: 1,
         failed: 1,
+        cancelled: 1,
         elapsed_ms: 1.5,
+        urls_per_second: 2000.0,
+        bytes: 5,
+        retries: 1,
+        connections_opened: 1,
+        dns_lookups: 1,
+        status_counts: [(200, 1)].into(),
+        error_kinds: [("cancelled", 1), ("timeout", 1)].into(),
+        record_elapsed_ms: timed.clone(),
+        ttfb_ms: timed,
         interrupted: true,
     };
     let schema = schema::load(STDERR_SCHEMA);

@@ -7,7 +7,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    by_url, exact, parse_lines, schema, Cmd, RawServer, Record, Reply, Running, Server, Summary,
+    by_url, counts, exact, parse_lines, schema, Cmd, RawServer, Record, Reply, Running, Server,
+    Summary,
 };
 
 /// How long a run here may take: up to 10 s until the moment the test
@@ -111,17 +112,65 @@ fn interrupt(signal: libc::c_int, hanging: usize, extra: &[&str]) {
     let summary = run.summary();
     assert!(summary.elapsed_ms >= 0.0, "{summary:?}");
     let n = hanging as u64;
+    // The three requests in flight reached the network; the lines still
+    // waiting did not, and are left out of the percentiles.
+    summary
+        .record_elapsed_ms
+        .expect("the requests in flight are timed")
+        .check(f64::MAX);
     assert_eq!(
         summary,
         Summary {
             kind: "summary".into(),
             total: n,
             succeeded: 0,
-            failed: n,
+            failed: 0,
+            cancelled: n,
             elapsed_ms: summary.elapsed_ms,
+            urls_per_second: summary.urls_per_second,
+            bytes: 0,
+            retries: 0,
+            connections_opened: 3,
+            dns_lookups: 0,
+            status_counts: counts::<u16>(&[]),
+            error_kinds: counts(&[("cancelled", n)]),
+            record_elapsed_ms: summary.record_elapsed_ms,
+            ttfb_ms: None,
             interrupted: Some(true),
         }
     );
+    assert_eq!(hang.connections(), 3);
+}
+
+/// An interrupted run counts its cancelled records apart: a success and a
+/// real failure before the signal keep their counts, and the records of
+/// the URLs in flight or waiting are `cancelled`, not `failed`.
+#[test]
+fn an_interrupted_summary_counts_cancelled_apart_from_failed() {
+    let server = Server::start();
+    let hang = RawServer::every(Reply::hang());
+    let done = [
+        server.url("/bytes/5"),
+        format!("http://127.0.0.1:{}/", crate::support::dead_port()),
+    ];
+    let hanging: Vec<String> = (0..5).map(|i| hang.url(&format!("/{i}"))).collect();
+    let urls = [&done[..], &hanging[..]].concat();
+    let (running, stdin) = start_hanging(&hang, &urls, &[]);
+    running.signal(libc::SIGINT);
+    let run = running.finish().parse();
+    drop(stdin);
+    assert_eq!(run.status.code(), Some(130), "{:?}", run.status);
+    let s = run.checked_summary();
+    assert_eq!(
+        (s.total, s.succeeded, s.failed, s.cancelled),
+        (7, 1, 1, 5),
+        "{s:?}"
+    );
+    assert_eq!(s.error_kinds, counts(&[("cancelled", 5), ("connect", 1)]));
+    assert_eq!(s.status_counts, counts(&[(200, 1)]));
+    assert_eq!((s.bytes, s.retries, s.dns_lookups), (5, 0, 0));
+    assert_eq!(s.connections_opened, (server.accepted() + 3) as u64);
+    assert_eq!(s.interrupted, Some(true));
 }
 
 /// Each signal and the lines in flight or waiting: SIGINT and SIGTERM cancel

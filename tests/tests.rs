@@ -34,6 +34,8 @@ mod compression;
 mod cli;
 // Broken pipe on stdout, SIGINT and SIGTERM.
 mod signals;
+// --progress: the status line on a pseudo-terminal, its rate and erasure.
+mod progress;
 // Per-host caps, the look-ahead window, rate limits, Retry-After pauses.
 mod scheduling;
 // Retries: transient failures, backoff, idempotence, Retry-After.

@@ -133,8 +133,9 @@ struct Inner {
     /// (never across an `.await` or a lookup).
     state: Mutex<State>,
     /// The [`DnsStats`] fields, counted by [`Resolver::resolve`] under the
-    /// state lock and read without it.
-    queries: AtomicU64,
+    /// state lock and read without it. `queries` may be shared with the
+    /// client's [`super::ClientStats`] (see [`Resolver::for_client`]).
+    queries: Arc<AtomicU64>,
     cached: AtomicU64,
     joined: AtomicU64,
 }
@@ -175,34 +176,41 @@ impl Resolver {
     /// the system resolver; the special names, single flight and the cache
     /// work as with [`Resolver::new`]. For tests and embedding.
     pub fn with_lookup(lookup: LookupFn) -> Resolver {
+        Resolver::build(
+            lookup,
+            TOKIO_DEFAULT_BLOCKING_THREADS - BLOCKING_HEADROOM,
+            Arc::default(),
+        )
+    }
+
+    /// The resolver of a client for `concurrency` requests in flight, on a
+    /// runtime whose blocking pool has [`max_blocking_threads`]`(concurrency)`
+    /// threads: `lookup` ([`getaddrinfo`] in the binary), at most that less
+    /// 64 (`BLOCKING_HEADROOM`) lookups at once, and its queries counted in
+    /// `queries` (which [`DnsStats::queries`] then reads).
+    pub fn for_client(concurrency: usize, lookup: LookupFn, queries: Arc<AtomicU64>) -> Resolver {
+        Resolver::build(
+            lookup,
+            max_blocking_threads(concurrency) - BLOCKING_HEADROOM,
+            queries,
+        )
+    }
+
+    fn build(lookup: LookupFn, threads: usize, queries: Arc<AtomicU64>) -> Resolver {
         let capacity = NonZeroUsize::new(CACHE_CAPACITY).expect("CACHE_CAPACITY is not 0");
         Resolver {
             inner: Arc::new(Inner {
                 lookup,
-                threads: Arc::new(tokio::sync::Semaphore::new(
-                    TOKIO_DEFAULT_BLOCKING_THREADS - BLOCKING_HEADROOM,
-                )),
+                threads: Arc::new(tokio::sync::Semaphore::new(threads)),
                 state: Mutex::new(State {
                     cache: lru::LruCache::new(capacity),
                     in_flight: HashMap::new(),
                 }),
-                queries: AtomicU64::new(0),
+                queries,
                 cached: AtomicU64::new(0),
                 joined: AtomicU64::new(0),
             }),
         }
-    }
-
-    /// The system resolver for a runtime whose blocking pool has
-    /// [`max_blocking_threads`]`(concurrency)` threads: at most that less
-    /// 64 (`BLOCKING_HEADROOM`) lookups run at once.
-    pub fn for_concurrency(concurrency: usize) -> Resolver {
-        let mut r = Resolver::new();
-        let limit = max_blocking_threads(concurrency) - BLOCKING_HEADROOM;
-        Arc::get_mut(&mut r.inner)
-            .expect("a new resolver is not shared")
-            .threads = Arc::new(tokio::sync::Semaphore::new(limit));
-        r
     }
 
     /// The counters so far (see [`DnsStats`]).

@@ -31,6 +31,7 @@ pub mod proxy;
 pub(crate) mod redirect;
 pub mod tls;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -120,7 +121,8 @@ pub struct HttpClient {
     /// Connection counters, shared with the pool (read by the tests).
     #[cfg(test)]
     stats: Arc<PoolStats>,
-    /// The resolver, for its query counters (read by the tests).
+    /// The resolver, for its cache and single-flight counters (read by the
+    /// tests).
     #[cfg(test)]
     resolver: Resolver,
 }
@@ -159,6 +161,38 @@ impl HttpClient {
     #[cfg(test)]
     pub(crate) fn dns_stats(&self) -> dns::DnsStats {
         self.resolver.stats()
+    }
+}
+
+/// What a client has done so far: connections opened and name lookups
+/// sent, counted as they happen (relaxed atomics, so a read while requests
+/// run may lag by a few). Clones share the counts; `ClientStats::default()`
+/// starts at zero. The client counts into the one of [`crate::RunStats`].
+#[derive(Debug, Clone, Default)]
+pub struct ClientStats {
+    /// The pool's counters ([`PoolStats::connections_opened`]).
+    pool: Arc<PoolStats>,
+    /// Queries sent by the resolver ([`dns::DnsStats::queries`]).
+    dns_queries: Arc<AtomicU64>,
+}
+
+impl ClientStats {
+    /// Connections set up: TCP, then TLS for https, and the HTTP handshake
+    /// all done (an HTTP/2 connection carries many requests; a kept-alive
+    /// HTTP/1.1 one carries one after another). Through a proxy, the
+    /// connection to the proxy.
+    pub fn connections_opened(&self) -> u64 {
+        self.pool.connections_opened.load(Ordering::Relaxed)
+    }
+
+    /// Name lookups sent to the system resolver (`getaddrinfo`). IP
+    /// literals, `--resolve` hosts and the RFC 6761 names `localhost` and
+    /// `.invalid` need none; a name asked again within a minute is answered
+    /// from the cache (a failure within 5 s), and lookups of one name made
+    /// at once share one query. With a `socks5h` proxy the proxy resolves
+    /// the names, and none is counted here.
+    pub fn dns_lookups(&self) -> u64 {
+        self.dns_queries.load(Ordering::Relaxed)
     }
 }
 
@@ -210,22 +244,29 @@ pub enum HttpVersions {
     Http2PriorKnowledge,
 }
 
-/// Builds the shared client for `concurrency` requests in flight.
+/// Builds the shared client for `concurrency` requests in flight, counting
+/// its connections and lookups in `stats`.
 ///
 /// Idle connections are capped at [`ClientOptions::idle_socket_budget`], or
 /// by default at [`DEFAULT_IDLE_CONNECTIONS`]; open connections at
 /// `concurrency` plus that.
-pub fn build_client(concurrency: usize, options: &ClientOptions) -> HttpClient {
-    build_client_with(concurrency, options, Resolver::for_concurrency(concurrency))
+pub fn build_client(
+    concurrency: usize,
+    options: &ClientOptions,
+    stats: &ClientStats,
+) -> HttpClient {
+    build_client_with(concurrency, options, Arc::new(dns::getaddrinfo), stats)
 }
 
-/// [`build_client`] with a resolver of the caller's (for example one built
-/// with [`Resolver::with_lookup`]).
+/// [`build_client`] with a lookup function of the caller's instead of the
+/// system resolver (see [`Resolver::with_lookup`]).
 pub fn build_client_with(
     concurrency: usize,
     options: &ClientOptions,
-    resolver: Resolver,
+    lookup: dns::LookupFn,
+    stats: &ClientStats,
 ) -> HttpClient {
+    let resolver = Resolver::for_client(concurrency, lookup, stats.dns_queries.clone());
     let proxies = Arc::new(options.proxies.clone());
     let mut http = HttpConnector::new_with_resolver(resolver.clone());
     http.enforce_http(false);
@@ -248,7 +289,6 @@ pub fn build_client_with(
     let idle_cap = options
         .idle_socket_budget
         .unwrap_or(DEFAULT_IDLE_CONNECTIONS);
-    let stats = Arc::new(PoolStats::default());
     let pool = Pool::new(
         ConnectTimeout::new(https, options.connect_timeout),
         PoolOptions {
@@ -258,13 +298,13 @@ pub fn build_client_with(
             http1_only: options.http_versions == HttpVersions::Http1Only,
             socket_cap: concurrency.saturating_add(idle_cap),
         },
-        stats.clone(),
+        stats.pool.clone(),
     );
     HttpClient {
         pool,
         proxies,
         #[cfg(test)]
-        stats,
+        stats: stats.pool.clone(),
         #[cfg(test)]
         resolver,
     }
@@ -352,7 +392,7 @@ mod tests {
             http_versions: HttpVersions::Http2PriorKnowledge,
             ..ClientOptions::default()
         };
-        let client = build_client(4, &options);
+        let client = build_client(4, &options, &ClientStats::default());
         // The first request learns the limit from the server's SETTINGS.
         let warm = get_all(&client, vec![format!("http://127.0.0.1:{port}/warm")]);
         let rest = async {
@@ -428,7 +468,7 @@ mod tests {
             http_versions: HttpVersions::Http2PriorKnowledge,
             ..ClientOptions::default()
         };
-        let client = build_client(4, &options);
+        let client = build_client(4, &options, &ClientStats::default());
         let url = move |i: u32| format!("http://127.0.0.1:{relay}/{i}");
         get_all(&client, vec![url(1)]).await;
         stall.store(1, Ordering::SeqCst);
@@ -447,17 +487,17 @@ mod tests {
         hung.abort();
     }
 
-    /// A resolver that answers 127.0.0.1 for every name and counts its calls.
-    fn counting_resolver() -> (Resolver, Arc<AtomicUsize>) {
+    /// A lookup that answers 127.0.0.1 for every name and counts its calls.
+    fn counting_lookup() -> (dns::LookupFn, Arc<AtomicUsize>) {
         let calls = Arc::new(AtomicUsize::new(0));
         let c = calls.clone();
-        let resolver = Resolver::with_lookup(Arc::new(move |_host: &str| {
+        let lookup: dns::LookupFn = Arc::new(move |_host: &str| {
             c.fetch_add(1, Ordering::SeqCst);
             // Slow enough that every request below asks while it runs.
             std::thread::sleep(Duration::from_millis(50));
             Ok(vec![IpAddr::V4(Ipv4Addr::LOCALHOST)])
-        }));
-        (resolver, calls)
+        });
+        (lookup, calls)
     }
 
     /// Waits until the pool holds `n` idle connections: an HTTP/1.1
@@ -500,12 +540,13 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_requests_to_a_new_name_share_one_lookup_and_one_http2_connection() {
         let (port, accepted) = server().await;
-        let (resolver, calls) = counting_resolver();
+        let (lookup, calls) = counting_lookup();
         let options = ClientOptions {
             http_versions: HttpVersions::Http2PriorKnowledge,
             ..ClientOptions::default()
         };
-        let client = build_client_with(100, &options, resolver);
+        let stats = ClientStats::default();
+        let client = build_client_with(100, &options, lookup, &stats);
         let urls = (0..100)
             .map(|i| format!("http://origin.test:{port}/{i}"))
             .collect();
@@ -514,6 +555,8 @@ mod tests {
         assert_eq!(client.dns_stats().queries, 1);
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
         assert_eq!(client.stats().connections_opened.load(Ordering::SeqCst), 1);
+        // The caller's counters saw the same.
+        assert_eq!((stats.dns_lookups(), stats.connections_opened()), (1, 1));
     }
 
     /// Sends one GET and returns what its response says of its connection.
@@ -532,8 +575,13 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn new_connections_report_their_phases_reused_ones_none() {
         let (port, _) = server().await;
-        let (resolver, calls) = counting_resolver();
-        let client = build_client_with(1, &ClientOptions::default(), resolver);
+        let (lookup, calls) = counting_lookup();
+        let client = build_client_with(
+            1,
+            &ClientOptions::default(),
+            lookup,
+            &ClientStats::default(),
+        );
         let named = conn_of(&client, format!("http://origin.test:{port}/")).await;
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         let phases = named.phases.expect("a new connection");
@@ -559,8 +607,13 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn http1_requests_share_the_lookup_and_reuse_connections() {
         let (port, accepted) = server().await;
-        let (resolver, calls) = counting_resolver();
-        let client = build_client_with(10, &ClientOptions::default(), resolver);
+        let (lookup, calls) = counting_lookup();
+        let client = build_client_with(
+            10,
+            &ClientOptions::default(),
+            lookup,
+            &ClientStats::default(),
+        );
         let urls: Vec<String> = (0..10)
             .map(|i| format!("http://origin.test:{port}/{i}"))
             .collect();
@@ -589,7 +642,7 @@ mod tests {
             idle_socket_budget: Some(2),
             ..ClientOptions::default()
         };
-        let client = build_client(1, &options);
+        let client = build_client(1, &options, &ClientStats::default());
         let url = |i: usize| format!("http://127.0.0.1:{}/", servers[i].0);
         for i in 0..5 {
             get_all(&client, vec![url(i)]).await;

@@ -1360,7 +1360,7 @@ mod tests {
             .build()
             .unwrap();
         let _entered = rt.enter();
-        let client = crate::http::build_client(4, &Default::default());
+        let client = crate::http::build_client(4, &Default::default(), &Default::default());
         let f = client.request(http::Request::new(RequestBody::default()), false);
         assert!(size(&f) <= 4096, "{} bytes", size(&f));
     }

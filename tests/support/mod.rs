@@ -13,6 +13,7 @@
 mod background;
 mod http;
 mod proxy;
+mod pty;
 mod raw;
 mod record;
 mod run;
@@ -21,8 +22,9 @@ mod tls;
 
 pub use http::{Fixed, Seen, Server};
 pub use proxy::{HttpMode, HttpProxy, SocksDest, SocksMode, SocksProxy, SocksSeen};
+pub use pty::{pty, read_terminal};
 pub use raw::{ok, RawServer, Reply, Request};
-pub use record::{by_url, error_kinds, exact, parse_lines, Kind, Record, Summary};
+pub use record::{by_url, counts, error_kinds, exact, parse_lines, Kind, Record, Summary};
 pub use run::{lines, run, Cmd, Run, Running};
 pub use tls::{stalling_handshake, Leaf, Options, Pki};
 

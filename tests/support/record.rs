@@ -281,9 +281,50 @@ pub struct Summary {
     pub total: u64,
     pub succeeded: u64,
     pub failed: u64,
+    pub cancelled: u64,
     pub elapsed_ms: f64,
+    pub urls_per_second: f64,
+    pub bytes: u64,
+    pub retries: u64,
+    pub connections_opened: u64,
+    pub dns_lookups: u64,
+    /// Status code (as written, a string) to count; `BTreeMap` sorts the
+    /// keys as strings, so tests compare it with [`counts`].
+    pub status_counts: BTreeMap<String, u64>,
+    pub error_kinds: BTreeMap<String, u64>,
+    /// Left out when no record reached the network.
+    pub record_elapsed_ms: Option<Percentiles>,
+    /// Left out when no record has a status.
+    pub ttfb_ms: Option<Percentiles>,
     /// Written (as `true`) only when a signal ended the run.
     pub interrupted: Option<bool>,
+}
+
+/// The summary's `record_elapsed_ms` and `ttfb_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Percentiles {
+    /// Asserts the percentiles are in order, non-negative, and at most
+    /// `limit_ms`.
+    pub fn check(&self, limit_ms: f64) {
+        let Percentiles { p50, p90, p99, max } = *self;
+        assert!(
+            0.0 <= p50 && p50 <= p90 && p90 <= p99 && p99 <= max && max <= limit_ms,
+            "{self:?}"
+        );
+    }
+}
+
+/// A `status_counts` or `error_kinds` object as the tests write it.
+pub fn counts<K: ToString>(pairs: &[(K, u64)]) -> BTreeMap<String, u64> {
+    pairs.iter().map(|(k, n)| (k.to_string(), *n)).collect()
 }
 
 /// Parses one JSON line into `T`, naming the line on failure.

@@ -4,6 +4,7 @@
 //! and fails. Every run's stdout and stderr are checked against the JSON
 //! Schemas of `schema/` as they are collected (see [`schema::check_output`]).
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -21,6 +22,8 @@ pub struct Cmd {
     limit: Duration,
     /// Set when the test hands the binary a stdin of its own.
     stdin: Option<Stdio>,
+    /// Set when the test hands the binary a stderr of its own.
+    stderr: Option<Stdio>,
 }
 
 impl Cmd {
@@ -35,6 +38,7 @@ impl Cmd {
             cmd,
             limit: RUN_LIMIT,
             stdin: None,
+            stderr: None,
         }
     }
 
@@ -81,6 +85,13 @@ impl Cmd {
         self
     }
 
+    /// Gives the binary this stderr instead of a pipe (the run's `stderr`
+    /// is then empty).
+    pub fn stderr(mut self, stderr: Stdio) -> Cmd {
+        self.stderr = Some(stderr);
+        self
+    }
+
     /// Writes `stdin` to the binary, closes it, and waits for the run.
     pub fn run(self, stdin: impl Into<Vec<u8>>) -> Run {
         self.output(stdin).parse()
@@ -95,11 +106,12 @@ impl Cmd {
     /// with [`Cmd::stdin`]).
     pub fn start(mut self) -> Running {
         let stdin = self.stdin.take().unwrap_or_else(Stdio::piped);
+        let stderr = self.stderr.take().unwrap_or_else(Stdio::piped);
         let child = self
             .cmd
             .stdin(stdin)
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .expect("spawn fetcher-stream");
         Running {
@@ -284,7 +296,8 @@ impl Run {
         );
     }
 
-    /// Asserts the summary's counts equal the records' and returns it.
+    /// Asserts the summary's counts equal the records' (totals, statuses,
+    /// error kinds, bytes, retries) and returns it.
     pub fn checked_summary(&self) -> Summary {
         let s = self.summary();
         let ok = self
@@ -292,11 +305,56 @@ impl Run {
             .iter()
             .filter(|r| r.kind == Kind::Success)
             .count() as u64;
+        let kind = |r: &Record| r.error_kind.clone().unwrap_or_default();
+        let cancelled = self
+            .records
+            .iter()
+            .filter(|r| kind(r) == "cancelled")
+            .count() as u64;
         let total = self.records.len() as u64;
         assert_eq!(s.total, total, "{s:?}");
         assert_eq!(s.succeeded, ok, "{s:?}");
-        assert_eq!(s.failed, total - ok, "{s:?}");
+        assert_eq!(s.cancelled, cancelled, "{s:?}");
+        assert_eq!(s.failed, total - ok - cancelled, "{s:?}");
         assert!(s.elapsed_ms >= 0.0, "{s:?}");
+        let mut statuses = BTreeMap::new();
+        let mut kinds = BTreeMap::new();
+        for r in &self.records {
+            if let Some(status) = r.status {
+                *statuses.entry(status.to_string()).or_default() += 1;
+            }
+            if !r.is_success() {
+                *kinds.entry(kind(r)).or_default() += 1;
+            }
+        }
+        assert_eq!(s.status_counts, statuses, "{s:?}");
+        assert_eq!(s.error_kinds, kinds, "{s:?}");
+        let bytes: u64 = self.records.iter().filter_map(|r| r.size).sum();
+        assert_eq!(s.bytes, bytes, "{s:?}");
+        let retries: u64 = self
+            .records
+            .iter()
+            .map(|r| u64::from(r.attempts.unwrap_or(1) - 1))
+            .sum();
+        assert_eq!(s.retries, retries, "{s:?}");
+        if let Some(p) = s.record_elapsed_ms {
+            let slowest = self
+                .records
+                .iter()
+                .map(|r| r.elapsed_ms)
+                .fold(0.0, f64::max);
+            // Within the histogram's 0.1 % and the rounding to 0.1 ms.
+            p.check(slowest * 1.001 + 0.1);
+        }
+        let ttfbs: Vec<f64> = self.records.iter().filter_map(|r| r.ttfb_ms).collect();
+        match s.ttfb_ms {
+            Some(p) => {
+                let slowest = ttfbs.iter().copied().fold(0.0, f64::max);
+                assert!((p.max - slowest).abs() <= 0.1, "{s:?}");
+                p.check(slowest * 1.001 + 0.1);
+            }
+            None => assert!(ttfbs.is_empty(), "no ttfb_ms in {s:?}"),
+        }
         s
     }
 }
