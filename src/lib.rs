@@ -70,7 +70,7 @@ mod target;
 
 #[doc(hidden)]
 pub use app::main as run_main;
-pub use config::{Config, Rate, StatusSet};
+pub use config::{CapHeld, CapHook, Config, Credentials, Rate, StatusSet};
 pub use error::{ErrorKind, FetchError};
 pub use fetch::{fetch_all, fetch_stream};
 pub use http::proxy::{NoProxy, Proxies, ProxyScheme, ProxyUrl};

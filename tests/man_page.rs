@@ -123,6 +123,8 @@ fn line_offsets(text: &str) -> impl Iterator<Item = (usize, &str)> {
 struct Item {
     short: Option<char>,
     long: String,
+    /// The heading as plain text (`-q, --quiet, -s, --silent`).
+    heading: String,
     body: String,
 }
 
@@ -184,6 +186,7 @@ fn parse_heading(h: &str) -> Item {
     Item {
         short,
         long,
+        heading: h.to_owned(),
         body: String::new(),
     }
 }
@@ -241,6 +244,45 @@ fn options_section_matches_help_flag_for_flag() {
         only_help.is_empty() && only_man.is_empty(),
         "(short, long) pairs differ.\n  in --help only: {only_help:?}\n  in OPTIONS only: {only_man:?}"
     );
+}
+
+/// The other names clap lists under an option (`[alias: -m]`,
+/// `[aliases: -s, --silent]`).
+fn aliases(body: &str) -> Vec<String> {
+    let squashed = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut found = Vec::new();
+    for open in ["[alias: ", "[aliases: "] {
+        if let Some(at) = squashed.find(open) {
+            let rest = &squashed[at + open.len()..];
+            let list = &rest[..rest.find(']').unwrap_or(rest.len())];
+            found.extend(list.split(", ").map(str::to_owned));
+        }
+    }
+    found
+}
+
+/// Each alias `--help` lists is in the man page's heading of its option, so
+/// that `-m` and `--silent` can be looked up there too.
+#[test]
+fn aliases_in_help_are_in_the_man_page_headings() {
+    let man = man_options(&man_page());
+    let mut checked = 0;
+    for item in help_options(&long_help()) {
+        for alias in aliases(&item.body) {
+            let doc = man
+                .iter()
+                .find(|m| m.long == item.long)
+                .unwrap_or_else(|| panic!("{} is not in OPTIONS", item.long));
+            let named = doc
+                .heading
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .any(|word| word == alias);
+            assert!(named, "{alias} (of {}) not in {:?}", item.long, doc.heading);
+            checked += 1;
+        }
+    }
+    // -m, --request, -s and --silent at least.
+    assert!(checked >= 4, "only {checked} aliases found in --help");
 }
 
 #[test]
