@@ -75,3 +75,14 @@ wait_quiet() {
   done
   [ "$waited" = 0 ] || log "waited ${waited}s for a quiet machine"
 }
+
+# one_host_flags BINARY: the flags that let BINARY run -c requests at once to
+# one host: `--max-per-host 0` (no per-host cap; the default is 10), or
+# nothing for a build from before that default, which refuses 0 and has no
+# cap anyway. Benchmarks of one loopback server pass these to fetcher-stream
+# only, never to its peers.
+one_host_flags() {
+  if "$1" -q --max-per-host 0 </dev/null >/dev/null 2>&1; then
+    printf '%s\n' --max-per-host 0
+  fi
+}

@@ -65,18 +65,18 @@ srv_ticks() { awk '{ print $14 + $15 }' "/proc/$SPID/stat"; }
   echo "# A: $BIN sha256=$(sha256sum "$BIN" | cut -c1-16)"
   echo "# B: $BIN_B sha256=$(sha256sum "$BIN_B" | cut -c1-16)"
   echo "# uptime at start: $(uptime)"
-  echo "# each run: taskset -c $CLIENT_CPU BINARY -q -c $C < LIST"
+  echo "# each run: taskset -c $CLIENT_CPU BINARY -q -c $C [--max-per-host 0] < LIST"
   printf 'workload\tvariant\tround\tn\twall_s\tuser_s\tsys_s\trss_kib\tlines\tok\trc\tserver_cpu_s\tother_cpu_s\n'
 } >"$RAW"
 log "server :$PORT, out $OUT; $(uptime)"
 
 # run W VARIANT ROUND N LIST
 run() {
-  local w=$1 v=$2 r=$3 n=$4 list=$5 rc=0 bin=$BIN
-  [ "$v" = B ] && bin=$BIN_B
+  local w=$1 v=$2 r=$3 n=$4 list=$5 rc=0 bin=$BIN one=("${ONE_A[@]}")
+  [ "$v" = B ] && bin=$BIN_B && one=("${ONE_B[@]}")
   local s0 s1 b0 b1 user sys rss wall lines ok srv other
   b0=$(busy_ticks); s0=$(srv_ticks)
-  python3 "$TIMED" "$OUT/time.txt" taskset -c "$CLIENT_CPU" "$bin" -q -c "$C" \
+  python3 "$TIMED" "$OUT/time.txt" taskset -c "$CLIENT_CPU" "$bin" -q -c "$C" "${one[@]}" \
     <"$list" >"$OUT/out.jsonl" 2>"$OUT/err.txt" || rc=$?
   s1=$(srv_ticks); b1=$(busy_ticks)
   read -r wall user sys rss < <(tail -n 1 "$OUT/time.txt")
@@ -88,6 +88,11 @@ run() {
     "$lines" "$ok" "$rc" "$srv" "$other" >>"$RAW"
   log "$w $v r$r: ${wall}s wall, $(awk "BEGIN { print $user + $sys }")s cpu, $((rss / 1024)) MiB, $ok/$n ok ($lines lines, rc $rc), server ${srv}s, other ${other}s"
 }
+
+# One server: no per-host cap, so -c alone sets the concurrency (each
+# binary's own way of saying so; see one_host_flags).
+mapfile -t ONE_A < <(one_host_flags "$BIN")
+mapfile -t ONE_B < <(one_host_flags "$BIN_B")
 
 # Warm-up (untimed), both binaries.
 "$BIN" -q -c 4 <"$OUT/warm.txt" >/dev/null || true

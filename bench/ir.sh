@@ -18,11 +18,16 @@ taskset -c 0 "$SERVER" --port 0 >"$OUT/server.log" 2>&1 & SPID=$!
 trap 'kill $SPID 2>/dev/null; rm -rf "$OUT"' EXIT
 for _ in $(seq 100); do PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$OUT/server.log"); [ -n "$PORT" ] && break; sleep 0.05; done
 seq 1 "$N" | sed "s|^|http://127.0.0.1:$PORT/bytes/$BYTES/|" >"$OUT/list.txt"
+# shellcheck source=.ci/lib.sh
+. "$ROOT/.ci/lib.sh"
+# One server: no per-host cap (see one_host_flags), so -c 64 is the concurrency.
+mapfile -t ONE_A < <(one_host_flags "$A")
+mapfile -t ONE_B < <(one_host_flags "$B")
 for _ in $(seq "$ROUNDS"); do
   for v in A B; do
-    bin=$A; [ "$v" = B ] && bin=$B
+    bin=$A one=("${ONE_A[@]}"); [ "$v" = B ] && bin=$B one=("${ONE_B[@]}")
     taskset -c 1 valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \
-      "$bin" -q -c 64 <"$OUT/list.txt" >"$OUT/out.jsonl" 2>"$OUT/vg.txt" || true
+      "$bin" -q -c 64 "${one[@]}" <"$OUT/list.txt" >"$OUT/out.jsonl" 2>"$OUT/vg.txt" || true
     ir=$(sed -n 's/.*I *refs: *\([0-9,]*\).*/\1/p' "$OUT/vg.txt" | tr -d ,)
     ok=$(grep '"type":"success"' "$OUT/out.jsonl" | grep -c '"status":200,' || true)
     awk -v v="$v" -v n="$N" -v ir="$ir" -v ok="$ok" 'BEGIN { printf "%s\t%d\t%.0f\t%.0f\t%d/%d\n", v, n, ir, ir / n, ok, n }'

@@ -6,7 +6,7 @@
 # Then it times fetcher-stream on:
 #   1. the slow share alone:           $SLOW slow URLs, -c 20 --max-per-host 2
 #   2. mixed, with --max-per-host 2:   $SLOW slow + $FAST fast, interleaved
-#   3. mixed, plain -c 20:             the same list, no per-host flag
+#   3. mixed, plain -c 20:             the same list, --max-per-host 0 (no cap)
 # and prints the wall times (median of $ROUNDS runs) and the record counts.
 # With a per-host cap of 2 the slow share needs $SLOW/2 rounds of $DELAY_MS,
 # so (2) should take about as long as (1): the fast URLs fill the other slots.
@@ -81,7 +81,7 @@ measure() {
 
 alone=$(measure "$TMP/slow.txt" -c 20 --max-per-host 2)
 capped=$(measure "$TMP/mixed.txt" -c 20 --max-per-host 2)
-plain=$(measure "$TMP/mixed.txt" -c 20)
+plain=$(measure "$TMP/mixed.txt" -c 20 --max-per-host 0)
 
 printf 'slow host: %s URLs at /delay/%s ms; fast host: %s URLs; median of %s runs (%s build)\n' \
   "$SLOW" "$DELAY_MS" "$FAST" "$ROUNDS" "$PROFILE"

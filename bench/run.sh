@@ -415,10 +415,12 @@ run() {
 xargs_n() { local k=$(((${1} + ${2} - 1) / ${2})); [ "$k" -gt 50 ] && k=50; printf '%s' "$k"; }
 
 # The tools, each as a function: TOOL_x WORKLOAD ROUND N C URLS [EXTRA...]
+# Every workload here is one loopback server: fetcher-stream runs without its
+# default per-host cap (10), so -c alone sets its concurrency, as the peers'.
 t_fetcher() {
   local w=$1 r=$2 n=$3 c=$4 f=$5
   shift 5
-  run "$w" fetcher-stream json "$r" "$n" "$f" -- "$BIN" -q -c "$c" "$@"
+  run "$w" fetcher-stream json "$r" "$n" "$f" -- "$BIN" -q -c "$c" --max-per-host 0 "$@"
   if [ "$w" = W2 ]; then
     # The median request latency fetcher-stream saw: waves × this is the floor the
     # server's own delay (tokio's 1 ms timer, rounding up) sets for W2.
@@ -574,14 +576,14 @@ SRV_PID=$HTTP_PID
 t0=$(srv_ticks)
 rc=0
 /usr/bin/time -o "$B/time.txt" -f '%e %U %S %M' timeout --preserve-status -k 10 -s INT "$ENDLESS_SECS" \
-  taskset -c "$CLIENT_CPU" "$BIN" -t "$ENDLESS_T" -c "$ENDLESS_C" <"$B/endless.txt" >"$B/endless.out" 2>"$B/endless.err" || rc=$?
+  taskset -c "$CLIENT_CPU" "$BIN" -t "$ENDLESS_T" -c "$ENDLESS_C" --max-per-host 0 <"$B/endless.txt" >"$B/endless.out" 2>"$B/endless.err" || rc=$?
 t1=$(srv_ticks)
 read -r e_wall e_user e_sys e_rss < <(tail -n 1 "$B/time.txt")
 e_lines=$(wc -l <"$B/endless.out")
 e_cancelled=$(grep -c '"error_kind":"cancelled"' "$B/endless.out" || true)
 e_verdict=FAIL
 if [ "$e_rss" -lt $((RSS_LIMIT_MIB * 1024)) ] && [ "$e_lines" = "$ENDLESS_C" ]; then e_verdict=PASS; fi
-E_CMD="$(quote timeout --preserve-status -k 10 -s INT "$ENDLESS_SECS" taskset -c "$CLIENT_CPU" "$BIN" -t "$ENDLESS_T" -c "$ENDLESS_C") < $(rel "$B/endless.txt")"
+E_CMD="$(quote timeout --preserve-status -k 10 -s INT "$ENDLESS_SECS" taskset -c "$CLIENT_CPU" "$BIN" -t "$ENDLESS_T" -c "$ENDLESS_C" --max-per-host 0) < $(rel "$B/endless.txt")"
 printf 'endless\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$e_verdict" "$e_wall" "$e_user" "$e_sys" "$e_rss" \
   "$e_lines" "$e_cancelled" "$rc" "$((t1 - t0))" "$E_CMD" >>"$EXTRA"
 log "RSS: $e_verdict: peak $((e_rss / 1024)) MiB (limit $RSS_LIMIT_MIB MiB), $e_lines records ($e_cancelled cancelled), exit $rc"

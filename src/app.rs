@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::Opts;
+use crate::cli::{self, Opts};
+use crate::config::{CapHeld, CapHook};
 use crate::exit::Exit;
 use crate::fdlimit;
 use crate::fetch::fetch_stream;
@@ -95,6 +96,36 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
         config.client.idle_socket_budget =
             Some(fdlimit::idle_budget(config.max_concurrency, limit));
     }
+    if let Some(lookahead) = config.lookahead {
+        // The window must hold a line for every slot.
+        if config.urls_may_wait() && lookahead < config.max_concurrency {
+            output::report(
+                &Notice::warning(
+                    "raised",
+                    &format!(
+                        "--lookahead {lookahead} is below -c {}; using {}",
+                        config.max_concurrency, config.max_concurrency
+                    ),
+                )
+                .flag("--lookahead"),
+            );
+            config.lookahead = Some(config.max_concurrency);
+        }
+    }
+    if opts.per_host_cap_is_default() {
+        config.on_cap_held = Some(CapHook(Arc::new(|held: &CapHeld| {
+            output::report(
+                &Notice::warning(
+                    "per_host_cap",
+                    &format!(
+                        "host {} is at the default per-host cap of {} while {} of {} slots are free; --max-per-host N raises it, 0 removes it",
+                        held.host, held.cap, held.free, held.slots
+                    ),
+                )
+                .flag("--max-per-host"),
+            );
+        })));
+    }
     let input_failed = Arc::new(AtomicBool::new(false));
     let failed = input_failed.clone();
     if typing {
@@ -141,6 +172,10 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
 pub fn main() -> ExitCode {
     let opts = match Opts::try_parse_args(std::env::args_os()) {
         Ok(opts) => opts,
+        Err(e) if cli::usage_message(&e).is_some() => {
+            output::report_error(&cli::usage_message(&e).unwrap_or_default());
+            return Exit::Error.into();
+        }
         // Usage errors echo the offending value: escape control characters in
         // it (a CR or ESC from `-H` must not reach the terminal raw).
         Err(e) if e.use_stderr() => {
@@ -150,6 +185,16 @@ pub fn main() -> ExitCode {
         }
         Err(e) => e.exit(),
     };
+    if let Some(script) = opts.completions() {
+        return match std::io::Write::write_all(&mut std::io::stdout().lock(), &script) {
+            Ok(()) => Exit::Success.into(),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::BrokenPipe.into(),
+            Err(e) => {
+                output::report_error(&format!("writing to stdout: {e}"));
+                Exit::Error.into()
+            }
+        };
+    }
     // Too few descriptors for the runtime, the signal pipe and one socket:
     // refuse clearly rather than fail half-way (tokio's signal set-up panics).
     if let Some(limit) = fdlimit::raise_nofile_limit() {

@@ -51,6 +51,9 @@ pub(crate) struct Fetcher {
     pauses: Arc<HostPauses>,
     /// Whether a `Retry-After` pauses its host ([`Config::urls_may_wait`]).
     pauses_hosts: bool,
+    /// `Authorization: Basic` from [`Config::user`], built once (marked
+    /// sensitive).
+    user_auth: Option<HeaderValue>,
 }
 
 impl Fetcher {
@@ -66,6 +69,10 @@ impl Fetcher {
             retry: config.retry_policy(),
             pauses: Arc::new(HostPauses::default()),
             pauses_hosts: config.urls_may_wait(),
+            user_auth: config
+                .user
+                .as_ref()
+                .map(|c| crate::http::basic_auth(c.user.as_bytes(), c.password.as_bytes())),
             config,
         }
     }
@@ -485,15 +492,18 @@ fn build_request(
         }
         headers.append(name.clone(), value.clone());
     }
+    // Credentials by precedence: an Authorization field given by the user,
+    // the hop URL's userinfo, then (on the input URL's origin only) the
+    // input URL's userinfo and `--user`.
     if !headers.contains_key(header::AUTHORIZATION) {
-        let creds = if has_userinfo(current) {
-            Some(current)
+        let value = if has_userinfo(current) {
+            basic_auth(current)
         } else if !cross_origin {
-            Some(origin)
+            basic_auth(origin).or_else(|| fetcher.user_auth.clone())
         } else {
             None
         };
-        if let Some(value) = creds.and_then(basic_auth) {
+        if let Some(value) = value {
             headers.insert(header::AUTHORIZATION, value);
         }
     }

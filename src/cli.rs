@@ -10,7 +10,7 @@ use http::Method;
 use rustls::pki_types::CertificateDer;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{BodyHash, Config, Rate, StatusSet};
+use crate::config::{BodyHash, Config, Credentials, Rate, StatusSet};
 use crate::http::proxy::{NoProxy, Proxies, ProxyUrl};
 use crate::http::{load_pem_certs, ClientOptions, HttpVersions, ResolveOverride};
 use crate::input::{Input, InputFormat};
@@ -29,6 +29,9 @@ use crate::target::DefaultScheme;
 ///
 /// Exit status: 0 every record is a success, 1 at least one failure, 2 usage
 /// error or unreadable input file, 130 interrupted, 141 stdout closed.
+///
+/// Example: fetcher-stream https://example.com/ prints that URL's record;
+/// fetcher-stream --accept 200..=299 -q < links.txt checks a list of links.
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "fetcher-stream",
@@ -58,29 +61,56 @@ pub struct Opts {
     pub urls: Vec<String>,
 
     /// Most requests in flight at once.
+    ///
+    /// Lowered, with an `open_file_limit` warning, when the open-file limit
+    /// cannot hold that many connections. Requests to one host are also
+    /// capped by --max-per-host (10 unless given).
     #[arg(
         short = 'c',
         long,
         value_name = "N",
-        default_value_t = 5,
-        value_parser = clap::value_parser!(u32).range(1..)
+        default_value_t = 50,
+        allow_negative_numbers = true,
+        value_parser = count(1)
     )]
     pub max_concurrency: u32,
 
-    /// Deadline per URL, in seconds (fractions allowed).
+    /// Deadline per URL, in seconds (fractions allowed); -m is the same.
     ///
     /// Covers DNS, connect, TLS, the request, the response headers, every
     /// redirect hop and the whole body. Expiry gives a `timeout` failure. With
-    /// --retries, each attempt has its own deadline.
-    #[arg(short = 't', long, value_name = "SECONDS", default_value = "5", value_parser = parse_timeout)]
+    /// --retries, each attempt has its own deadline. -m is curl's short name
+    /// for it (--max-time).
+    #[arg(
+        short = 't',
+        visible_short_alias = 'm',
+        long,
+        value_name = "SECONDS",
+        default_value = "5",
+        allow_negative_numbers = true,
+        value_parser = parse_timeout
+    )]
     pub timeout: Duration,
 
     /// Most redirects to follow per URL; 0 returns the 3xx response itself.
     ///
     /// Follows 301, 302, 303, 307 and 308 with a Location field. Going past the
     /// limit (a loop, too) gives a `too_many_redirects` failure.
-    #[arg(long, value_name = "N", default_value_t = 10)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10,
+        allow_negative_numbers = true,
+        value_parser = count(0)
+    )]
     pub max_redirects: u32,
+
+    /// Accepted for curl's habit; redirects are followed without it.
+    ///
+    /// Has no effect: up to --max-redirects redirects are followed in any
+    /// case (--max-redirects 0 for none).
+    #[arg(short = 'L', long)]
+    pub location: bool,
 
     /// Final statuses that count as a success, as 200..=299,403.
     ///
@@ -97,9 +127,9 @@ pub struct Opts {
     ///
     /// At most N requests are still in flight, but a finished record waits
     /// for every record before it, holding a place in the window of lines
-    /// read (N lines, or --lookahead with --max-per-host, --rate-per-host,
-    /// --rate or --retries), so a slow URL holds back the records after it
-    /// and can leave slots idle.
+    /// read (--lookahead lines, or N with --max-per-host 0 and without
+    /// --rate-per-host, --rate and --retries), so a slow URL holds back the
+    /// records after it and can leave slots idle.
     #[arg(long)]
     pub keep_order: bool,
 
@@ -111,6 +141,24 @@ pub struct Opts {
     /// connection turns out closed.
     #[arg(short = 'X', long, visible_alias = "request", value_name = "METHOD", value_parser = parse_method)]
     pub method: Option<Method>,
+
+    /// Send HEAD instead of GET for every URL (as curl's -I).
+    ///
+    /// The record's size is then 0. Cannot be used with -X, -d or
+    /// --data-binary.
+    #[arg(short = 'I', long, conflicts_with_all = ["method", "data", "data_binary"])]
+    pub head: bool,
+
+    /// Send these credentials (Basic, RFC 7617) to each input URL's origin.
+    ///
+    /// As curl's -u, USER:PASSWORD split at the first colon; there is no
+    /// password prompt, so the colon is required. Sent to the input URL's
+    /// scheme, host and port, redirect hops to it included, never to another
+    /// origin. Credentials in a URL (https://user:pass@host/) win for that URL
+    /// (with curl, -u wins), and so does an Authorization field given with -H
+    /// or a --input jsonl spec. The value never appears in records or messages.
+    #[arg(short = 'u', long, value_name = "USER:PASSWORD", value_parser = parse_user)]
+    pub user: Option<Credentials>,
 
     /// Extra request header field, as 'Name: value' (repeatable).
     ///
@@ -160,7 +208,7 @@ pub struct Opts {
     /// Covers name resolution, the TCP connect and the TLS handshake of each
     /// new connection, as curl's --connect-timeout. Expiry gives a `connect`
     /// failure. The --timeout deadline still covers the whole URL.
-    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true, value_parser = parse_timeout)]
     pub connect_timeout: Option<Duration>,
 
     /// Format of input lines: `text` (one URL a line) or `jsonl`.
@@ -188,7 +236,7 @@ pub struct Opts {
     /// limit, with a `body_too_large` failure; when the body is not decoded, a
     /// Content-Length above it fails before reading. The guard against
     /// decompression bombs.
-    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true, value_parser = parse_size)]
     pub max_size: Option<u64>,
 
     /// Scheme for lines that have none (`host[:port][/path]`).
@@ -239,26 +287,29 @@ pub struct Opts {
     #[arg(long, value_name = "LIST", value_parser = parse_noproxy)]
     pub noproxy: Option<NoProxy>,
 
-    /// Most requests in flight to one host (scheme + host + port).
+    /// Most requests in flight to one host (scheme + host + port); 0 for no cap.
     ///
     /// The host is the input URL's (redirect hops to other hosts are not
     /// counted against theirs). -c stays the global cap. A URL whose host is
-    /// at its cap waits in the look-ahead window (--lookahead) without taking a global slot, so URLs
-    /// of other hosts further on use the free slots. Without this flag,
-    /// --rate-per-host, --rate and --retries, URLs simply start in input
-    /// order.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    /// at its cap waits in the look-ahead window (--lookahead) without taking
+    /// a global slot, so URLs of other hosts further on use the free slots.
+    /// When the default cap is what holds a run back (a host at its cap while
+    /// global slots are free), a `per_host_cap` warning says so, once. With
+    /// 0 and without --rate-per-host, --rate and --retries, URLs simply start
+    /// in input order. [default: 10]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = count(0))]
     pub max_per_host: Option<u32>,
 
     /// Input lines read ahead to find URLs whose host can take a request.
     ///
-    /// Used with --max-per-host, --rate-per-host, --rate or --retries (without
-    /// them no URL waits, and no line is read before a slot is free); at
-    /// least -c. Bounds memory: at most N lines are waiting (retries
-    /// included) or in flight at once (with
-    /// --keep-order, at most N lines between the oldest record not yet
-    /// printed and the newest line read). [default: 4 x -c]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    /// Used with a per-host cap (the default), --rate-per-host, --rate or
+    /// --retries (without them no URL waits, and no line is read before a
+    /// slot is free). At least -c: a smaller N is raised to -c, with a
+    /// `raised` warning. Bounds memory: at most N lines are waiting (retries
+    /// included) or in flight at once (with --keep-order, at most N lines
+    /// between the oldest record not yet printed and the newest line read).
+    /// [default: 4 x -c]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = count(1))]
     pub lookahead: Option<u32>,
 
     /// Most request attempts per second (N/s), minute (N/m) or hour (N/h).
@@ -267,7 +318,7 @@ pub struct Opts {
     /// curl's --rate). A bare N means N/s; N/d (per day) works too. Retries
     /// take a token too. Tokens are taken in input order before a URL gets its
     /// slot, so elapsed_ms does not count the wait.
-    #[arg(long, value_name = "N[/s|/m|/h]", value_parser = parse_rate)]
+    #[arg(long, value_name = "N[/s|/m|/h]", allow_hyphen_values = true, value_parser = parse_rate)]
     pub rate: Option<Rate>,
 
     /// Most request attempts per host per second (N/s), minute or hour.
@@ -275,7 +326,7 @@ pub struct Opts {
     /// Like --rate, for each host (scheme + host + port) on its own. A URL
     /// whose host has no token yet waits in the look-ahead window without
     /// taking a global slot, as with --max-per-host.
-    #[arg(long, value_name = "N[/s|/m|/h]", value_parser = parse_rate)]
+    #[arg(long, value_name = "N[/s|/m|/h]", allow_hyphen_values = true, value_parser = parse_rate)]
     pub rate_per_host: Option<Rate>,
 
     /// Retry a URL up to N more times after a transient failure.
@@ -286,18 +337,24 @@ pub struct Opts {
     /// the last attempt's, with "attempts" when above 1; --timeout applies to
     /// each attempt. A URL waiting for its retry holds no slot: it goes back
     /// into the look-ahead window (--lookahead) at its input position.
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        allow_negative_numbers = true,
+        value_parser = count(0)
+    )]
     pub retries: u32,
 
     /// Backoff base between retries, in seconds (fractions allowed).
     ///
     /// Exponential backoff with full jitter: the wait after attempt k is
     /// random in [0, min(--retry-max-delay, SECONDS x 2^(k-1))].
-    #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECONDS", default_value = "1", allow_negative_numbers = true, value_parser = parse_seconds)]
     pub retry_delay: Duration,
 
     /// Longest backoff between two attempts, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECONDS", default_value = "30", allow_negative_numbers = true, value_parser = parse_seconds)]
     pub retry_max_delay: Duration,
 
     /// Retry non-idempotent methods (POST, PATCH, ...) too.
@@ -309,10 +366,10 @@ pub struct Opts {
     /// Longest Retry-After honoured, in seconds.
     ///
     /// A 429 or 503 response with Retry-After (seconds or an HTTP-date)
-    /// pauses its host for that long, at most SECONDS, when --retries,
-    /// --max-per-host, --rate or --rate-per-host is given; a retry of that URL
-    /// waits at least as long.
-    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_seconds)]
+    /// pauses its host for that long, at most SECONDS, unless
+    /// --max-per-host 0 is given without --retries, --rate and
+    /// --rate-per-host; a retry of that URL waits at least as long.
+    #[arg(long, value_name = "SECONDS", default_value = "60", allow_negative_numbers = true, value_parser = parse_seconds)]
     pub max_retry_after: Duration,
 
     /// Copy this response header field into the record's "headers" (repeatable).
@@ -333,8 +390,11 @@ pub struct Opts {
     #[arg(long, value_name = "ALGORITHM", value_enum)]
     pub hash: Option<BodyHash>,
 
-    /// Do not write the summary record to stderr.
-    #[arg(short = 'q', long)]
+    /// Do not write the summary record to stderr; -s/--silent is the same.
+    ///
+    /// Warning and error records are still written. -s and --silent are
+    /// curl's names for it.
+    #[arg(short = 'q', long, visible_short_alias = 's', visible_alias = "silent")]
     pub quiet: bool,
 
     /// Show a progress line on stderr: auto, always or never.
@@ -347,6 +407,104 @@ pub struct Opts {
     /// JSON.
     #[arg(long, value_name = "WHEN", value_enum, default_value_t = When::Auto)]
     pub progress: When,
+
+    /// Print shell completions to stdout and exit: `--generate completions bash`.
+    ///
+    /// SHELL is bash, zsh or fish. Nothing is fetched. The README shows
+    /// where each shell looks for them.
+    #[arg(
+        long,
+        num_args = 2,
+        value_names = ["completions", "SHELL"],
+        value_parser = ["completions", "bash", "zsh", "fish"],
+        hide_possible_values = true
+    )]
+    pub generate: Option<Vec<String>>,
+}
+
+/// The per-host cap when --max-per-host is not given.
+pub const DEFAULT_MAX_PER_HOST: u32 = 10;
+
+/// What `--generate` accepts, as a usage error says it.
+const GENERATE_VALUES: &str =
+    "--generate takes 'completions bash', 'completions zsh' or 'completions fish'";
+
+/// The shell of `--generate completions SHELL`; `None` for any other pair.
+fn completions_shell(what: &[String]) -> Option<clap_complete::Shell> {
+    use clap_complete::Shell;
+    match what {
+        [kind, shell] if kind == "completions" => match shell.as_str() {
+            "bash" => Some(Shell::Bash),
+            "zsh" => Some(Shell::Zsh),
+            "fish" => Some(Shell::Fish),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A usage error as one line, for the errors whose clap rendering would
+/// say too much or too little: a bad value (`-c/--max-concurrency must be
+/// at least 1, got '0'`; clap would add the value's type and range) and two
+/// flags that exclude each other (`-I/--head cannot be used with
+/// -X/--method`; clap would add a usage line built from them). The value
+/// itself is not repeated (a --user value is a secret); the parsers' own
+/// messages quote it where that helps. `None` for other errors, which clap
+/// renders itself.
+pub fn usage_message(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    use std::error::Error as _;
+    let text = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(vec![s.clone()]),
+        Some(ContextValue::Strings(v)) => Some(v.clone()),
+        _ => None,
+    };
+    let arg = match text(ContextKind::InvalidArg) {
+        Some(arg) => arg,
+        // `try_parse_args`'s own check of --generate.
+        None if e.to_string().contains(GENERATE_VALUES) => return Some(GENERATE_VALUES.into()),
+        None => return None,
+    };
+    let flag = flag_names(arg.first()?);
+    match e.kind() {
+        ErrorKind::ValueValidation => {
+            let why = e.source()?.to_string();
+            Some(if why.starts_with("must ") {
+                format!("{flag} {why}")
+            } else {
+                format!("{flag}: {why}")
+            })
+        }
+        ErrorKind::InvalidValue if flag == "--generate" => Some(GENERATE_VALUES.to_owned()),
+        ErrorKind::ArgumentConflict => {
+            let others: Vec<String> = text(ContextKind::PriorArg)?
+                .iter()
+                .map(|o| flag_names(o))
+                .collect();
+            Some(format!(
+                "{flag} cannot be used with {}",
+                others.join(" or ")
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// `-c/--max-concurrency` for clap's `--max-concurrency <N>` (or `-c <N>`):
+/// the short and long names of the flag.
+fn flag_names(clap_name: &str) -> String {
+    use clap::CommandFactory;
+    let word = clap_name.split_whitespace().next().unwrap_or(clap_name);
+    let cmd = Opts::command();
+    let found = cmd.get_arguments().find(|a| {
+        a.get_long().is_some_and(|l| word == format!("--{l}"))
+            || a.get_short().is_some_and(|c| word == format!("-{c}"))
+    });
+    match found.map(|a| (a.get_short(), a.get_long())) {
+        Some((Some(short), Some(long))) => format!("-{short}/--{long}"),
+        Some((None, Some(long))) => format!("--{long}"),
+        _ => word.to_owned(),
+    }
 }
 
 /// The value of `--proxy`: a proxy, or `''` for none at all.
@@ -377,7 +535,43 @@ fn parse_cacert(s: &str) -> Result<CaBundle, String> {
     load_pem_certs(std::path::Path::new(s)).map(CaBundle)
 }
 
+/// Whether `s` is a negative number (`-1`, `-0.5`, `-2/s`): said as such
+/// rather than as a value of the wrong shape.
+fn is_negative(s: &str) -> bool {
+    s.trim()
+        .strip_prefix('-')
+        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit() || c == '.'))
+}
+
+/// The value parser of a whole-number flag that must be at least `min`.
+fn count(min: u32) -> impl Fn(&str) -> Result<u32, String> + Clone + Send + Sync + 'static {
+    move |s| parse_count(s, min)
+}
+
+/// A whole number from `min` to `u32::MAX`, with a message for each way it
+/// can be wrong: negative, below `min` (0 where 0 means nothing), not a
+/// whole number, too large.
+fn parse_count(s: &str, min: u32) -> Result<u32, String> {
+    if is_negative(s) {
+        return Err(format!("must not be negative, got '{s}'"));
+    }
+    let t = s.trim();
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("must be a whole number, got '{s}'"));
+    }
+    let n: u32 = t
+        .parse()
+        .map_err(|_| format!("must be at most {}, got '{s}'", u32::MAX))?;
+    if n < min {
+        return Err(format!("must be at least {min}, got '{s}'"));
+    }
+    Ok(n)
+}
+
 fn parse_timeout(s: &str) -> Result<Duration, String> {
+    if is_negative(s) {
+        return Err(format!("must not be negative, got '{s}'"));
+    }
     let secs: f64 = s
         .trim()
         .parse()
@@ -393,6 +587,9 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
 
 /// A number of seconds, 0 or more, fractions allowed.
 fn parse_seconds(s: &str) -> Result<Duration, String> {
+    if is_negative(s) {
+        return Err(format!("must not be negative, got '{s}'"));
+    }
     let secs: f64 = s
         .trim()
         .parse()
@@ -404,6 +601,14 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
 }
 
 fn parse_rate(s: &str) -> Result<Rate, String> {
+    if is_negative(s) {
+        return Err(format!("must not be negative, got '{s}'"));
+    }
+    s.parse()
+}
+
+/// `-u USER:PASSWORD`. The message of a bad value does not repeat it.
+fn parse_user(s: &str) -> Result<Credentials, String> {
     s.parse()
 }
 
@@ -495,11 +700,17 @@ fn reads_stdin(path: &str) -> bool {
 /// Parses a byte count with an optional K, M or G suffix (powers of 1024, as
 /// curl's --max-filesize; lower case too).
 fn parse_size(s: &str) -> Result<u64, String> {
+    if is_negative(s) {
+        return Err(format!("must not be negative, got '{s}'"));
+    }
     let t = s.trim();
     let (digits, unit) = match t.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => (&t[..i], c.to_ascii_uppercase()),
         _ => (t, 'B'),
     };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("'{s}' is not a number of bytes"));
+    }
     let shift = match unit {
         'B' => 0,
         'K' => 10,
@@ -511,7 +722,7 @@ fn parse_size(s: &str) -> Result<u64, String> {
         .parse()
         .map_err(|_| format!("'{s}' is not a number of bytes"))?;
     if n == 0 {
-        return Err("must be at least 1 byte".into());
+        return Err(format!("must be at least 1 byte, got '{s}'"));
     }
     n.checked_mul(1 << shift)
         .ok_or_else(|| format!("'{s}' is too large"))
@@ -551,7 +762,36 @@ impl Opts {
         let mut parts: Vec<(usize, Data)> = data.chain(binary).collect();
         parts.sort_by_key(|(i, _)| *i);
         opts.data = parts.into_iter().map(|(_, d)| d).collect();
+        if let Some(what) = &opts.generate {
+            if completions_shell(what).is_none() {
+                return Err(clap::Error::raw(
+                    clap::error::ErrorKind::InvalidValue,
+                    format!("{GENERATE_VALUES}\n"),
+                ));
+            }
+        }
         Ok(opts)
+    }
+
+    /// Whether the per-host cap is the default one ([`DEFAULT_MAX_PER_HOST`]),
+    /// not one given with --max-per-host: only then does the run warn when
+    /// the cap holds it back.
+    pub fn per_host_cap_is_default(&self) -> bool {
+        self.max_per_host.is_none()
+    }
+
+    /// With `--generate completions SHELL`: the completion script for SHELL,
+    /// generated from these flag definitions by clap_complete.
+    pub fn completions(&self) -> Option<Vec<u8>> {
+        let shell = completions_shell(self.generate.as_deref()?)?;
+        let mut script = Vec::new();
+        clap_complete::generate(
+            shell,
+            &mut <Opts as clap::CommandFactory>::command(),
+            "fetcher-stream",
+            &mut script,
+        );
+        Some(script)
     }
 
     /// The request body of `-d` and `--data-binary`, joined with `&` (curl's
@@ -586,7 +826,11 @@ impl Opts {
             timeout: self.timeout,
             max_redirects: self.max_redirects,
             keep_order: self.keep_order,
-            method: self.method.clone(),
+            method: if self.head {
+                Some(Method::HEAD)
+            } else {
+                self.method.clone()
+            },
             body: self.body(),
             compressed: self.compressed,
             max_size: self.max_size,
@@ -613,7 +857,12 @@ impl Opts {
                 connect_timeout: self.connect_timeout,
             },
             cancel,
-            max_per_host: self.max_per_host.map(|n| n as usize),
+            max_per_host: match self.max_per_host.unwrap_or(DEFAULT_MAX_PER_HOST) {
+                0 => None,
+                n => Some(n as usize),
+            },
+            on_cap_held: None,
+            user: self.user.clone(),
             lookahead: self.lookahead.map(|n| n as usize),
             rate: self.rate,
             rate_per_host: self.rate_per_host,
@@ -716,7 +965,11 @@ mod tests {
     #[test]
     fn defaults() {
         let o = Opts::try_parse_from(["fetcher-stream"]).unwrap();
-        assert_eq!(o.max_concurrency, 5);
+        assert_eq!(o.max_concurrency, 50);
+        assert!(o.per_host_cap_is_default());
+        let c = o.config(CancellationToken::new(), |_| None);
+        assert_eq!((c.max_concurrency, c.max_per_host), (50, Some(10)));
+        assert!(c.user.is_none() && !o.head && !o.location);
         assert_eq!(o.timeout, Duration::from_secs(5));
         assert_eq!(o.max_redirects, 10);
         assert_eq!(o.method, None);
@@ -750,6 +1003,79 @@ mod tests {
         assert_eq!(o.max_concurrency, 3);
         assert!(o.compressed);
         assert_eq!(o.headers.len(), 2);
+    }
+
+    /// curl's names: -L (no effect), -I (HEAD), -m (--timeout), -s and
+    /// --silent (-q), -u (Basic credentials).
+    #[test]
+    fn curl_habits() {
+        let o = Opts::try_parse_from(["f", "-L", "-I", "-m", "2.5", "-s", "-u", "al:p:w"]).unwrap();
+        assert!(o.location && o.quiet);
+        assert_eq!(o.timeout, Duration::from_millis(2500));
+        let c = o.config(CancellationToken::new(), |_| None);
+        assert_eq!(c.method, Some(Method::HEAD));
+        let user = c.user.unwrap();
+        assert_eq!((user.user.as_str(), user.password.as_str()), ("al", "p:w"));
+        assert!(!format!("{user:?}").contains("p:w"));
+        assert!(
+            Opts::try_parse_from(["f", "--silent", "--location"])
+                .unwrap()
+                .quiet
+        );
+        assert!(Opts::try_parse_from(["f", "-u", ":"]).is_ok());
+        for bad in [
+            &["f", "-u", "al"][..],
+            &["f", "-I", "-X", "GET"],
+            &["f", "-I", "-d", "x"],
+            &["f", "-I", "--data-binary", "x"],
+        ] {
+            assert!(Opts::try_parse_from(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// The one-line usage messages name both flag names and do not echo a
+    /// --user value.
+    #[test]
+    fn usage_messages_are_one_line() {
+        let msg = |args: &[&str]| usage_message(&Opts::try_parse_args(args).unwrap_err());
+        assert_eq!(
+            msg(&["f", "-c", "0"]).unwrap(),
+            "-c/--max-concurrency must be at least 1, got '0'"
+        );
+        assert_eq!(
+            msg(&["f", "--timeout", "-1"]).unwrap(),
+            "-t/--timeout must not be negative, got '-1'"
+        );
+        assert_eq!(
+            msg(&["f", "-X", "PUT", "--head"]).unwrap(),
+            "-X/--method cannot be used with -I/--head"
+        );
+        let user = msg(&["f", "--user", "s3cret"]).unwrap();
+        assert!(
+            user.starts_with("-u/--user must be USER:PASSWORD"),
+            "{user}"
+        );
+        assert!(!user.contains("s3cret"));
+        assert_eq!(
+            msg(&["f", "--generate", "completions", "csh"]).unwrap(),
+            GENERATE_VALUES
+        );
+        assert_eq!(
+            msg(&["f", "--generate", "zsh", "completions"]).unwrap(),
+            GENERATE_VALUES
+        );
+        // Other errors keep clap's rendering.
+        assert_eq!(msg(&["f", "--no-such-flag"]), None);
+    }
+
+    #[test]
+    fn generate_completions_for_each_shell() {
+        for shell in ["bash", "zsh", "fish"] {
+            let o = Opts::try_parse_args(["f", "--generate", "completions", shell]).unwrap();
+            let script = String::from_utf8(o.completions().unwrap()).unwrap();
+            assert!(script.contains("max-per-host"), "{shell}");
+        }
+        assert!(Opts::try_parse_from(["f"]).unwrap().completions().is_none());
     }
 
     #[test]
@@ -964,10 +1290,21 @@ mod tests {
         assert_eq!((o.max_per_host, o.lookahead), (Some(2), Some(50)));
         let c = o.config(CancellationToken::new(), |_| None);
         assert_eq!((c.max_per_host, c.lookahead), (Some(2), Some(50)));
+        assert!(!o.per_host_cap_is_default());
         let o = Opts::try_parse_from(["f"]).unwrap();
         assert_eq!((o.max_per_host, o.lookahead), (None, None));
-        for bad in ["0", "-1", "x"] {
+        // 0 removes the cap; given explicitly, even the default value is the
+        // user's choice.
+        for (given, cap) in [("0", None), ("10", Some(10))] {
+            let o = Opts::try_parse_from(["f", "--max-per-host", given]).unwrap();
+            assert!(!o.per_host_cap_is_default());
+            let c = o.config(CancellationToken::new(), |_| None);
+            assert_eq!(c.max_per_host, cap);
+        }
+        for bad in ["-1", "x"] {
             assert!(Opts::try_parse_from(["f", "--max-per-host", bad]).is_err());
+        }
+        for bad in ["0", "-1", "x"] {
             assert!(Opts::try_parse_from(["f", "--lookahead", bad]).is_err());
         }
     }

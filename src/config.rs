@@ -75,8 +75,21 @@ pub struct Config {
     pub cancel: CancellationToken,
     /// Most requests in flight to one host (scheme + host + port;
     /// `--max-per-host`). A URL whose host is at its cap waits in the
-    /// look-ahead window, holding no slot. Default `None`: no per-host cap.
+    /// look-ahead window, holding no slot. Default `None`: no per-host cap
+    /// (the binary's default is 10).
     pub max_per_host: Option<usize>,
+    /// Called at most once per run, the first time the per-host cap holds
+    /// the run back: after the scheduler has started what it can, a URL
+    /// still waits for its host's cap while global slots stand free. The
+    /// binary sets it only when the cap is its default, not one the user
+    /// chose, to say so on stderr. Default `None`.
+    pub on_cap_held: Option<CapHook>,
+    /// User name and password sent as `Authorization: Basic` (RFC 7617;
+    /// `-u/--user`) to the origin (scheme, host, port) of each input URL,
+    /// redirect hops to that origin included, never to another origin. A
+    /// URL's own `user:password@` and an `Authorization` header field take
+    /// precedence. Default `None`.
+    pub user: Option<Credentials>,
     /// Lines the scheduler reads ahead to find URLs of hosts that can take a
     /// request (`--lookahead`); at least `max_concurrency`. Used only when a
     /// URL may have to wait (`max_per_host`, `rate`, `rate_per_host`,
@@ -249,6 +262,8 @@ impl Default for Config {
             client: ClientOptions::default(),
             cancel: CancellationToken::new(),
             max_per_host: None,
+            on_cap_held: None,
+            user: None,
             lookahead: None,
             rate: None,
             rate_per_host: None,
@@ -262,6 +277,71 @@ impl Default for Config {
             hash: None,
             stats: RunStats::default(),
         }
+    }
+}
+
+/// The per-host cap holding a run back (see [`Config::on_cap_held`]): a URL
+/// of `host` waits because `cap` requests to it are in flight, while `free`
+/// of the `slots` global slots (`max_concurrency`) are free.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapHeld {
+    /// The host as scheme, host and port (`http://127.0.0.1:8080`).
+    pub host: String,
+    /// The per-host cap (`max_per_host`).
+    pub cap: usize,
+    /// Global slots free when the URL was left waiting.
+    pub free: usize,
+    /// All global slots (`max_concurrency`).
+    pub slots: usize,
+}
+
+/// A callback for [`CapHeld`], shared by clones of a [`Config`]. It runs
+/// on the scheduler's task, so it should be quick (write a line, set a flag).
+#[derive(Clone)]
+pub struct CapHook(pub Arc<dyn Fn(&CapHeld) + Send + Sync>);
+
+impl std::fmt::Debug for CapHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CapHook(..)")
+    }
+}
+
+/// A user name and password for `Authorization: Basic` (RFC 7617), as
+/// given to `-u user:password`. `Debug` does not show the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The user name (before the first `:`).
+    pub user: String,
+    /// The password (after the first `:`; may be empty or hold `:`).
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .field("password", &"<hidden>")
+            .finish()
+    }
+}
+
+impl FromStr for Credentials {
+    type Err = String;
+
+    /// `user:password`, split at the first `:` (curl's `-u`).
+    ///
+    /// # Errors
+    /// No `:` (curl would prompt for the password; there is no prompt
+    /// here). The message does not repeat the value, which is a secret.
+    fn from_str(s: &str) -> Result<Credentials, String> {
+        let (user, password) = s.split_once(':').ok_or_else(|| {
+            "must be USER:PASSWORD (there is no password prompt; give the password after a colon)"
+                .to_string()
+        })?;
+        Ok(Credentials {
+            user: user.to_owned(),
+            password: password.to_owned(),
+        })
     }
 }
 
@@ -465,6 +545,21 @@ mod tests {
             ..Config::default()
         };
         assert!(!plain.urls_may_wait());
+    }
+
+    /// `user:password` splits at the first colon; without one it is refused
+    /// with a message that does not repeat the value; `Debug` hides the
+    /// password.
+    #[test]
+    fn credentials_parse_and_hide_the_password() {
+        let c: Credentials = "al:pa:ss".parse().unwrap();
+        assert_eq!((c.user.as_str(), c.password.as_str()), ("al", "pa:ss"));
+        let shown = format!("{c:?}");
+        assert!(shown.contains("al") && !shown.contains("pa:ss"), "{shown}");
+        let c: Credentials = "al:".parse().unwrap();
+        assert_eq!(c.password, "");
+        let e = "s3cret".parse::<Credentials>().unwrap_err();
+        assert!(!e.contains("s3cret") && e.contains("USER:PASSWORD"), "{e}");
     }
 
     /// lychee's forms of `--accept`, and what each lets in.

@@ -72,7 +72,7 @@ mod target;
 
 #[doc(hidden)]
 pub use app::main as run_main;
-pub use config::{BodyHash, Config, Rate, RunStats, StatusSet};
+pub use config::{BodyHash, CapHeld, CapHook, Config, Credentials, Rate, RunStats, StatusSet};
 pub use error::{ErrorKind, FetchError};
 pub use fetch::{fetch_all, fetch_stream};
 pub use http::proxy::{NoProxy, Proxies, ProxyScheme, ProxyUrl};

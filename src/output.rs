@@ -222,8 +222,11 @@ pub struct Notice<'a> {
     #[serde(rename = "type")]
     pub level: Level,
     /// What the message is about, in a closed set of snake_case names:
-    /// warnings `open_file_limit`, `terminal_input`; errors `input`,
-    /// `stdout`, `internal`.
+    /// warnings `open_file_limit` (`-c` lowered to fit the open-file limit),
+    /// `raised` (a value raised to what the run needs: `--lookahead` below
+    /// `-c`), `per_host_cap` (the default per-host cap held the run back;
+    /// once per run), `terminal_input`; errors `input`, `stdout`,
+    /// `internal`.
     pub kind: &'static str,
     /// The message for a person, one sentence.
     pub message: &'a str,

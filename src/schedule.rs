@@ -41,6 +41,12 @@
 //! missing the pass ends (no URL can start), and a host token just taken is
 //! lost, since governor cannot check two limiters at once: that can only slow
 //! the host, never exceed its rate.
+//!
+//! When a dispatch pass ends with global slots free and a URL waiting for
+//! its host's cap, the cap is what holds the run back: the scheduler tells
+//! [`crate::config::Config::on_cap_held`] once per run (the binary then
+//! warns, when the cap is its default). Until then each pass that leaves a
+//! capped URL behind costs one flag test.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
@@ -59,6 +65,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use crate::attempt::{Attempted, Fetcher, Job};
 use crate::clock;
 use crate::config::Rate;
+use crate::config::{CapHeld, CapHook};
 use crate::input::InputLine;
 use crate::result::FetchResult;
 use crate::retry::RetryState;
@@ -186,6 +193,9 @@ pub(crate) struct Scheduler {
     freed: u64,
     /// Wakes the scheduler when the earliest blocked host may go.
     timer: Option<Pin<Box<Sleep>>>,
+    /// Told the first time the per-host cap holds the run back; taken
+    /// (`None`) once told, or from the start when nobody listens.
+    on_cap_held: Option<CapHook>,
     cancel: CancellationToken,
     cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
 }
@@ -210,6 +220,7 @@ impl Scheduler {
         };
         let keep_order = config.keep_order;
         let cancel = config.cancel.clone();
+        let on_cap_held = config.on_cap_held.clone();
         Scheduler {
             input,
             input_done: false,
@@ -245,6 +256,7 @@ impl Scheduler {
             hosts_waiting: 0,
             freed: 0,
             timer: None,
+            on_cap_held,
             cancelled: Box::pin(cancel.clone().cancelled_owned()),
             cancel,
         }
@@ -418,6 +430,10 @@ impl Scheduler {
         // (a window of 100,000 lines to one host at its cap costs one step,
         // not 100,000).
         let mut blocked_hosts = 0;
+        // A host found at its cap in this pass (to tell `on_cap_held`).
+        let mut capped: Option<usize> = None;
+        // Whether the pass ended for want of a global `--rate` token.
+        let mut out_of_tokens = false;
         let mut i = 0;
         while i < self.waiting.len()
             && self.running.len() < self.concurrency
@@ -438,6 +454,7 @@ impl Scheduler {
             if self.hosts[h].in_flight >= self.per_host {
                 self.hosts[h].blocked_in_pass = pass;
                 blocked_hosts += 1;
+                capped.get_or_insert(h);
                 i += 1;
                 continue;
             }
@@ -466,12 +483,33 @@ impl Scheduler {
             if let Err(d) = self.limits.try_global_token() {
                 let until = clock::later(now, d);
                 wake = Some(wake.map_or(until, |w| w.min(until)));
+                out_of_tokens = true;
                 break;
             }
             let w = self.waiting.remove(i).expect("index in range");
             self.start(w);
         }
         self.timer = wake.map(|t| Box::pin(tokio::time::sleep_until(t)));
+        if let Some(h) = capped {
+            if self.on_cap_held.is_some() && !out_of_tokens && self.running.len() < self.concurrency
+            {
+                self.tell_cap_held(h);
+            }
+        }
+    }
+
+    /// Tells `on_cap_held` (once) that `host`'s cap left a URL waiting while
+    /// global slots stand free.
+    fn tell_cap_held(&mut self, host: usize) {
+        let Some(hook) = self.on_cap_held.take() else {
+            return;
+        };
+        (hook.0)(&CapHeld {
+            host: self.hosts[host].key.ascii_serialization(),
+            cap: self.per_host,
+            free: self.concurrency - self.running.len(),
+            slots: self.concurrency,
+        });
     }
 }
 

@@ -151,3 +151,221 @@ fn a_finished_record_is_visible_before_the_run_ends() {
     let last: Record = serde_json::from_str(&rest[0]).expect(&rest[0]);
     assert_eq!(last.error_kind.as_deref(), Some("timeout"), "{rest:?}");
 }
+
+/// Every numeric flag: a negative number, a zero where zero means nothing,
+/// and text that is not a number each give exit 2 and one plain line naming
+/// the flag; so do the pairs of flags that exclude each other, without a
+/// usage line built from them. A --user value is never echoed.
+#[test]
+fn bad_numbers_and_conflicts_are_one_clear_line() {
+    let table: &[(&[&str], &str)] = &[
+        (
+            &["-c", "-1"],
+            "-c/--max-concurrency must not be negative, got '-1'",
+        ),
+        (
+            &["-c", "0"],
+            "-c/--max-concurrency must be at least 1, got '0'",
+        ),
+        (
+            &["-c", "x"],
+            "-c/--max-concurrency must be a whole number, got 'x'",
+        ),
+        (
+            &["-c", "5000000000"],
+            "-c/--max-concurrency must be at most 4294967295",
+        ),
+        (
+            &["--timeout", "-1"],
+            "-t/--timeout must not be negative, got '-1'",
+        ),
+        (&["-m", "0"], "-t/--timeout must be greater than 0, got '0'"),
+        (&["-t", "x"], "-t/--timeout: 'x' is not a number of seconds"),
+        (
+            &["--max-redirects", "-1"],
+            "--max-redirects must not be negative",
+        ),
+        (
+            &["--max-redirects", "x"],
+            "--max-redirects must be a whole number",
+        ),
+        (
+            &["--connect-timeout", "-2"],
+            "--connect-timeout must not be negative",
+        ),
+        (
+            &["--connect-timeout", "0"],
+            "--connect-timeout must be greater than 0",
+        ),
+        (
+            &["--connect-timeout", "x"],
+            "--connect-timeout: 'x' is not a number",
+        ),
+        (
+            &["--max-size", "-1"],
+            "--max-size must not be negative, got '-1'",
+        ),
+        (
+            &["--max-size", "0"],
+            "--max-size must be at least 1 byte, got '0'",
+        ),
+        (
+            &["--max-size", "x"],
+            "--max-size: 'x' is not a number of bytes",
+        ),
+        (
+            &["--max-per-host", "-1"],
+            "--max-per-host must not be negative",
+        ),
+        (
+            &["--max-per-host", "x"],
+            "--max-per-host must be a whole number",
+        ),
+        (&["--lookahead", "-1"], "--lookahead must not be negative"),
+        (
+            &["--lookahead", "0"],
+            "--lookahead must be at least 1, got '0'",
+        ),
+        (&["--lookahead", "x"], "--lookahead must be a whole number"),
+        (
+            &["--rate", "-2/s"],
+            "--rate must not be negative, got '-2/s'",
+        ),
+        (&["--rate", "0"], "--rate: '0': N must be at least 1"),
+        (&["--rate", "x"], "--rate: 'x' is not N[/s|/m|/h|/d]"),
+        (
+            &["--rate-per-host", "-1"],
+            "--rate-per-host must not be negative",
+        ),
+        (
+            &["--rate-per-host", "0/m"],
+            "--rate-per-host: '0/m': N must be at least 1",
+        ),
+        (
+            &["--rate-per-host", "x"],
+            "--rate-per-host: 'x' is not N[/s|/m|/h|/d]",
+        ),
+        (
+            &["--retries", "-1"],
+            "--retries must not be negative, got '-1'",
+        ),
+        (&["--retries", "x"], "--retries must be a whole number"),
+        (
+            &["--retry-delay", "-1"],
+            "--retry-delay must not be negative",
+        ),
+        (
+            &["--retry-delay", "x"],
+            "--retry-delay: 'x' is not a number of seconds",
+        ),
+        (
+            &["--retry-max-delay", "-1"],
+            "--retry-max-delay must not be negative",
+        ),
+        (
+            &["--retry-max-delay", "x"],
+            "--retry-max-delay: 'x' is not a number",
+        ),
+        (
+            &["--max-retry-after", "-1"],
+            "--max-retry-after must not be negative",
+        ),
+        (
+            &["--max-retry-after", "x"],
+            "--max-retry-after: 'x' is not a number",
+        ),
+        (
+            &["-I", "-X", "GET"],
+            "-I/--head cannot be used with -X/--method",
+        ),
+        (
+            &["-X", "GET", "--head"],
+            "-X/--method cannot be used with -I/--head",
+        ),
+        (
+            &["-I", "-d", "a"],
+            "-I/--head cannot be used with -d/--data",
+        ),
+        (
+            &["--head", "--data-binary", "a"],
+            "-I/--head cannot be used with --data-binary",
+        ),
+        (
+            &["--http1.1", "--http2-prior-knowledge"],
+            "--http1.1 cannot be used with --http2-prior-knowledge",
+        ),
+        (
+            &["-u", "alice"],
+            "-u/--user must be USER:PASSWORD (there is no password prompt",
+        ),
+        (
+            &["--generate", "completions", "csh"],
+            "--generate takes 'completions bash', 'completions zsh' or 'completions fish'",
+        ),
+    ];
+    for (args, want) in table {
+        let out = Cmd::new(args).output("");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
+        assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {}", out.stderr);
+        let line = out.stderr.trim_end();
+        assert!(line.starts_with("fetcher-stream: "), "{args:?}: {line}");
+        assert!(line.contains(want), "{args:?}: {line}\n  wanted: {want}");
+        assert!(!line.contains("alice"), "{args:?}: {line}");
+    }
+}
+
+/// curl's -m (= --timeout) and -s/--silent (= -q) work like ours.
+#[test]
+fn curl_short_names_for_timeout_and_quiet() {
+    let hang = RawServer::every(Reply::hang());
+    for flag in ["-s", "--silent"] {
+        let run = run(&["-m", "0.2", flag], format!("{}\n", hang.url("/")));
+        assert_eq!(run.code(), 1, "{flag}: {}", run.stderr);
+        assert_eq!(run.records[0].error_kind.as_deref(), Some("timeout"));
+        assert_eq!(run.stderr, "", "{flag}");
+    }
+}
+
+/// `--generate completions SHELL` prints a script that names the flags and
+/// that the shell itself parses (zsh and fish when they are installed).
+#[test]
+fn completions_for_bash_zsh_and_fish() {
+    let checks: [(&str, &[&str]); 3] = [
+        ("bash", &["-n"]),
+        ("zsh", &["-n"]),
+        ("fish", &["--no-execute"]),
+    ];
+    for (shell, check) in checks {
+        let out = Cmd::new(&["--generate", "completions", shell]).output("");
+        assert_eq!(out.status.code(), Some(0), "{shell}: {}", out.stderr);
+        assert_eq!(out.stderr, "", "{shell}");
+        for flag in [
+            "max-concurrency",
+            "max-per-host",
+            "timeout",
+            "user",
+            "generate",
+        ] {
+            assert!(out.stdout.contains(flag), "{shell} completions lack {flag}");
+        }
+        let dir = std::env::temp_dir().join(format!("fetcher-stream-compl-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join(format!("completions.{shell}"));
+        std::fs::write(&script, &out.stdout).unwrap();
+        match std::process::Command::new(shell)
+            .args(check)
+            .arg(&script)
+            .output()
+        {
+            Ok(o) => assert!(
+                o.status.success(),
+                "{shell} {check:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            ),
+            // Only bash is sure to be installed.
+            Err(e) => assert!(shell != "bash", "running bash: {e}"),
+        }
+        let _ = std::fs::remove_file(&script);
+    }
+}

@@ -11,10 +11,12 @@ use crate::support::{run, RawServer, Reply, Server};
 
 /// The server holds each request until the rest of its group of N has
 /// arrived (`/gate/N`), so the peak is N exactly when N are kept in flight:
-/// `-c 4`, and 5 by default.
+/// `-c 4`, and the default 50 (on one host with `--max-per-host 0`).
 #[test]
 fn cli_keeps_exactly_c_requests_in_flight() {
-    let cases: [(&[&str], usize, usize); 2] = [(&["-c", "4"], 4, 20), (&[], 5, 15)];
+    // The default -c is 50; on one host that needs --max-per-host 0.
+    let cases: [(&[&str], usize, usize); 2] =
+        [(&["-c", "4"], 4, 20), (&["--max-per-host", "0"], 50, 100)];
     for (args, c, urls) in cases {
         let server = Server::start();
         let input: String = (0..urls)

@@ -725,9 +725,17 @@ fn open_file_limit_of_64_caps_the_concurrency_and_loses_nothing() {
     let urls: Vec<String> = (0..2000)
         .map(|i| server.url(&format!("/delay/20?{i}")))
         .collect();
-    let run = Cmd::new(&["--keep-order", "-c", "500", "-t", "10"])
-        .open_file_limit(64)
-        .run(lines(&urls));
+    let run = Cmd::new(&[
+        "--keep-order",
+        "-c",
+        "500",
+        "-t",
+        "10",
+        "--max-per-host",
+        "0",
+    ])
+    .open_file_limit(64)
+    .run(lines(&urls));
     run.assert_all_succeeded();
     assert_eq!(run.code(), 0, "{}", run.stderr);
     run.checked_summary();

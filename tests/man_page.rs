@@ -1,4 +1,5 @@
-//! The hand-written man page (`man/fetcher-stream.1`) keeps up with the CLI.
+//! The hand-written man page (`man/fetcher-stream.1`) and the README keep up
+//! with the CLI.
 //!
 //! The flags are defined once, in `src/cli.rs`; the man page is written by hand
 //! (as fd's is), so these tests compare it with what the built binary's `--help`
@@ -121,6 +122,8 @@ fn line_offsets(text: &str) -> impl Iterator<Item = (usize, &str)> {
 struct Item {
     short: Option<char>,
     long: String,
+    /// The heading as plain text (`-q, --quiet, -s, --silent`).
+    heading: String,
     body: String,
 }
 
@@ -182,6 +185,7 @@ fn parse_heading(h: &str) -> Item {
     Item {
         short,
         long,
+        heading: h.to_owned(),
         body: String::new(),
     }
 }
@@ -239,6 +243,45 @@ fn options_section_matches_help_flag_for_flag() {
         only_help.is_empty() && only_man.is_empty(),
         "(short, long) pairs differ.\n  in --help only: {only_help:?}\n  in OPTIONS only: {only_man:?}"
     );
+}
+
+/// The other names clap lists under an option (`[alias: -m]`,
+/// `[aliases: -s, --silent]`).
+fn aliases(body: &str) -> Vec<String> {
+    let squashed = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut found = Vec::new();
+    for open in ["[alias: ", "[aliases: "] {
+        if let Some(at) = squashed.find(open) {
+            let rest = &squashed[at + open.len()..];
+            let list = &rest[..rest.find(']').unwrap_or(rest.len())];
+            found.extend(list.split(", ").map(str::to_owned));
+        }
+    }
+    found
+}
+
+/// Each alias `--help` lists is in the man page's heading of its option, so
+/// that `-m` and `--silent` can be looked up there too.
+#[test]
+fn aliases_in_help_are_in_the_man_page_headings() {
+    let man = man_options(&man_page());
+    let mut checked = 0;
+    for item in help_options(&long_help()) {
+        for alias in aliases(&item.body) {
+            let doc = man
+                .iter()
+                .find(|m| m.long == item.long)
+                .unwrap_or_else(|| panic!("{} is not in OPTIONS", item.long));
+            let named = doc
+                .heading
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .any(|word| word == alias);
+            assert!(named, "{alias} (of {}) not in {:?}", item.long, doc.heading);
+            checked += 1;
+        }
+    }
+    // -m, --request, -s and --silent at least.
+    assert!(checked >= 4, "only {checked} aliases found in --help");
 }
 
 #[test]
@@ -337,4 +380,124 @@ fn the_checks_catch_a_missing_flag_and_a_wrong_default() {
         .find(|m| m.long == "--max-redirects")
         .expect("--max-redirects item");
     assert_eq!(default_value(&doc.body).as_deref(), Some("11"));
+}
+
+const README_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+
+/// The README's user part: everything before its `## Library` section,
+/// which may name the API.
+fn readme_user_part() -> String {
+    let text = std::fs::read_to_string(README_PATH)
+        .unwrap_or_else(|e| panic!("reading {README_PATH}: {e}"));
+    let end = text
+        .find("\n## Library")
+        .expect("README has a Library section");
+    text[..end].to_owned()
+}
+
+/// Every long flag of `--help` is in the README's user part too.
+#[test]
+fn every_long_flag_in_help_is_in_the_readme() {
+    let help = long_help();
+    let readme = readme_user_part();
+    let documented = long_flags(&readme);
+    let missing: Vec<String> = long_flags(&help)
+        .into_iter()
+        .filter(|f| !documented.contains(f))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "flags in --help but not in the README: {missing:?}"
+    );
+    // Short names and aliases too (`-m`, `-s`, `-L`, `-I`, `-u`, ...).
+    for item in help_options(&help) {
+        let names = item.short.map(|c| format!("-{c}")).into_iter();
+        for name in names.chain(aliases(&item.body)) {
+            assert!(
+                readme.contains(&format!("`{name}`")) || readme.contains(&format!("`{name} ")),
+                "{name} (of {}) is not in the README",
+                item.long
+            );
+        }
+    }
+}
+
+/// The kinds of the warning and error records the program writes, read from
+/// its source (`Notice::warning("kind"` and `Notice::error("kind"`).
+fn notice_kinds() -> BTreeSet<String> {
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+    let mut kinds = BTreeSet::new();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for call in ["Notice::warning(", "Notice::error("] {
+            for (at, _) in text.match_indices(call) {
+                let rest = text[at + call.len()..].trim_start();
+                if let Some(quoted) = rest.strip_prefix('"') {
+                    kinds.insert(quoted[..quoted.find('"').unwrap()].to_owned());
+                }
+            }
+        }
+    }
+    kinds
+}
+
+/// Each kind of warning and error record is explained in the README, the man
+/// page and the `kind` field's documentation.
+#[test]
+fn every_notice_kind_is_documented() {
+    let kinds = notice_kinds();
+    for expected in ["open_file_limit", "raised", "per_host_cap", "input"] {
+        assert!(
+            kinds.contains(expected),
+            "{expected} not found in src: {kinds:?}"
+        );
+    }
+    let readme = readme_user_part();
+    let man = section(&man_page(), "OUTPUT FORMAT").to_owned();
+    let output =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/output.rs")).unwrap();
+    let field_doc = &output[output.find("pub struct Notice").unwrap()..];
+    let field_doc = &field_doc[..field_doc.find("pub kind").unwrap()];
+    for kind in &kinds {
+        assert!(
+            readme.contains(&format!("`{kind}`")),
+            "{kind} not in the README"
+        );
+        assert!(
+            man.contains(&format!("\n.B {kind}\n")),
+            "{kind} not in the man page"
+        );
+        assert!(
+            field_doc.contains(&format!("`{kind}`")),
+            "{kind} not in Notice::kind's doc"
+        );
+    }
+}
+
+/// User docs (--help, the man page, the README's user part) name behaviours,
+/// not the program's internals.
+#[test]
+fn user_docs_name_no_internals() {
+    let internals = [
+        "buffer_unordered",
+        "buffered(",
+        "FetchResult",
+        "Config",
+        "Scheduler",
+        "tokio",
+        "futures",
+    ];
+    for (name, text) in [
+        ("--help", long_help()),
+        ("the man page", man_page()),
+        ("the README", readme_user_part()),
+    ] {
+        for word in internals {
+            assert!(!text.contains(word), "{name} mentions {word}");
+        }
+    }
 }

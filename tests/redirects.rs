@@ -1,6 +1,24 @@
 //! Redirects.
 
-use crate::support::{exact, run, Record, Server};
+use crate::support::{exact, lines, run, Record, Seen, Server};
+
+/// curl's -L/--location is accepted and changes nothing: redirects are
+/// followed with or without it.
+#[test]
+fn location_flag_is_accepted_and_redirects_are_followed_anyway() {
+    let server = Server::start();
+    let url = server.url("/redirect/2");
+    for flag in ["-L", "--location"] {
+        let run = run(&[flag], format!("{url}\n"));
+        assert_eq!(run.code(), 0, "{flag}: {}", run.stderr);
+        assert_eq!(
+            run.records[0].final_url.as_deref(),
+            Some(server.url("/redirect/0").as_str()),
+            "{flag}"
+        );
+    }
+    assert_eq!(server.hits(), 6);
+}
 
 #[test]
 fn relative_redirect_chain_is_followed_to_the_final_url() {
@@ -128,4 +146,53 @@ fn credentials_are_kept_on_a_same_origin_redirect() {
         );
         assert_eq!(s.headers["x-other"], "kept", "{}", s.target);
     }
+}
+
+/// `-u USER:PASSWORD` (Basic, RFC 7617) goes to the input URL's origin,
+/// redirect hops back to it included, never to another origin; a URL's own
+/// credentials and an `Authorization` field win; the secret is never printed.
+#[test]
+fn user_credentials_stay_with_the_input_origin() {
+    const ALICE: &str = "Basic YWxpY2U6czNjcjpldA=="; // alice:s3cr:et
+    let (a, b) = (Server::start(), Server::start());
+    let back = a.url("/back");
+    let to_b = b.url(&format!("/to?{back}"));
+    let via_b = a.url(&format!("/to?{to_b}"));
+    let same = a.url(&format!("/to?{}", a.url("/landing")));
+    let run = run(&["-u", "alice:s3cr:et", "-c", "1"], lines(&[&via_b, &same]));
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    assert!(!run.stdout.contains("s3cr") && !run.stderr.contains("s3cr"));
+    let auth = |seen: &[Seen]| -> Vec<(String, Option<String>)> {
+        seen.iter()
+            .map(|s| {
+                let value = s.headers.get("authorization");
+                (
+                    s.target.clone(),
+                    value.map(|v| v.to_str().unwrap().to_owned()),
+                )
+            })
+            .collect()
+    };
+    // A's hops all carry it (the first URL's hop back from B too); B's none.
+    let on_a = auth(&a.seen());
+    assert_eq!(on_a.len(), 4, "{on_a:?}");
+    assert!(
+        on_a.iter().all(|(_, v)| v.as_deref() == Some(ALICE)),
+        "{on_a:?}"
+    );
+    assert_eq!(auth(&b.seen()), [(b.seen()[0].target.clone(), None)]);
+
+    // A URL's own user:password@ wins, and so does -H Authorization.
+    let c = Server::start();
+    let own = c.url("/own").replace("http://", "http://bob:pw@");
+    let run = crate::support::run(&["-u", "alice:s3cr:et"], format!("{own}\n"));
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    assert_eq!(c.seen()[0].headers["authorization"], "Basic Ym9iOnB3");
+    let d = Server::start();
+    let run = crate::support::run(
+        &["-u", "alice:s3cr:et", "-H", "Authorization: Bearer t"],
+        lines(&[d.url("/")]),
+    );
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    assert_eq!(d.seen()[0].headers["authorization"], "Bearer t");
 }

@@ -123,6 +123,19 @@ fn any_method_without_a_body_sends_no_body_fields() {
     assert!(len.is_empty() || len == ["0"], "{len:?}");
 }
 
+/// curl's -I/--head: HEAD for every URL, size 0.
+#[test]
+fn head_flag_sends_head() {
+    for flag in ["-I", "--head"] {
+        let server = Server::start();
+        let url = server.url("/bytes/5");
+        let run = run(&[flag], format!("{url}\n"));
+        assert_eq!(run.code(), 0, "{flag}: {}", run.stderr);
+        assert_eq!(exact(&run.records), [Record::success(&url, 200, 0)]);
+        assert_eq!(server.seen()[0].method, Method::HEAD, "{flag}");
+    }
+}
+
 #[test]
 fn data_files_strip_cr_lf_and_data_binary_keeps_every_byte() {
     let raw = b"a=1\r\nb=2\n\x00\xff";

@@ -70,6 +70,87 @@ fn max_per_host_caps_each_host_and_slow_host_does_not_block_the_fast() {
     );
 }
 
+/// The default per-host cap (10) on one host at `-c 64`: 10 in flight, and
+/// one `per_host_cap` warning naming the flag; a cap the user gives (10
+/// too) never warns; `--max-per-host 0` lets all 30 go at once; many hosts
+/// each under the cap give no warning.
+#[test]
+fn the_default_per_host_cap_warns_once_when_it_holds_the_run_back() {
+    let server = Server::start();
+    let r = run(&["-c", "64"], lines(&urls(&server, "/gate/10", 30)));
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    assert_eq!(r.records.len(), 30);
+    assert_eq!(server.peak(), 10);
+    let message = format!(
+        "host http://127.0.0.1:{} is at the default per-host cap of 10 while 54 of 64 \
+         slots are free; --max-per-host N raises it, 0 removes it",
+        server.port()
+    );
+    assert_eq!(
+        r.notices(),
+        [serde_json::json!({
+            "type": "warning",
+            "kind": "per_host_cap",
+            "message": message,
+            "flag": "--max-per-host",
+        })],
+        "{}",
+        r.stderr
+    );
+
+    let server = Server::start();
+    let r = run(
+        &["-c", "64", "--max-per-host", "10"],
+        lines(&urls(&server, "/gate/10", 30)),
+    );
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    assert_eq!(server.peak(), 10);
+    assert!(r.notices().is_empty(), "{}", r.stderr);
+
+    let server = Server::start();
+    let r = run(
+        &["-c", "64", "--max-per-host", "0"],
+        lines(&urls(&server, "/gate/30", 30)),
+    );
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    assert_eq!(server.peak(), 30);
+    assert!(r.notices().is_empty(), "{}", r.stderr);
+
+    let servers: Vec<Server> = (0..6).map(|_| Server::start()).collect();
+    let input: Vec<String> = servers.iter().flat_map(|s| urls(s, "/gate/5", 5)).collect();
+    let r = run(&["-c", "64"], lines(&input));
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    assert!(servers.iter().all(|s| s.peak() == 5));
+    assert!(r.notices().is_empty(), "{}", r.stderr);
+}
+
+/// `--lookahead` below `-c` is raised to `-c`, with a `raised` warning; with
+/// nothing that makes a URL wait it is not used, and nothing is said.
+#[test]
+fn a_lookahead_below_c_is_raised_with_a_warning() {
+    let server = Server::start();
+    let input = lines(&urls(&server, "/", 3));
+    let r = run(&["-c", "8", "--lookahead", "2"], input.clone());
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    assert_eq!(
+        r.notices(),
+        [serde_json::json!({
+            "type": "warning",
+            "kind": "raised",
+            "message": "--lookahead 2 is below -c 8; using 8",
+            "flag": "--lookahead",
+        })],
+        "{}",
+        r.stderr
+    );
+    let r = run(
+        &["-c", "8", "--lookahead", "2", "--max-per-host", "0"],
+        input,
+    );
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    assert!(r.notices().is_empty(), "{}", r.stderr);
+}
+
 /// The head-of-line case: a block of slow URLs first, then fast ones. With
 /// `--max-per-host 2` the waiting slow URLs hold no global slot, so the fast
 /// ones (further on in the window) all finish before the third slow one.

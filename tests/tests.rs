@@ -30,7 +30,7 @@ mod requests;
 mod specs;
 // --compressed decoding (gzip, br, zstd, deflate) and --max-size.
 mod compression;
-// Exit codes, usage errors, the summary line, -q, prompt output.
+// Exit codes, usage errors, the summary line, -q/-s, -m, completions, prompt output.
 mod cli;
 // Broken pipe on stdout, SIGINT and SIGTERM.
 mod signals;
@@ -48,7 +48,7 @@ mod tls;
 mod proxy;
 // The README's safety claims: bodies never printed, control characters escaped.
 mod safety;
-// The hand-written man page keeps up with --help, the exit statuses and error kinds.
+// The man page and README keep up with --help, the exit statuses, error and notice kinds.
 mod man_page;
 // The JSON Schemas in schema/ match the record and summary types and reject bad lines.
 mod schema;

@@ -271,13 +271,14 @@ DANTED_PID=$!
 
 # fs URL... -- OPTIONS...: run the release binary on the URLs (one a line), print
 # its records. Never fails (exit 1 just means some record is a failure); a
-# run over 60 s is killed.
+# run over 60 s is killed. Each check talks to one server, so the default
+# per-host cap (10) is off: -c alone sets the concurrency.
 fs() {
   local urls=() opts=()
   while [ $# -gt 0 ] && [ "$1" != -- ]; do urls+=("$1"); shift; done
   [ $# -eq 0 ] || shift
   opts=("$@")
-  printf '%s\n' "${urls[@]}" | timeout -k 5 60 "$BIN" -q "${opts[@]}" || true
+  printf '%s\n' "${urls[@]}" | timeout -k 5 60 "$BIN" -q --max-per-host 0 "${opts[@]}" || true
 }
 
 wait_up() { # NAME PID URL [OPTIONS...]
