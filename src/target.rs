@@ -107,11 +107,35 @@ pub fn parse_url(line: &str, default_scheme: DefaultScheme) -> Result<Url, Fetch
     } else {
         Url::parse(line)
     };
-    let url = url.map_err(|e| FetchError::InvalidUrl(e.to_string()))?;
+    let url = url.map_err(|e| FetchError::InvalidUrl(parse_error_message(e, line, bare)))?;
     check_scheme(&url)?;
     check_host(&url, bare.then_some(line))?;
     check_target(&url)?;
     Ok(url)
+}
+
+/// The message for a line the URL parser refused. A host the parser cannot
+/// map to a DNS name (`not a url`, `http://a b/`) is named, since the
+/// parser's own words ("invalid international domain name") point at IDNA
+/// when the usual cause is a space or a stray character.
+fn parse_error_message(e: url::ParseError, line: &str, bare: bool) -> String {
+    match e {
+        url::ParseError::IdnaError | url::ParseError::InvalidDomainCharacter => {
+            let rest = if bare {
+                line
+            } else {
+                line.split_once("://").map_or(line, |(_, rest)| rest)
+            };
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            let host = match host.rsplit_once(':') {
+                Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+                _ => host,
+            };
+            format!("'{}' is not a valid host name", host.escape_debug())
+        }
+        e => e.to_string(),
+    }
 }
 
 /// Requires a host that can be looked up or connected to: a valid DNS name
@@ -264,6 +288,23 @@ mod tests {
                 .as_str(),
             "http://example.com/"
         );
+    }
+
+    #[test]
+    fn a_host_the_parser_refuses_is_named() {
+        for (line, host) in [
+            ("not a url", "not a url"),
+            ("http://a b/x", "a b"),
+            ("https://u:p@bad host:8443/x?q", "bad host"),
+            ("a\u{1}b.example", "a\\u{1}b.example"),
+        ] {
+            let e = parse_url(line, DefaultScheme::Https).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("invalid URL: '{host}' is not a valid host name"),
+                "{line:?}"
+            );
+        }
     }
 
     #[test]
