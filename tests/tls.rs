@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use crate::support::{
-    by_url, lines, run, stalling_handshake, Leaf, Options, Pki, Record, Run, Server,
+    by_url, closing_handshake, lines, run, stalling_handshake, Leaf, Options, Pki, Record, Run,
+    Server,
 };
 
 /// Runs the binary with `args` and the URLs as stdin lines.
@@ -322,6 +323,22 @@ fn insecure_accepts_self_signed_and_wrong_name_certificates() {
     }
     assert_eq!(self_signed.hits(), 2);
     assert_eq!(wrong_name.hits(), 2);
+}
+
+/// A server that closes the connection during the handshake gets a
+/// sentence, not the TLS library's "tls handshake eof".
+#[test]
+fn a_server_closing_during_the_handshake_is_said_in_a_sentence() {
+    let server = closing_handshake();
+    let url = format!("https://127.0.0.1:{}/", server.port());
+    let r = fetch(&[], std::slice::from_ref(&url));
+    assert_eq!(r.code(), 1, "{}", r.stderr);
+    assert_failure(
+        &r.records[0],
+        &url,
+        "tls",
+        "the server closed the connection during the TLS handshake",
+    );
 }
 
 // ---------------------------------------------------------------------------

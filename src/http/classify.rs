@@ -218,6 +218,7 @@ fn chain_message(err: &(dyn StdError + 'static)) -> String {
     let tls = chain(err)
         .find_map(|e| e.downcast_ref::<rustls::Error>())
         .map(|tls| (tls.to_string(), super::tls::error_message(tls)));
+    let handshake_eof = chain(err).any(is_handshake_eof);
     let mut out = String::new();
     let mut last = String::new();
     for e in chain(err) {
@@ -226,6 +227,9 @@ fn chain_message(err: &(dyn StdError + 'static)) -> String {
             continue;
         }
         let mut msg = e.to_string();
+        if handshake_eof {
+            msg = msg.replace(HANDSHAKE_EOF, HANDSHAKE_EOF_SENTENCE);
+        }
         if let Some((raw, sentence)) = &tls {
             msg = msg.replace(raw.as_str(), sentence);
         }
@@ -239,6 +243,20 @@ fn chain_message(err: &(dyn StdError + 'static)) -> String {
         last = msg;
     }
     out
+}
+
+/// What the TLS layer (tokio-rustls) says when the peer closed the
+/// connection before the handshake ended, as an `UnexpectedEof` error; the
+/// errors wrapping it repeat it.
+const HANDSHAKE_EOF: &str = "tls handshake eof";
+
+/// [`HANDSHAKE_EOF`] as the record says it.
+const HANDSHAKE_EOF_SENTENCE: &str = "the server closed the connection during the TLS handshake";
+
+fn is_handshake_eof(e: &(dyn StdError + 'static)) -> bool {
+    e.downcast_ref::<io::Error>().is_some_and(|io| {
+        io.kind() == io::ErrorKind::UnexpectedEof && io.to_string() == HANDSHAKE_EOF
+    })
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ pub use pty::{pty, read_terminal};
 pub use raw::{ok, RawServer, Reply, Request};
 pub use record::{by_url, counts, error_kinds, exact, parse_lines, Kind, Record, Summary};
 pub use run::{lines, run, Cmd, Run, Running};
-pub use tls::{stalling_handshake, Leaf, Options, Pki};
+pub use tls::{closing_handshake, stalling_handshake, Leaf, Options, Pki};
 
 /// A loopback port with nothing listening on it (bound, then closed).
 pub fn dead_port() -> u16 {

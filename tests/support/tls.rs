@@ -204,6 +204,18 @@ impl Server {
 /// A raw server that reads the first bytes of each connection, records them
 /// as a head when they are a TLS handshake record (a ClientHello), and never
 /// answers: `requests()` counts the ClientHellos.
+/// A server that reads the ClientHello and then closes the connection
+/// without a word.
+pub fn closing_handshake() -> RawServer {
+    RawServer::custom(|mut stream, _log| {
+        Box::pin(async move {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf).await;
+            drop(stream);
+        })
+    })
+}
+
 pub fn stalling_handshake() -> RawServer {
     RawServer::custom(|mut stream, log| {
         Box::pin(async move {
