@@ -77,6 +77,13 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
         dumb: std::env::var_os("TERM").is_some_and(|t| t == "dumb"),
         typing,
     };
+    // Before the progress line starts, which it would tear. A person reads
+    // a terminal: plain text there, the JSON warning elsewhere.
+    if typing && terminal.stderr_is_terminal {
+        output::report_error(TERMINAL_HINT);
+    } else if typing {
+        output::report(&Notice::warning("terminal_input", TERMINAL_HINT));
+    }
     let progress = Progress::start(opts.progress.shows(opts.quiet, terminal), stats.clone());
     if let Some(limit) = fdlimit::raise_nofile_limit() {
         let fitted = fdlimit::fit_concurrency(config.max_concurrency, limit);
@@ -128,15 +135,14 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
     }
     let input_failed = Arc::new(AtomicBool::new(false));
     let failed = input_failed.clone();
-    if typing {
-        output::report(&Notice::warning("terminal_input", TERMINAL_HINT));
-    }
     let lines = read_sources(
         opts.sources(),
         opts.input,
         cancel.clone(),
         Arc::new(move |name: &str, e: &std::io::Error| {
-            output::report(&Notice::error("input", &format!("{name}: {e}")).file(name));
+            // An empty name is shown as the shell would write it.
+            let shown = if name.is_empty() { "''" } else { name };
+            output::report(&Notice::error("input", &format!("{shown}: {e}")).file(name));
             failed.store(true, Ordering::Relaxed);
         }),
     );
@@ -172,15 +178,10 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
 pub fn main() -> ExitCode {
     let opts = match Opts::try_parse_args(std::env::args_os()) {
         Ok(opts) => opts,
-        Err(e) if cli::usage_message(&e).is_some() => {
-            output::report_error(&cli::usage_message(&e).unwrap_or_default());
-            return Exit::Error.into();
-        }
-        // Usage errors echo the offending value: escape control characters in
-        // it (a CR or ESC from `-H` must not reach the terminal raw).
+        // One line, with control characters from the offending value escaped
+        // (a CR or ESC from `-H` must not reach the terminal raw).
         Err(e) if e.use_stderr() => {
-            let text = output::escape_controls(&e.render().to_string());
-            let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
+            output::report_error(&cli::usage_message(&e).unwrap_or_default());
             return Exit::Error.into();
         }
         Err(e) => e.exit(),

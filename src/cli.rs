@@ -57,7 +57,7 @@ pub struct Opts {
     /// As curl's --url: the value is always a URL, never a file name, so it
     /// may lack a scheme (example.com). The --url values come first in input
     /// order, before the URL|FILE arguments.
-    #[arg(long = "url", value_name = "URL")]
+    #[arg(long = "url", value_name = "URL", value_parser = parse_url_value)]
     pub urls: Vec<String>,
 
     /// Most requests in flight at once.
@@ -87,7 +87,7 @@ pub struct Opts {
         long,
         value_name = "SECONDS",
         default_value = "5",
-        allow_negative_numbers = true,
+        allow_hyphen_values = true,
         value_parser = parse_timeout
     )]
     pub timeout: Duration,
@@ -120,7 +120,7 @@ pub struct Opts {
     /// redirects; with --retries, the last attempt's) is not in the list
     /// gives a `status` failure that keeps `status`, so the exit status is
     /// 1. Without --accept every status is a success, 404 and 500 included.
-    #[arg(long, value_name = "STATUSES", value_parser = parse_accept)]
+    #[arg(long, value_name = "STATUSES", allow_hyphen_values = true, value_parser = parse_accept)]
     pub accept: Option<StatusSet>,
 
     /// Print records in input order instead of completion order.
@@ -208,7 +208,7 @@ pub struct Opts {
     /// Covers name resolution, the TCP connect and the TLS handshake of each
     /// new connection, as curl's --connect-timeout. Expiry gives a `connect`
     /// failure. The --timeout deadline still covers the whole URL.
-    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true, value_parser = parse_timeout)]
+    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true, value_parser = parse_timeout)]
     pub connect_timeout: Option<Duration>,
 
     /// Format of input lines: `text` (one URL a line) or `jsonl`.
@@ -296,8 +296,16 @@ pub struct Opts {
     /// When the default cap is what holds a run back (a host at its cap while
     /// global slots are free), a `per_host_cap` warning says so, once. With
     /// 0 and without --rate-per-host, --rate and --retries, URLs simply start
-    /// in input order. [default: 10]
-    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = count(0))]
+    /// in input order.
+    // `None` when not given (see `try_parse_args`), which alone enables the
+    // `per_host_cap` warning; clap's default is there for --help.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value = DEFAULT_MAX_PER_HOST_TEXT,
+        allow_negative_numbers = true,
+        value_parser = count(0)
+    )]
     pub max_per_host: Option<u32>,
 
     /// Input lines read ahead to find URLs whose host can take a request.
@@ -350,11 +358,11 @@ pub struct Opts {
     ///
     /// Exponential backoff with full jitter: the wait after attempt k is
     /// random in [0, min(--retry-max-delay, SECONDS x 2^(k-1))].
-    #[arg(long, value_name = "SECONDS", default_value = "1", allow_negative_numbers = true, value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECONDS", default_value = "1", allow_hyphen_values = true, value_parser = parse_seconds)]
     pub retry_delay: Duration,
 
     /// Longest backoff between two attempts, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value = "30", allow_negative_numbers = true, value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECONDS", default_value = "30", allow_hyphen_values = true, value_parser = parse_seconds)]
     pub retry_max_delay: Duration,
 
     /// Retry non-idempotent methods (POST, PATCH, ...) too.
@@ -369,7 +377,7 @@ pub struct Opts {
     /// pauses its host for that long, at most SECONDS, unless
     /// --max-per-host 0 is given without --retries, --rate and
     /// --rate-per-host; a retry of that URL waits at least as long.
-    #[arg(long, value_name = "SECONDS", default_value = "60", allow_negative_numbers = true, value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECONDS", default_value = "60", allow_hyphen_values = true, value_parser = parse_seconds)]
     pub max_retry_after: Duration,
 
     /// Copy this response header field into the record's "headers" (repeatable).
@@ -416,7 +424,7 @@ pub struct Opts {
         long,
         num_args = 2,
         value_names = ["completions", "SHELL"],
-        value_parser = ["completions", "bash", "zsh", "fish"],
+        value_parser = generate_values(),
         hide_possible_values = true
     )]
     pub generate: Option<Vec<String>>,
@@ -425,9 +433,50 @@ pub struct Opts {
 /// The per-host cap when --max-per-host is not given.
 pub const DEFAULT_MAX_PER_HOST: u32 = 10;
 
+/// [`DEFAULT_MAX_PER_HOST`] as --help shows it.
+const DEFAULT_MAX_PER_HOST_TEXT: &str = "10";
+
 /// What `--generate` accepts, as a usage error says it.
 const GENERATE_VALUES: &str =
     "--generate takes 'completions bash', 'completions zsh' or 'completions fish'";
+
+/// The words `--generate` takes. Only `completions` is offered for
+/// completion: the shells are the second word, which
+/// [`Opts::completions`] completes on its own (a clap option has one list
+/// of values for all its words).
+fn generate_values() -> clap::builder::PossibleValuesParser {
+    use clap::builder::PossibleValue;
+    let shell = |name| PossibleValue::new(name).hide(true);
+    [
+        PossibleValue::new("completions"),
+        shell("bash"),
+        shell("zsh"),
+        shell("fish"),
+    ]
+    .into()
+}
+
+/// Where clap_complete's bash script completes the word after `--generate`.
+const BASH_GENERATE_CASE: &str = "                --generate)\n";
+
+/// The bash case for the word after `--generate completions`: the shells.
+const BASH_SHELL_CASE: &str = r#"                completions)
+                    if [[ ${COMP_CWORD} -ge 2 && "${COMP_WORDS[COMP_CWORD-2]}" == --generate ]]; then
+                        COMPREPLY=($(compgen -W "bash zsh fish" -- "${cur}"))
+                        return 0
+                    fi
+                    COMPREPLY=()
+                    ;;
+"#;
+
+/// clap_complete's zsh spec of the two words of `--generate`, and the same
+/// with the shells as the second word.
+const ZSH_GENERATE_WORDS: &str = ":completions:(completions):completions:(completions)'";
+const ZSH_GENERATE_WORDS_FIXED: &str = ":completions:(completions):SHELL:(bash zsh fish)'";
+
+/// The fish completion of the word after `--generate completions`.
+const FISH_SHELL_WORD: &str = "complete -c fetcher-stream -n 'set -l w (commandline -opc); \
+     test (count $w) -ge 2; and test \"$w[-2]\" = --generate' -f -a 'bash zsh fish'\n";
 
 /// The shell of `--generate completions SHELL`; `None` for any other pair.
 fn completions_shell(what: &[String]) -> Option<clap_complete::Shell> {
@@ -443,51 +492,83 @@ fn completions_shell(what: &[String]) -> Option<clap_complete::Shell> {
     }
 }
 
-/// A usage error as one line, for the errors whose clap rendering would
-/// say too much or too little: a bad value (`-c/--max-concurrency must be
-/// at least 1, got '0'`; clap would add the value's type and range) and two
-/// flags that exclude each other (`-I/--head cannot be used with
-/// -X/--method`; clap would add a usage line built from them). The value
-/// itself is not repeated (a --user value is a secret); the parsers' own
-/// messages quote it where that helps. `None` for other errors, which clap
-/// renders itself.
+/// A usage error as one line (`fetcher-stream: ` is the caller's), for
+/// every error clap reports on stderr; `None` for `--help` and `--version`,
+/// which clap prints itself.
+///
+/// - a bad value: `-c/--max-concurrency must be at least 1, got '0'` (clap
+///   would add the value's type and range);
+/// - a value not in a closed set: `--hash: 'md5' is not one of sha256`;
+/// - a missing value: `-c/--max-concurrency needs a value`;
+/// - an unknown flag: `unknown flag '--timout' (did you mean '--timeout'?)`,
+///   without clap's hint to pass it after `--` (that would make it a file
+///   name);
+/// - two flags that exclude each other: `-I/--head cannot be used with
+///   -X/--method` (clap would add a usage line built from them);
+/// - anything else: the first line of clap's message.
+///
+/// The value itself is not repeated where clap would (a --user value is a
+/// secret); the parsers' own messages quote it where that helps.
 pub fn usage_message(e: &clap::Error) -> Option<String> {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     use std::error::Error as _;
+    if !e.use_stderr() {
+        return None;
+    }
     let text = |kind| match e.get(kind) {
         Some(ContextValue::String(s)) => Some(vec![s.clone()]),
         Some(ContextValue::Strings(v)) => Some(v.clone()),
         _ => None,
     };
-    let arg = match text(ContextKind::InvalidArg) {
-        Some(arg) => arg,
-        // `try_parse_args`'s own check of --generate.
-        None if e.to_string().contains(GENERATE_VALUES) => return Some(GENERATE_VALUES.into()),
-        None => return None,
-    };
-    let flag = flag_names(arg.first()?);
-    match e.kind() {
-        ErrorKind::ValueValidation => {
-            let why = e.source()?.to_string();
-            Some(if why.starts_with("must ") {
-                format!("{flag} {why}")
-            } else {
-                format!("{flag}: {why}")
-            })
+    let first = |kind| text(kind).and_then(|v| v.into_iter().next());
+    let specific = first(ContextKind::InvalidArg).and_then(|arg| {
+        let flag = flag_names(&arg);
+        match e.kind() {
+            _ if flag == "--generate" => Some(GENERATE_VALUES.to_owned()),
+            ErrorKind::ValueValidation => {
+                let why = e.source()?.to_string();
+                let joins = ["must ", "takes ", "value "]
+                    .iter()
+                    .any(|w| why.starts_with(w));
+                Some(if joins {
+                    format!("{flag} {why}")
+                } else {
+                    format!("{flag}: {why}")
+                })
+            }
+            ErrorKind::InvalidValue | ErrorKind::NoEquals => {
+                let value = first(ContextKind::InvalidValue).unwrap_or_default();
+                if value.is_empty() {
+                    return Some(format!("{flag} needs a value"));
+                }
+                let valid = text(ContextKind::ValidValue).unwrap_or_default();
+                Some(format!(
+                    "{flag}: '{value}' is not one of {}",
+                    valid.join(", ")
+                ))
+            }
+            ErrorKind::UnknownArgument => Some(match first(ContextKind::SuggestedArg) {
+                Some(like) => format!("unknown flag '{arg}' (did you mean '{like}'?)"),
+                None => format!("unknown flag '{arg}'; see --help"),
+            }),
+            ErrorKind::ArgumentConflict => {
+                let others: Vec<String> = text(ContextKind::PriorArg)?
+                    .iter()
+                    .map(|o| flag_names(o))
+                    .collect();
+                Some(format!(
+                    "{flag} cannot be used with {}",
+                    others.join(" or ")
+                ))
+            }
+            _ => None,
         }
-        ErrorKind::InvalidValue if flag == "--generate" => Some(GENERATE_VALUES.to_owned()),
-        ErrorKind::ArgumentConflict => {
-            let others: Vec<String> = text(ContextKind::PriorArg)?
-                .iter()
-                .map(|o| flag_names(o))
-                .collect();
-            Some(format!(
-                "{flag} cannot be used with {}",
-                others.join(" or ")
-            ))
-        }
-        _ => None,
-    }
+    });
+    Some(specific.unwrap_or_else(|| {
+        let rendered = e.to_string();
+        let line = rendered.lines().next().unwrap_or_default();
+        line.strip_prefix("error: ").unwrap_or(line).to_owned()
+    }))
 }
 
 /// `-c/--max-concurrency` for clap's `--max-concurrency <N>` (or `-c <N>`):
@@ -568,36 +649,42 @@ fn parse_count(s: &str, min: u32) -> Result<u32, String> {
     Ok(n)
 }
 
+/// A deadline in seconds: at least 1 ms, fractions allowed.
 fn parse_timeout(s: &str) -> Result<Duration, String> {
-    if is_negative(s) {
-        return Err(format!("must not be negative, got '{s}'"));
-    }
-    let secs: f64 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
-    if !secs.is_finite() || secs <= 0.0 {
+    let (secs, d) = seconds(s)?;
+    if secs == 0.0 {
         return Err(format!("must be greater than 0, got '{s}'"));
     }
-    if secs < 0.001 {
+    if d < Duration::from_millis(1) {
         return Err(format!("must be at least 0.001 (1 ms), got '{s}'"));
     }
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("'{s}' is too large"))
+    Ok(d)
 }
 
 /// A number of seconds, 0 or more, fractions allowed.
 fn parse_seconds(s: &str) -> Result<Duration, String> {
+    seconds(s).map(|(_, d)| d)
+}
+
+/// A number of seconds, 0 or more, as parsed and as a [`Duration`], up to
+/// what a `Duration` holds (about 584 billion years; the run takes anything
+/// over 30 years as 30 years): NaN is not a number, and infinity or a value
+/// beyond that (`1e20`, `1e400`) is too large.
+fn seconds(s: &str) -> Result<(f64, Duration), String> {
     if is_negative(s) {
         return Err(format!("must not be negative, got '{s}'"));
     }
     let secs: f64 = s
         .trim()
         .parse()
-        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("must be 0 or more, got '{s}'"));
+        .ok()
+        .filter(|x: &f64| !x.is_nan())
+        .ok_or_else(|| format!("'{s}' is not a number of seconds"))?;
+    if secs < 0.0 {
+        return Err(format!("must not be negative, got '{s}'"));
     }
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("'{s}' is too large"))
+    let d = Duration::try_from_secs_f64(secs).map_err(|_| format!("'{s}' is too large"))?;
+    Ok((secs, d))
 }
 
 fn parse_rate(s: &str) -> Result<Rate, String> {
@@ -613,7 +700,25 @@ fn parse_user(s: &str) -> Result<Credentials, String> {
 }
 
 fn parse_accept(s: &str) -> Result<StatusSet, String> {
+    if is_negative(s) {
+        return Err(format!("must not be negative, got '{s}'"));
+    }
     s.parse()
+}
+
+/// What a URL given on the command line must not contain: a line break,
+/// which would make it two lines (or, with the URL parser's removal of
+/// tabs and newlines, silently one URL made of two).
+fn line_break_in(value: &[u8]) -> bool {
+    value.iter().any(|&b| b == b'\n' || b == b'\r')
+}
+
+/// A `--url` value: one input line, so it may not hold a line break.
+fn parse_url_value(s: &str) -> Result<String, String> {
+    if line_break_in(s.as_bytes()) {
+        return Err("value contains a line break: give each URL its own --url".into());
+    }
+    Ok(s.to_owned())
 }
 
 /// Whether a command-line argument is a URL rather than a file name: it
@@ -634,6 +739,13 @@ fn parse_method(s: &str) -> Result<Method, String> {
 /// A field name for `--include-header`: an RFC 9110 token (sec. 5.1),
 /// lower-cased.
 fn parse_header_name(s: &str) -> Result<HeaderName, String> {
+    if is_url_argument(std::ffi::OsStr::new(s)) {
+        return Err(
+            "takes a header field name (curl's -i is not supported: records already \
+             carry the status and chosen headers)"
+                .into(),
+        );
+    }
     let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
     if s.is_empty() || !s.bytes().all(is_tchar) {
         return Err(format!(
@@ -762,13 +874,27 @@ impl Opts {
         let mut parts: Vec<(usize, Data)> = data.chain(binary).collect();
         parts.sort_by_key(|(i, _)| *i);
         opts.data = parts.into_iter().map(|(_, d)| d).collect();
+        if matches.value_source("max_per_host") == Some(clap::parser::ValueSource::DefaultValue) {
+            opts.max_per_host = None;
+        }
+        let usage = |message: &str| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("{message}\n"),
+            )
+        };
         if let Some(what) = &opts.generate {
             if completions_shell(what).is_none() {
-                return Err(clap::Error::raw(
-                    clap::error::ErrorKind::InvalidValue,
-                    format!("{GENERATE_VALUES}\n"),
-                ));
+                return Err(usage(GENERATE_VALUES));
             }
+        }
+        if opts.inputs.iter().any(|arg| {
+            use std::os::unix::ffi::OsStrExt;
+            is_url_argument(arg) && line_break_in(arg.as_bytes())
+        }) {
+            return Err(usage(
+                "a URL argument contains a line break: give each URL as its own argument",
+            ));
         }
         Ok(opts)
     }
@@ -781,8 +907,12 @@ impl Opts {
     }
 
     /// With `--generate completions SHELL`: the completion script for SHELL,
-    /// generated from these flag definitions by clap_complete.
+    /// generated from these flag definitions by clap_complete, with the
+    /// second word of `--generate` (the shell) completed as bash, zsh or
+    /// fish (clap_complete offers one list for every word of an option, and
+    /// the flag list or file names after the first).
     pub fn completions(&self) -> Option<Vec<u8>> {
+        use clap_complete::Shell;
         let shell = completions_shell(self.generate.as_deref()?)?;
         let mut script = Vec::new();
         clap_complete::generate(
@@ -791,7 +921,19 @@ impl Opts {
             "fetcher-stream",
             &mut script,
         );
-        Some(script)
+        let script = String::from_utf8_lossy(&script);
+        let script = match shell {
+            // A case for the word after `--generate completions`, beside
+            // the one for the word after `--generate`.
+            Shell::Bash => script.replacen(
+                BASH_GENERATE_CASE,
+                &format!("{BASH_SHELL_CASE}{BASH_GENERATE_CASE}"),
+                1,
+            ),
+            Shell::Zsh => script.replacen(ZSH_GENERATE_WORDS, ZSH_GENERATE_WORDS_FIXED, 1),
+            _ => format!("{script}{FISH_SHELL_WORD}"),
+        };
+        Some(script.into_bytes())
     }
 
     /// The request body of `-d` and `--data-binary`, joined with `&` (curl's
@@ -964,7 +1106,7 @@ mod tests {
 
     #[test]
     fn defaults() {
-        let o = Opts::try_parse_from(["fetcher-stream"]).unwrap();
+        let o = Opts::try_parse_args(["fetcher-stream"]).unwrap();
         assert_eq!(o.max_concurrency, 50);
         assert!(o.per_host_cap_is_default());
         let c = o.config(CancellationToken::new(), |_| None);
@@ -1064,8 +1206,16 @@ mod tests {
             msg(&["f", "--generate", "zsh", "completions"]).unwrap(),
             GENERATE_VALUES
         );
-        // Other errors keep clap's rendering.
-        assert_eq!(msg(&["f", "--no-such-flag"]), None);
+        assert_eq!(
+            msg(&["f", "--no-such-flag"]).unwrap(),
+            "unknown flag '--no-such-flag'; see --help"
+        );
+        assert_eq!(
+            msg(&["f", "-c"]).unwrap(),
+            "-c/--max-concurrency needs a value"
+        );
+        let help = Opts::try_parse_args(["f", "--help"]).unwrap_err();
+        assert_eq!(usage_message(&help), None);
     }
 
     #[test]
@@ -1291,12 +1441,14 @@ mod tests {
         let c = o.config(CancellationToken::new(), |_| None);
         assert_eq!((c.max_per_host, c.lookahead), (Some(2), Some(50)));
         assert!(!o.per_host_cap_is_default());
-        let o = Opts::try_parse_from(["f"]).unwrap();
+        // Not given: no cap of the user's, though --help shows the default.
+        let o = Opts::try_parse_args(["f"]).unwrap();
         assert_eq!((o.max_per_host, o.lookahead), (None, None));
+        assert_eq!(DEFAULT_MAX_PER_HOST_TEXT, DEFAULT_MAX_PER_HOST.to_string());
         // 0 removes the cap; given explicitly, even the default value is the
         // user's choice.
         for (given, cap) in [("0", None), ("10", Some(10))] {
-            let o = Opts::try_parse_from(["f", "--max-per-host", given]).unwrap();
+            let o = Opts::try_parse_args(["f", "--max-per-host", given]).unwrap();
             assert!(!o.per_host_cap_is_default());
             let c = o.config(CancellationToken::new(), |_| None);
             assert_eq!(c.max_per_host, cap);

@@ -255,17 +255,26 @@ const NOT_UTF8: &str = "line is not valid UTF-8";
 /// a source (where a UTF-8 BOM is dropped). Returns `None` for blank and comment
 /// lines.
 pub fn classify_line(raw: RawLine, first: bool) -> Option<InputLine> {
+    match raw.trimmed(first) {
+        Content::Blank => None,
+        Content::Text(t) if t.starts_with('#') => None,
+        Content::NotUtf8(t) if t.starts_with('#') => None,
+        content => Some(url_line(content)),
+    }
+}
+
+/// An [`InputLine`] for a line that is not skipped; a blank one is an
+/// `invalid_url` failure (a URL argument, which is never skipped).
+fn url_line(content: Content) -> InputLine {
     let invalid = |text: String, message: String| InputLine {
         problem: Some(FetchError::InvalidUrl(message)),
         ..InputLine::from(text)
     };
-    match raw.trimmed(first) {
-        Content::Blank => None,
-        Content::Text(t) if t.starts_with('#') => None,
-        Content::Text(t) => Some(InputLine::from(t)),
-        Content::TooLong(shown) => Some(invalid(format!("{shown}…"), too_long_message())),
-        Content::NotUtf8(t) if t.starts_with('#') => None,
-        Content::NotUtf8(t) => Some(invalid(t, NOT_UTF8.into())),
+    match content {
+        Content::Blank => invalid(String::new(), "empty argument".into()),
+        Content::Text(t) => InputLine::from(t),
+        Content::TooLong(shown) => invalid(format!("{shown}…"), too_long_message()),
+        Content::NotUtf8(t) => invalid(t, NOT_UTF8.into()),
     }
 }
 
@@ -444,7 +453,7 @@ pub fn read_sources(
             let cancel = cancel.clone();
             async move {
                 let path = match input {
-                    Input::Url(arg) => return stream::iter(argument_line(arg)).boxed(),
+                    Input::Url(arg) => return stream::once(async { argument_line(arg) }).boxed(),
                     Input::File(path) => path,
                 };
                 if path.as_os_str() == "-" {
@@ -466,13 +475,16 @@ pub fn read_sources(
 
 /// A URL argument as a text line: over the line limit it becomes a
 /// [`RawLine::TooLong`] as a read line would (an argument may be longer).
-fn argument_line(arg: Bytes) -> Option<InputLine> {
+/// Unlike a line of a file, it is never skipped: an empty (or blank)
+/// argument is an `invalid_url` failure, and one starting with `#` is a URL
+/// like any other, so each argument gives exactly one record.
+fn argument_line(arg: Bytes) -> InputLine {
     let raw = if arg.len() > MAX_LINE_BYTES {
         RawLine::TooLong(arg.slice(..SHOWN_PREFIX_BYTES))
     } else {
         RawLine::Line(arg)
     };
-    classify_line(raw, false)
+    url_line(raw.trimmed(false))
 }
 
 /// Input adapter: after cancellation, yields only items that are ready at once

@@ -225,7 +225,8 @@ pub struct Notice<'a> {
     /// warnings `open_file_limit` (`-c` lowered to fit the open-file limit),
     /// `raised` (a value raised to what the run needs: `--lookahead` below
     /// `-c`), `per_host_cap` (the default per-host cap held the run back;
-    /// once per run), `terminal_input`; errors `input`, `stdout`,
+    /// once per run), `terminal_input` (URLs are read from the terminal;
+    /// plain text instead when stderr is a terminal too); errors `input`, `stdout`,
     /// `internal`.
     pub kind: &'static str,
     /// The message for a person, one sentence.
@@ -300,8 +301,9 @@ pub fn report(notice: &Notice) {
 }
 
 /// Prints `fetcher-stream: MESSAGE` on stderr as one plain-text line, in one
-/// `write`: for usage errors before any work starts. Control characters in
-/// the message (from a file name, say) are escaped.
+/// `write`: for usage errors before any work starts, and for the hint that
+/// URLs are read from the terminal when stderr is a terminal too. Control
+/// characters in the message (from a file name, say) are escaped.
 pub fn report_error(message: &str) {
     let line = format!("fetcher-stream: {}\n", escape_controls(message));
     let _ = io::stderr().lock().write_all(line.as_bytes());

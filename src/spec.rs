@@ -139,6 +139,24 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// The deepest nesting a line may have, its own object being level 1:
+/// serde_json's recursion limit (128) refuses the 128th level.
+const MAX_NESTING: usize = 127;
+
+/// The [`BadSpec`] of a line serde_json refuses: its message, or for
+/// nesting past serde_json's recursion limit, the limit in this crate's
+/// terms (levels, the line's object counting as one).
+fn not_json(e: serde_json::Error) -> BadSpec {
+    let message = e.to_string();
+    if message.starts_with("recursion limit exceeded") {
+        return BadSpec::new(format!(
+            "nested deeper than {MAX_NESTING} levels at column {}",
+            e.column()
+        ));
+    }
+    BadSpec::new(format!("not JSON: {message}"))
+}
+
 /// Parses one `--input jsonl` line (already trimmed, not blank) into a spec.
 ///
 /// Pure and total: any text gives a [`Spec`] or a [`BadSpec`], never a panic.
@@ -148,8 +166,7 @@ fn type_name(v: &Value) -> &'static str {
 /// `url`, a bad `method`, `headers` or `body`, or a pass-through key that is
 /// a record key.
 pub fn parse_spec(text: &str) -> Result<Spec, BadSpec> {
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| BadSpec::new(format!("not JSON: {e}")))?;
+    let value: Value = serde_json::from_str(text).map_err(not_json)?;
     let Value::Object(mut obj) = value else {
         return Err(BadSpec::new(format!(
             "expected a JSON object, got {}",
@@ -262,7 +279,11 @@ mod tests {
         let spec = parse_spec(&line(MAX_NESTING)).unwrap();
         assert_eq!(spec.url, "http://a/");
         let err = parse_spec(&line(MAX_NESTING + 1)).unwrap_err();
-        assert!(err.message.contains("recursion limit"), "{}", err.message);
+        assert_eq!(
+            err.message,
+            // Column 150: the `[` that opens level 128.
+            "nested deeper than 127 levels at column 150"
+        );
     }
 
     fn ok(line: &str) -> Spec {

@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::support::{exact, pty, run, schema, scratch, Cmd, Record, Server};
+use crate::support::{exact, pty, read_terminal, run, schema, scratch, Cmd, Record, Server};
 
 /// URL arguments alone: stdin is left alone, even while it stays open (a
 /// run that read it would wait until the limit).
@@ -117,6 +117,62 @@ fn a_bad_url_argument_is_one_failure_record() {
     );
 }
 
+/// Every --url value and every URL argument gives exactly one record, even
+/// one that would be skipped as a line of a file: an empty or blank value
+/// is an `invalid_url` failure, and one starting with `#` is a URL (here a
+/// bad one). Stdin is not read, even while it stays open.
+#[test]
+fn an_empty_or_comment_like_url_value_is_one_record() {
+    let server = Server::start();
+    let url = server.url("/bytes/1");
+    let out = Cmd::new(&[
+        "--keep-order",
+        "--url",
+        "",
+        "--url",
+        "#x",
+        "--url",
+        "  ",
+        &url,
+    ])
+    .limit(Duration::from_secs(10))
+    .start()
+    .finish()
+    .parse();
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+    let got: Vec<(&str, Option<&str>, Option<&str>)> = out
+        .records
+        .iter()
+        .map(|r| (r.url.as_str(), r.error_kind.as_deref(), r.error.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("", Some("invalid_url"), Some("invalid URL: empty argument")),
+            ("#x", Some("invalid_url"), Some("invalid URL: empty host")),
+            ("", Some("invalid_url"), Some("invalid URL: empty argument")),
+            (url.as_str(), None, None),
+        ]
+    );
+    assert_eq!(out.checked_summary().total, 4);
+}
+
+/// An empty file name is named as the shell writes it, `''`; the `file`
+/// key holds it as given.
+#[test]
+fn an_empty_file_name_is_named() {
+    let out = run(&[""], "");
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    let notices = out.notices();
+    assert_eq!(notices.len(), 1, "{}", out.stderr);
+    assert_eq!(notices[0]["file"], "");
+    let message = notices[0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("'': No such file or directory"),
+        "{message}"
+    );
+}
+
 /// With no input named and a terminal on stdin, one line on stderr says
 /// what is going on before the run waits for typed URLs; Ctrl-D ends them.
 #[test]
@@ -171,4 +227,30 @@ fn url_arguments_on_a_terminal_get_no_hint() {
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert_eq!(exact(&out.records), [Record::success(&url, 200, 1)]);
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+}
+
+/// With stderr a terminal too, the hint is plain text for the person
+/// reading it, not JSON.
+#[test]
+fn a_terminal_hint_on_a_terminal_is_plain_text() {
+    let (master, slave) = pty();
+    let mut keys = master.try_clone().unwrap();
+    let terminal = read_terminal(master);
+    let stdin = slave.try_clone().unwrap();
+    let mut running = Cmd::new(&["-q"])
+        .stdin(Stdio::from(stdin))
+        .stderr(Stdio::from(slave))
+        .limit(Duration::from_secs(10))
+        .start();
+    // Ctrl-D at the start of a line: end of input on the terminal (kept by
+    // the terminal until the run reads it).
+    keys.write_all(b"\x04").unwrap();
+    let status = running.wait();
+    drop(keys);
+    let seen = String::from_utf8(terminal.join().unwrap()).unwrap();
+    assert_eq!(status.code(), Some(0), "{seen:?}");
+    assert_eq!(
+        seen.trim_end(),
+        "fetcher-stream: reading URLs from the terminal, one a line (Ctrl-D to end); see --help"
+    );
 }

@@ -302,6 +302,88 @@ fn bad_numbers_and_conflicts_are_one_clear_line() {
             &["--generate", "completions", "csh"],
             "--generate takes 'completions bash', 'completions zsh' or 'completions fish'",
         ),
+        (
+            &["--generate", "completions"],
+            "--generate takes 'completions bash', 'completions zsh' or 'completions fish'",
+        ),
+        // Durations: NaN is not a number; infinity is too large, as is any
+        // value past what a duration holds (2^64 s); for every such flag.
+        (&["-t", "nan"], "-t/--timeout: 'nan' is not a number of seconds"),
+        (&["-t", "inf"], "-t/--timeout: 'inf' is too large"),
+        (&["-t", "1e400"], "-t/--timeout: '1e400' is too large"),
+        (&["-t", "1e20"], "-t/--timeout: '1e20' is too large"),
+        (&["-t", "-inf"], "-t/--timeout must not be negative, got '-inf'"),
+        (
+            &["-t", "1e-10"],
+            "-t/--timeout must be at least 0.001 (1 ms), got '1e-10'",
+        ),
+        (
+            &["--connect-timeout", "NaN"],
+            "--connect-timeout: 'NaN' is not a number of seconds",
+        ),
+        (
+            &["--connect-timeout", "infinity"],
+            "--connect-timeout: 'infinity' is too large",
+        ),
+        (&["--retry-delay", "inf"], "--retry-delay: 'inf' is too large"),
+        (
+            &["--retry-delay", "nan"],
+            "--retry-delay: 'nan' is not a number of seconds",
+        ),
+        (
+            &["--retry-max-delay", "1e400"],
+            "--retry-max-delay: '1e400' is too large",
+        ),
+        (
+            &["--max-retry-after", "inf"],
+            "--max-retry-after: 'inf' is too large",
+        ),
+        (
+            &["--max-retry-after", "-nan"],
+            "--max-retry-after: '-nan' is not a number of seconds",
+        ),
+        // What clap itself refuses, as one line too.
+        (&["--foo"], "fetcher-stream: unknown flag '--foo'; see --help"),
+        (
+            &["--timout", "1"],
+            "fetcher-stream: unknown flag '--timout' (did you mean '--timeout'?)",
+        ),
+        (&["-c"], "fetcher-stream: -c/--max-concurrency needs a value"),
+        (&["--url"], "fetcher-stream: --url needs a value"),
+        (
+            &["--accept", "-1"],
+            "fetcher-stream: --accept must not be negative, got '-1'",
+        ),
+        (
+            &["--hash", "md5"],
+            "fetcher-stream: --hash: 'md5' is not one of sha256",
+        ),
+        (
+            &["--progress", "sometimes"],
+            "fetcher-stream: --progress: 'sometimes' is not one of auto, always, never",
+        ),
+        (
+            &["--input", "xml"],
+            "fetcher-stream: --input: 'xml' is not one of text, jsonl",
+        ),
+        (
+            &["--hash", "\x1b[31m"],
+            "fetcher-stream: --hash: '\\u{1b}[31m' is not one of sha256",
+        ),
+        (
+            &["-i", "https://example.test/"],
+            "-i/--include-header takes a header field name (curl's -i is not supported: \
+             records already carry the status and chosen headers)",
+        ),
+        // A URL with a line break would be two lines, or one URL made of two.
+        (
+            &["--url", "http://h/a\nhttp://h/b"],
+            "fetcher-stream: --url value contains a line break: give each URL its own --url",
+        ),
+        (
+            &["http://h/a\r\nhttp://h/b"],
+            "fetcher-stream: a URL argument contains a line break: give each URL as its own argument",
+        ),
     ];
     for (args, want) in table {
         let out = Cmd::new(args).output("");
@@ -312,6 +394,8 @@ fn bad_numbers_and_conflicts_are_one_clear_line() {
         assert!(line.starts_with("fetcher-stream: "), "{args:?}: {line}");
         assert!(line.contains(want), "{args:?}: {line}\n  wanted: {want}");
         assert!(!line.contains("alice"), "{args:?}: {line}");
+        // clap's hint to pass a value after `--` would make it a file name.
+        assert!(!line.contains("'-- "), "{args:?}: {line}");
     }
 }
 
@@ -368,4 +452,84 @@ fn completions_for_bash_zsh_and_fish() {
         }
         let _ = std::fs::remove_file(&script);
     }
+}
+
+/// The words after `--generate`, as the generated scripts complete them:
+/// `completions` first, then the shells, and the flags' values as before.
+/// Bash runs the completion function with `COMP_WORDS` set; fish (when
+/// installed) its `complete -C`.
+#[test]
+fn completions_offer_completions_then_the_shells() {
+    let dir = std::env::temp_dir().join(format!("fetcher-stream-compl2-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bash = dir.join("completions.bash");
+    let out = Cmd::new(&["--generate", "completions", "bash"]).output("");
+    std::fs::write(&bash, &out.stdout).unwrap();
+    // Each case: the words before the cursor, then the word being typed.
+    let cases: [(&str, &str); 5] = [
+        ("--generate ''", "completions"),
+        ("--generate completions ''", "bash zsh fish"),
+        ("--generate completions z", "zsh"),
+        ("--hash ''", "sha256"),
+        ("--progress a", "auto always"),
+    ];
+    for (words, want) in cases {
+        let script = format!(
+            r#"source {}
+COMP_WORDS=(fetcher-stream {words}); COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))
+_fetcher__stream fetcher-stream "${{COMP_WORDS[COMP_CWORD]}}" "${{COMP_WORDS[COMP_CWORD-1]}}"
+echo "${{COMPREPLY[*]}}""#,
+            bash.display()
+        );
+        let o = std::process::Command::new("bash")
+            .args(["--norc", "-c", &script])
+            .output()
+            .unwrap();
+        let got = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(
+            got.trim_end(),
+            want,
+            "bash after {words}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let fish = dir.join("completions.fish");
+    let out = Cmd::new(&["--generate", "completions", "fish"]).output("");
+    std::fs::write(&fish, &out.stdout).unwrap();
+    for (line, want) in [
+        ("fetcher-stream --generate ", "completions"),
+        ("fetcher-stream --generate completions ", "bash fish zsh"),
+    ] {
+        let script = format!("source {}; complete -C'{line}'", fish.display());
+        // An empty directory, so file names would show.
+        let Ok(o) = std::process::Command::new("fish")
+            .args(["--no-config", "-c", &script])
+            .current_dir(&dir)
+            .output()
+        else {
+            break;
+        };
+        let got: Vec<&str> = std::str::from_utf8(&o.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| l.split('\t').next().unwrap())
+            .collect();
+        assert_eq!(got.join(" "), want, "fish after {line:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The default per-host cap is shown as clap shows every default: in the
+/// short help, and on its own line in the long help.
+#[test]
+fn help_shows_the_per_host_default() {
+    let short = Cmd::new(&["-h"]).output("").stdout;
+    let from = short.find("--max-per-host").unwrap();
+    let entry = &short[from..short[from..].find("--lookahead <N>").unwrap() + from];
+    assert!(entry.contains("[default: 10]"), "{entry}");
+    let long = Cmd::new(&["--help"]).output("").stdout;
+    let from = long.find("--max-per-host <N>").unwrap();
+    let entry = &long[from..long[from..].find("--lookahead <N>").unwrap() + from];
+    assert!(entry.contains("\n          [default: 10]\n"), "{entry}");
+    assert!(!entry.contains("order. [default"), "{entry}");
 }
