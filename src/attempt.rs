@@ -169,12 +169,16 @@ impl Fetcher {
         // Saturates: `--retries 4294967295` allows one attempt more than a
         // u32 counts.
         let attempt = attempts_made.saturating_add(1);
-        let task = AbortOnDrop(tokio::spawn(run_attempt(
+        // Boxed: the attempt's future is several KiB, and tokio moves a
+        // spawned future (and its task cell) several times on the way into
+        // the task; a box is moved as one pointer (measured: about 3,700
+        // fewer instructions per URL in `bench/ir.sh`, for one allocation).
+        let task = AbortOnDrop(tokio::spawn(Box::pin(run_attempt(
             self.clone(),
             job,
             attempt,
             started,
-        )));
+        ))));
         Either::Right(async move {
             let mut task = task;
             let mut record = match (&mut task.0).await {
@@ -382,7 +386,23 @@ fn response_facts(
     conn: ConnInfo,
     ttfb: Duration,
 ) -> Box<ResponseFacts> {
-    let text = |name: header::HeaderName| headers.get(name).map(lossy);
+    // One pass over the fields instead of a hash lookup per name: the
+    // first field line of each name, as `HeaderMap::get` gives.
+    let (mut content_type, mut etag, mut last_modified) = (None, None, None);
+    for (name, value) in headers {
+        let slot = if *name == header::CONTENT_TYPE {
+            &mut content_type
+        } else if *name == header::ETAG {
+            &mut etag
+        } else if *name == header::LAST_MODIFIED {
+            &mut last_modified
+        } else {
+            continue;
+        };
+        if slot.is_none() {
+            *slot = Some(lossy(value));
+        }
+    }
     // The first `Location` of a 3xx that was not followed, where a client
     // would go next.
     let location = status
@@ -417,9 +437,9 @@ fn response_facts(
         connect_ms: phases.map(|p| ms(p.connect)),
         tls_ms: phases.and_then(|p| p.tls).map(ms),
         ttfb_ms: ms(ttfb),
-        content_type: text(header::CONTENT_TYPE),
-        etag: text(header::ETAG),
-        last_modified: text(header::LAST_MODIFIED),
+        content_type,
+        etag,
+        last_modified,
         headers: (!picked.is_empty()).then_some(picked),
         sha256: None,
     })
@@ -725,6 +745,29 @@ mod tests {
         assert_eq!(h.get_all(header::USER_AGENT).iter().count(), 1);
         assert_eq!(h[header::USER_AGENT], "mine");
         assert_eq!(h["x-a"], "1");
+    }
+
+    #[test]
+    fn facts_take_the_first_line_of_each_named_field() {
+        let mut h = HeaderMap::new();
+        h.append(header::DATE, HeaderValue::from_static("d"));
+        h.append(header::ETAG, HeaderValue::from_static("\"e1\""));
+        h.append(header::CONTENT_TYPE, HeaderValue::from_static("text/a"));
+        h.append(header::CONTENT_TYPE, HeaderValue::from_static("text/b"));
+        h.append(header::ETAG, HeaderValue::from_static("\"e2\""));
+        let url = Url::parse("http://h/").unwrap();
+        let facts = response_facts(
+            &Config::default(),
+            &url,
+            StatusCode::OK,
+            &h,
+            0,
+            ConnInfo::default(),
+            Duration::ZERO,
+        );
+        assert_eq!(facts.content_type.as_deref(), Some("text/a"));
+        assert_eq!(facts.etag.as_deref(), Some("\"e1\""));
+        assert_eq!(facts.last_modified, None);
     }
 
     #[test]

@@ -167,11 +167,13 @@ impl serde_json::ser::Formatter for TerminalSafe {
         writer: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
-        // Fast path: DEL is 0x7F; C1 controls are 0xC2 0x80..0x9F in UTF-8;
-        // U+2028/U+2029 start with 0xE2.
-        if !fragment
-            .bytes()
-            .any(|b| b == 0x7f || b == 0xc2 || b == 0xe2)
+        // Fast paths: ASCII without DEL (the usual record), then no byte
+        // that can start an escaped character: DEL is 0x7F; C1 controls are
+        // 0xC2 0x80..0x9F in UTF-8; U+2028/U+2029 start with 0xE2.
+        if ascii_without_del(fragment.as_bytes())
+            || !fragment
+                .bytes()
+                .any(|b| b == 0x7f || b == 0xc2 || b == 0xe2)
         {
             return writer.write_all(fragment.as_bytes());
         }
@@ -185,6 +187,22 @@ impl serde_json::ser::Formatter for TerminalSafe {
         }
         writer.write_all(&fragment.as_bytes()[start..])
     }
+}
+
+/// Whether every byte is below 0x7F (ASCII other than DEL), tested eight
+/// bytes at a time: a byte below 0x80 plus one sets its top bit only when
+/// it was 0x7F, and never carries into the next byte.
+fn ascii_without_del(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const TOPS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let w = u64::from_ne_bytes(chunk.try_into().expect("8 bytes"));
+        if w & TOPS != 0 || w.wrapping_add(ONES) & TOPS != 0 {
+            return false;
+        }
+    }
+    chunks.remainder().iter().all(|&b| b < 0x7f)
 }
 
 /// Writes the summary as the last line on stderr, in one `write` so that it
@@ -405,6 +423,21 @@ mod tests {
         );
         let back: serde_json::Value = serde_json::from_slice(&buf).unwrap();
         assert_eq!(back["url"], url);
+    }
+
+    #[test]
+    fn ascii_without_del_finds_del_and_non_ascii_anywhere() {
+        let base = b"http://127.0.0.1:8080/bytes/100/12345".to_vec();
+        assert!(ascii_without_del(&base));
+        assert!(ascii_without_del(b""));
+        assert!(ascii_without_del(&[0x7e; 17]));
+        for at in 0..base.len() {
+            for bad in [0x7f, 0x80, 0xc2, 0xe2, 0xff] {
+                let mut b = base.clone();
+                b[at] = bad;
+                assert!(!ascii_without_del(&b), "{bad:#x} at {at}");
+            }
+        }
     }
 
     #[test]
