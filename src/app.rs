@@ -74,6 +74,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
     let typing = opts.reads_terminal(std::io::stdin().is_terminal());
     let terminal = Terminal {
         stderr_is_terminal: std::io::stderr().is_terminal(),
+        stdout_is_terminal: std::io::stdout().is_terminal(),
         dumb: std::env::var_os("TERM").is_some_and(|t| t == "dumb"),
         typing,
     };

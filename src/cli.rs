@@ -409,10 +409,12 @@ pub struct Opts {
     ///
     /// One line, redrawn at most 10 times a second: records done (and
     /// lines read), records per second, successes, failures, requests in
-    /// flight and the time elapsed; erased before the summary. While it is
-    /// shown, warnings and errors appear above it as plain text
-    /// (fetcher-stream: warning: MESSAGE) instead of JSON; the summary stays
-    /// JSON.
+    /// flight and the time elapsed, cut to the terminal's width; erased
+    /// before the summary. While it is shown, warnings and errors appear
+    /// above it as plain text (fetcher-stream: warning: MESSAGE) instead of
+    /// JSON; the summary stays JSON. auto needs stderr to be a terminal
+    /// and stdout not, as curl shows its progress meter only when the
+    /// output is redirected.
     #[arg(long, value_name = "WHEN", value_enum, default_value_t = When::Auto)]
     pub progress: When,
 

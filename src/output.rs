@@ -57,12 +57,22 @@ impl StdoutSink {
     /// `BrokenPipe`, status 2 with a message otherwise.
     pub fn start() -> StdoutSink {
         let (tx, mut rx) = mpsc::channel::<Vec<u8>>(2);
+        let terminal = io::stdout().is_terminal();
         let writer = std::thread::Builder::new()
             .name("stdout-writer".into())
             .spawn(move || {
                 let mut out = io::stdout().lock();
                 while let Some(chunk) = rx.blocking_recv() {
-                    if let Err(e) = out.write_all(&chunk).and_then(|()| out.flush()) {
+                    let mut write = || out.write_all(&chunk).and_then(|()| out.flush());
+                    // On a terminal the records would be glued to the
+                    // progress line: it is erased first (and redrawn below
+                    // them at its next tick).
+                    let written = if terminal {
+                        progress::with_line_erased(write)
+                    } else {
+                        write()
+                    };
+                    if let Err(e) = written {
                         write_failed(e);
                     }
                 }
@@ -70,7 +80,7 @@ impl StdoutSink {
             .expect("spawn the stdout writer thread");
         StdoutSink {
             buf: Vec::with_capacity(HANDOFF_BYTES + 4096),
-            line_buffered: io::stdout().is_terminal(),
+            line_buffered: terminal,
             tx,
             writer,
         }

@@ -1,45 +1,66 @@
-//! The progress line: one status line on stderr while a run goes, drawn by
-//! indicatif, erased before the summary.
+//! The progress line: one status line on stderr while a run goes, erased
+//! before the summary.
 //!
 //! The line shows records done (and input lines read), records per second
 //! since the start, successes, failures, attempts in flight and the time
 //! elapsed. Counting a record is three relaxed atomic additions
-//! ([`Progress::record`]); nothing is formatted per record. The line is
-//! drawn only by indicatif's ticker thread, every 100 ms, which reads the
-//! counters and [`RunStats`] at draw time; the draw target is also limited
-//! to 10 draws a second. (indicatif's own limiter lets bursts of up to 20
-//! draws through above its rate, so the line is never drawn from the record
-//! loop: the ticker is what keeps it at 10 a second.)
+//! ([`Progress::record`]); nothing is formatted per record. A ticker thread
+//! draws the line every 100 ms (so at most 10 times a second), reading the
+//! counters and [`RunStats`] at draw time.
 //!
-//! While the line is shown, stderr messages must not tear it: `output`
-//! hands them to [`print_above`], which prints them above the line as plain
-//! text. The line is registered in a process-wide slot for that, since
-//! stderr itself is process-wide; [`clear`] erases it from wherever the
-//! process ends early (a second signal, a closed stdout).
+//! A frame is `\r`, the text, and `ESC[K` (erase to the end of the line);
+//! erasing is `\r ESC[K`. The cursor never leaves the line, so nothing
+//! printed before the run is overwritten, and the text is cut to one column
+//! less than the terminal's width, read (`TIOCGWINSZ` on stderr) at every
+//! draw, so that it never wraps: a wrapped line could not be redrawn by
+//! `\r`. Only the columns are read: a terminal may leave the rows 0 (a
+//! fresh pseudo-terminal given only `stty cols N` does), which is why
+//! console's `Term::size`, needing both, is not used (it reports 80 columns
+//! then).
+//!
+//! Everything written to the terminal while the line is shown goes through
+//! one lock, so nothing interleaves with a frame: [`print_above`] erases the
+//! line, prints a message and its newline and redraws the line;
+//! [`with_line_erased`] erases it for a write to stdout on the same
+//! terminal (redrawn at the next tick); [`clear`] erases it for good, from
+//! the end of the run or from wherever the process ends early (a second
+//! signal, a closed stdout).
 
 use std::fmt;
+use std::io::{self, Write as _};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
-
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+use std::time::{Duration, Instant};
 
 use crate::config::RunStats;
 use crate::error::ErrorKind;
 use crate::result::FetchResult;
 
-/// Most redraws a second.
-const REDRAWS_PER_SECOND: u8 = 10;
+/// Time between two draws: at most 10 a second.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Columns assumed when the terminal does not say (stderr is not a terminal,
+/// or its width is unset) and `COLUMNS` does not either.
+const DEFAULT_COLUMNS: usize = 80;
+
+/// Puts the cursor at the start of the line.
+const RETURN: &str = "\r";
+
+/// Erases from the cursor to the end of the line (ECMA-48 EL, `CSI K`).
+const ERASE_TO_END: &str = "\x1b[K";
 
 /// When to show the progress line (`--progress`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum When {
-    /// Only when stderr is a terminal (TERM not dumb), without -q, and
-    /// when the URLs are not typed at the terminal (the default).
+    /// Only when stderr is a terminal (TERM not dumb) and stdout is not
+    /// (the records go to a file or a pipe), without -q, and when the URLs
+    /// are not typed at the terminal (the default).
     #[default]
     Auto,
     /// Even when stderr is not a terminal: a pipe or file then gets the
-    /// line's carriage returns and erase sequences.
+    /// line's carriage returns and erase sequences. When stdout is the
+    /// terminal too, the line is erased before records are written and
+    /// redrawn below them.
     Always,
     /// Never: stderr stays JSON Lines.
     Never,
@@ -50,6 +71,10 @@ pub enum When {
 pub struct Terminal {
     /// stderr is a terminal.
     pub stderr_is_terminal: bool,
+    /// stdout is a terminal: the records would scroll the line away, so
+    /// `auto` leaves it off (as curl shows its meter only when the output
+    /// is redirected).
+    pub stdout_is_terminal: bool,
     /// `TERM` is `dumb` (a terminal that cannot move the cursor).
     pub dumb: bool,
     /// The URLs are being typed at the terminal (stdin is the terminal and
@@ -64,7 +89,11 @@ impl When {
             When::Always => true,
             When::Never => false,
             When::Auto => {
-                terminal.stderr_is_terminal && !terminal.dumb && !terminal.typing && !quiet
+                terminal.stderr_is_terminal
+                    && !terminal.stdout_is_terminal
+                    && !terminal.dumb
+                    && !terminal.typing
+                    && !quiet
             }
         }
     }
@@ -84,12 +113,53 @@ pub struct Progress {
     counts: Option<Arc<Counts>>,
 }
 
-/// The line being shown, if any (see [`print_above`]).
-static SHOWN: Mutex<Option<ProgressBar>> = Mutex::new(None);
+/// The line being shown: what it is drawn from, and whether it is on the
+/// terminal now.
+struct Line {
+    counts: Arc<Counts>,
+    stats: RunStats,
+    started: Instant,
+    /// A frame is on the terminal (not erased since it was drawn).
+    drawn: bool,
+}
 
-fn shown() -> MutexGuard<'static, Option<ProgressBar>> {
+impl Line {
+    /// Appends a frame (`\r`, the text cut to `columns - 1`, `ESC[K`) to
+    /// `out`, and notes that the line is drawn.
+    fn draw(&mut self, out: &mut String) {
+        let mut text = String::with_capacity(128);
+        let _ = write_line(&mut text, &self.counts, &self.stats, self.started.elapsed());
+        out.push_str(RETURN);
+        out.push_str(fit(&text, columns().saturating_sub(1)));
+        out.push_str(ERASE_TO_END);
+        self.drawn = true;
+    }
+
+    /// Appends `\r ESC[K` to `out` if the line is drawn, and notes that it
+    /// is not.
+    fn erase(&mut self, out: &mut String) {
+        if std::mem::take(&mut self.drawn) {
+            out.push_str(RETURN);
+            out.push_str(ERASE_TO_END);
+        }
+    }
+}
+
+/// The line being shown, if any, behind the lock that orders every write to
+/// the terminal while it is shown. Process-wide, as stderr is.
+static SHOWN: Mutex<Option<Line>> = Mutex::new(None);
+
+fn shown() -> MutexGuard<'static, Option<Line>> {
     // Nothing panics while holding it; a poisoned slot is still usable.
     SHOWN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Writes `text` to stderr in one `write` where it can (errors ignored: a
+/// progress line is not worth failing a run for).
+fn write_stderr(text: &str) {
+    if !text.is_empty() {
+        let _ = io::stderr().lock().write_all(text.as_bytes());
+    }
 }
 
 impl Progress {
@@ -101,22 +171,21 @@ impl Progress {
             return Progress { counts: None };
         }
         let counts = Arc::new(Counts::default());
-        let c = counts.clone();
-        let style = ProgressStyle::with_template("{line}")
-            .expect("a valid template")
-            .with_key(
-                "line",
-                move |state: &ProgressState, w: &mut dyn fmt::Write| {
-                    let _ = write_line(w, &c, &stats, state.elapsed());
-                },
-            );
-        let target = ProgressDrawTarget::term_like_with_hz(
-            Box::new(console::Term::buffered_stderr()),
-            REDRAWS_PER_SECOND,
-        );
-        let bar = ProgressBar::with_draw_target(None, target).with_style(style);
-        bar.enable_steady_tick(Duration::from_millis(1000 / u64::from(REDRAWS_PER_SECOND)));
-        *shown() = Some(bar);
+        *shown() = Some(Line {
+            counts: counts.clone(),
+            stats,
+            started: Instant::now(),
+            drawn: false,
+        });
+        let mine = counts.clone();
+        let spawned = std::thread::Builder::new()
+            .name("progress".into())
+            .spawn(move || tick(&mine));
+        if spawned.is_err() {
+            // No thread, no line: the run goes on without it.
+            *shown() = None;
+            return Progress { counts: None };
+        }
         Progress {
             counts: Some(counts),
         }
@@ -142,24 +211,91 @@ impl Progress {
     }
 }
 
-/// Erases the line being shown, if any, and stops drawing it.
-pub fn clear() {
-    let mut slot = shown();
-    if let Some(bar) = slot.take() {
-        bar.finish_and_clear();
+/// The ticker: draws the line every [`TICK`] until it is no longer the one
+/// shown (`counts` tells it apart from a later run's line).
+fn tick(counts: &Arc<Counts>) {
+    let mut frame = String::with_capacity(256);
+    loop {
+        std::thread::sleep(TICK);
+        let mut slot = shown();
+        let Some(line) = slot.as_mut().filter(|l| Arc::ptr_eq(&l.counts, counts)) else {
+            return;
+        };
+        frame.clear();
+        line.draw(&mut frame);
+        write_stderr(&frame);
     }
 }
 
-/// Prints `line` above the progress line and redraws it, if one is shown,
-/// and returns `true`; returns `false` (printing nothing) otherwise.
-pub fn print_above(line: &str) -> bool {
-    let slot = shown();
-    match &*slot {
-        Some(bar) => {
-            bar.println(line);
-            true
-        }
-        None => false,
+/// Erases the line being shown, if any, and stops drawing it.
+pub fn clear() {
+    let mut slot = shown();
+    if let Some(mut line) = slot.take() {
+        let mut out = String::new();
+        line.erase(&mut out);
+        write_stderr(&out);
+    }
+}
+
+/// Prints `message` and a newline above the progress line and redraws the
+/// line, if one is shown, and returns `true`; returns `false` (printing
+/// nothing) otherwise.
+pub fn print_above(message: &str) -> bool {
+    let mut slot = shown();
+    let Some(line) = slot.as_mut() else {
+        return false;
+    };
+    let mut out = String::with_capacity(message.len() + 160);
+    line.erase(&mut out);
+    out.push_str(message);
+    out.push('\n');
+    line.draw(&mut out);
+    write_stderr(&out);
+    true
+}
+
+/// Runs `write` (a write to stdout, when stdout is the terminal the line is
+/// drawn on) with the line erased and no frame drawn meanwhile; the next
+/// tick draws it again, below what was written. Just runs `write` when no
+/// line is shown.
+pub fn with_line_erased<T>(write: impl FnOnce() -> T) -> T {
+    let mut slot = shown();
+    if let Some(line) = slot.as_mut() {
+        let mut out = String::new();
+        line.erase(&mut out);
+        write_stderr(&out);
+    }
+    write()
+}
+
+/// The terminal's width in columns: stderr's window size, else `COLUMNS`,
+/// else [`DEFAULT_COLUMNS`].
+fn columns() -> usize {
+    // SAFETY: TIOCGWINSZ fills a winsize, zeroed beforehand, on success.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    if unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) } == 0
+        && size.ws_col > 0
+    {
+        return usize::from(size.ws_col);
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse().ok())
+        .filter(|&c| c > 0)
+        .unwrap_or(DEFAULT_COLUMNS)
+}
+
+/// `text` cut to at most `width` columns: whole ` | `-separated fields from
+/// the front while they fit, else the first `width` characters. The text is
+/// ASCII, one column a byte.
+fn fit(text: &str, width: usize) -> &str {
+    if text.len() <= width {
+        return text;
+    }
+    // A separator starting at `width` or before ends a prefix that fits.
+    match text[..text.len().min(width + 3)].rfind(" | ") {
+        Some(end) => &text[..end],
+        None => &text[..width],
     }
 }
 
@@ -205,24 +341,40 @@ fn write_elapsed(w: &mut dyn fmt::Write, elapsed: Duration) -> fmt::Result {
 mod tests {
     use super::*;
 
-    fn terminal(stderr_is_terminal: bool, dumb: bool, typing: bool) -> Terminal {
+    fn terminal(stderr: bool, stdout: bool, dumb: bool, typing: bool) -> Terminal {
         Terminal {
-            stderr_is_terminal,
+            stderr_is_terminal: stderr,
+            stdout_is_terminal: stdout,
             dumb,
             typing,
         }
     }
 
     #[test]
-    fn auto_shows_only_on_a_terminal_that_is_not_typed_at() {
-        let tty = terminal(true, false, false);
+    fn auto_shows_only_on_a_terminal_that_is_not_typed_at_nor_written_to() {
+        let tty = terminal(true, false, false, false);
         assert!(When::Auto.shows(false, tty));
         assert!(!When::Auto.shows(true, tty), "-q");
-        assert!(!When::Auto.shows(false, terminal(false, false, false)));
-        assert!(!When::Auto.shows(false, terminal(true, true, false)));
-        assert!(!When::Auto.shows(false, terminal(true, false, true)));
-        assert!(When::Always.shows(true, terminal(false, true, true)));
+        assert!(!When::Auto.shows(false, terminal(false, false, false, false)));
+        assert!(!When::Auto.shows(false, terminal(true, true, false, false)));
+        assert!(!When::Auto.shows(false, terminal(true, false, true, false)));
+        assert!(!When::Auto.shows(false, terminal(true, false, false, true)));
+        assert!(When::Always.shows(true, terminal(false, true, true, true)));
         assert!(!When::Never.shows(false, tty));
+    }
+
+    #[test]
+    fn the_line_is_cut_at_a_field_to_fit() {
+        let line = "12 done (40 read) | 6.0/s | 10 ok | 2 failed | 5 in flight | 2.0s";
+        assert_eq!(fit(line, 200), line);
+        assert_eq!(fit(line, line.len()), line);
+        assert_eq!(fit(line, line.len() - 1), &line[..line.len() - 7]);
+        assert_eq!(fit(line, 29), "12 done (40 read) | 6.0/s");
+        assert_eq!(fit(line, 25), "12 done (40 read) | 6.0/s");
+        assert_eq!(fit(line, 24), "12 done (40 read)");
+        assert_eq!(fit(line, 17), "12 done (40 read)");
+        assert_eq!(fit(line, 16), "12 done (40 read");
+        assert_eq!(fit(line, 0), "");
     }
 
     #[test]

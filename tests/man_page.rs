@@ -501,3 +501,25 @@ fn user_docs_name_no_internals() {
         }
     }
 }
+
+/// `--progress auto` leaves the line off when stdout is a terminal: --help,
+/// the man page and the README's user part each say so.
+#[test]
+fn the_progress_auto_rule_is_documented() {
+    let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for (name, text, rule) in [
+        ("--help", words(&long_help()), "and stdout is not"),
+        (
+            "the man page",
+            words(&plain(&man_page())),
+            "and standard output is not",
+        ),
+        (
+            "the README",
+            words(&readme_user_part()),
+            "and stdout is not",
+        ),
+    ] {
+        assert!(text.contains(rule), "{name} does not say {rule:?}");
+    }
+}

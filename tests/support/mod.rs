@@ -22,7 +22,7 @@ mod tls;
 
 pub use http::{Fixed, Seen, Server};
 pub use proxy::{HttpMode, HttpProxy, SocksDest, SocksMode, SocksProxy, SocksSeen};
-pub use pty::{pty, read_terminal};
+pub use pty::{pty, read_terminal, set_size, watch_terminal};
 pub use raw::{ok, RawServer, Reply, Request};
 pub use record::{by_url, counts, error_kinds, exact, parse_lines, Kind, Record, Summary};
 pub use run::{lines, run, Cmd, Run, Running};

@@ -22,6 +22,8 @@ pub struct Cmd {
     limit: Duration,
     /// Set when the test hands the binary a stdin of its own.
     stdin: Option<Stdio>,
+    /// Set when the test hands the binary a stdout of its own.
+    stdout: Option<Stdio>,
     /// Set when the test hands the binary a stderr of its own.
     stderr: Option<Stdio>,
 }
@@ -38,6 +40,7 @@ impl Cmd {
             cmd,
             limit: RUN_LIMIT,
             stdin: None,
+            stdout: None,
             stderr: None,
         }
     }
@@ -85,6 +88,13 @@ impl Cmd {
         self
     }
 
+    /// Gives the binary this stdout instead of a pipe (the run's `stdout`
+    /// is then empty).
+    pub fn stdout(mut self, stdout: Stdio) -> Cmd {
+        self.stdout = Some(stdout);
+        self
+    }
+
     /// Gives the binary this stderr instead of a pipe (the run's `stderr`
     /// is then empty).
     pub fn stderr(mut self, stderr: Stdio) -> Cmd {
@@ -102,15 +112,16 @@ impl Cmd {
         self.start().finish_with(Some(stdin.into()))
     }
 
-    /// Starts the binary with stdout and stderr piped (and stdin, unless set
-    /// with [`Cmd::stdin`]).
+    /// Starts the binary with stdin, stdout and stderr piped, unless set with
+    /// [`Cmd::stdin`], [`Cmd::stdout`], [`Cmd::stderr`].
     pub fn start(mut self) -> Running {
         let stdin = self.stdin.take().unwrap_or_else(Stdio::piped);
+        let stdout = self.stdout.take().unwrap_or_else(Stdio::piped);
         let stderr = self.stderr.take().unwrap_or_else(Stdio::piped);
         let child = self
             .cmd
             .stdin(stdin)
-            .stdout(Stdio::piped())
+            .stdout(stdout)
             .stderr(stderr)
             .spawn()
             .expect("spawn fetcher-stream");
