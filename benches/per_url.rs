@@ -63,7 +63,6 @@ fn serialise(c: &mut Criterion) {
         size: 100,
         elapsed_ms: 1.3,
         http_version: "HTTP/1.1",
-        final_url: None,
         wire_size: None,
         // A typical record: a request over a kept-alive connection.
         response: Some(Box::new(fetcher_stream::ResponseFacts {

@@ -324,7 +324,6 @@ async fn run_attempt(fetcher: Arc<Fetcher>, job: Job, attempt: u32, started: Ins
             size: done.size,
             elapsed_ms: elapsed_ms(started),
             http_version: done.http_version,
-            final_url: done.final_url,
             wire_size: done.wire_size,
             response: Some(done.facts),
             attempts: None,
@@ -342,7 +341,6 @@ struct Exchange {
     size: u64,
     wire_size: Option<u64>,
     http_version: &'static str,
-    final_url: Option<String>,
     /// The `Retry-After` field of a final 429 or 503 response.
     retry_after: Option<HeaderValue>,
     /// The host of the final response (after any redirect): the one a
@@ -429,6 +427,7 @@ fn response_facts(
     }
     let phases = conn.phases;
     Box::new(ResponseFacts {
+        final_url: (redirects > 0).then(|| without_userinfo(url.clone())),
         location,
         redirects: (redirects > 0).then_some(redirects),
         remote_addr: conn.remote_addr,
@@ -696,7 +695,6 @@ async fn exchange(fetcher: &Fetcher, job: &Job) -> Result<Exchange, FetchError> 
             wire_size: read.wire_size,
             http_version,
             responder: host_key(&current),
-            final_url: (redirects > 0).then(|| without_userinfo(current)),
             retry_after,
         });
     }

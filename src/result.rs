@@ -69,10 +69,6 @@ pub enum FetchResult {
         /// `--compressed` (then `size` is the decoded length).
         #[serde(skip_serializing_if = "Option::is_none")]
         wire_size: Option<u64>,
-        /// The URL that produced the final response, present only when at least one
-        /// redirect was followed.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        final_url: Option<String>,
         /// The final response and its connection (always set by the
         /// fetcher; `None` writes none of its keys).
         #[serde(flatten)]
@@ -127,7 +123,7 @@ pub enum FetchResult {
 
 /// The facts of a record's final response (the last hop, after redirects)
 /// and of the connection that carried it. Each field is left out when it
-/// does not apply; on a record they come after `final_url` (`line` on a
+/// does not apply; on a record they come after `wire_size` (`line` on a
 /// failure) and before `attempts`, in the order below.
 ///
 /// The timings follow curl's `-w` variables, but each covers one phase, not
@@ -137,6 +133,10 @@ pub enum FetchResult {
 /// final hop). All are milliseconds rounded to 0.1.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ResponseFacts {
+    /// The URL that produced the final response (without `user:password@`),
+    /// present only when at least one redirect was followed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub final_url: Option<String>,
     /// The first `Location` of a final 3xx response (one not followed:
     /// `--max-redirects 0`, a 300 or 304, or a `Location` that does not
     /// resolve), resolved against the URL of that response (RFC 3986 sec.
@@ -624,7 +624,6 @@ mod tests {
             size: 5,
             elapsed_ms: 1.5,
             http_version: "HTTP/1.1",
-            final_url: None,
             wire_size: None,
             response: None,
             attempts: None,
@@ -648,7 +647,6 @@ mod tests {
             elapsed_ms: 1.5,
             http_version: "HTTP/1.1",
             wire_size: Some(3),
-            final_url: None,
             response: None,
             attempts: Some(2),
             extra: Some(Box::new(extra)),
@@ -662,6 +660,7 @@ mod tests {
     /// Facts with every field set.
     fn every_fact() -> ResponseFacts {
         ResponseFacts {
+            final_url: Some("http://a/b".into()),
             location: Some("http://a/next".into()),
             redirects: Some(2),
             remote_addr: Some("[::1]:8080".parse().unwrap()),
@@ -679,7 +678,7 @@ mod tests {
     }
 
     #[test]
-    fn response_facts_come_between_final_url_and_attempts() {
+    fn response_facts_come_between_wire_size_and_attempts() {
         let mut extra = Passthrough::new();
         extra.insert("id".into(), serde_json::json!(1));
         let r = FetchResult::Success {
@@ -689,7 +688,6 @@ mod tests {
             elapsed_ms: 5.0,
             http_version: "HTTP/1.1",
             wire_size: None,
-            final_url: Some("http://a/b".into()),
             response: Some(Box::new(every_fact())),
             attempts: Some(2),
             extra: Some(Box::new(extra)),
@@ -764,7 +762,6 @@ mod tests {
             elapsed_ms,
             http_version: "HTTP/1.1",
             wire_size: None,
-            final_url: None,
             attempts,
             response: None,
             extra: None,
@@ -895,7 +892,6 @@ mod tests {
                 elapsed_ms: 1.0,
                 http_version: "HTTP/1.1",
                 wire_size: Some(1),
-                final_url: Some("f".into()),
                 response: Some(Box::new(every_fact())),
                 attempts: Some(2),
                 extra: None,

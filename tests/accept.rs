@@ -107,8 +107,11 @@ fn the_final_status_after_redirects_counts() {
             Record::success(&to_ok, 200, 4)
                 .with_final_url(&server.url("/redirect/0"))
                 .with_redirects(2),
-            // A status failure has the final response's facts too.
-            rejected(&to_missing, 404).with_redirects(1),
+            // A status failure has the final response's facts too,
+            // where the redirects led included.
+            rejected(&to_missing, 404)
+                .with_final_url(&server.url("/status/404"))
+                .with_redirects(1),
         ]
     );
     let run = crate::support::run(

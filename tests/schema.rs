@@ -55,6 +55,7 @@ fn full_records() -> Vec<FetchResult> {
     extra.insert("id".into(), json!(42));
     let extra = Some(Box::new(extra));
     let response = Some(Box::new(ResponseFacts {
+        final_url: Some("http://a/b".into()),
         location: Some("http://a/c".into()),
         redirects: Some(1),
         remote_addr: Some("[::1]:8080".parse().unwrap()),
@@ -77,7 +78,6 @@ fn full_records() -> Vec<FetchResult> {
             elapsed_ms: 1.5,
             http_version: "HTTP/2.0",
             wire_size: Some(3),
-            final_url: Some("http://a/b".into()),
             attempts: Some(2),
             response: response.clone(),
             extra: extra.clone(),
