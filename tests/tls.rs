@@ -574,7 +574,8 @@ fn http1_origin_by_alpn_opens_up_to_c_connections() {
 /// A server that ends each connection with GOAWAY after 7 requests while 64
 /// are in flight refuses most of every wave (the streams above its last
 /// stream id, never processed): they are sent again, on new connections, as
-/// often as needed, and every URL succeeds.
+/// often as needed, and every URL succeeds. (`--max-per-host 0`: the default
+/// per-host cap would hold it to 10 in flight.)
 #[test]
 fn http2_goaway_under_high_concurrency_loses_no_url() {
     const URLS: usize = 500;
@@ -588,19 +589,19 @@ fn http2_goaway_under_high_concurrency_loses_no_url() {
         .map(|i| server.url_for("example.test", &format!("/bytes/{}?{i}", i % 3)))
         .collect();
     let (ca, resolve) = (pki.ca_pem(), server.resolve("example.test"));
-    let r = fetch(
-        &[
-            "-c",
-            "64",
-            "-t",
-            "20",
-            "--cacert",
-            &ca,
-            "--resolve",
-            &resolve,
-        ],
-        &urls,
-    );
+    let args = [
+        "-c",
+        "64",
+        "--max-per-host",
+        "0",
+        "-t",
+        "20",
+        "--cacert",
+        &ca,
+        "--resolve",
+        &resolve,
+    ];
+    let r = fetch(&args, &urls);
     r.assert_all_succeeded();
     assert_eq!(r.code(), 0, "stderr: {}", r.stderr);
     r.checked_summary();

@@ -1184,8 +1184,12 @@ impl<C: Send + Sync> Checkin for PoolState<C> {
         origin.h1_busy = origin.h1_busy.saturating_sub(1);
         if returning {
             origin.h1_returning = origin.h1_returning.saturating_sub(1);
+            // Every waiter looks again: one takes the connection if it came
+            // back usable, the others wait for the next or open their own.
+            // Waking only one would leave the rest waiting for a return
+            // that may never come once `h1_returning` is 0.
             if let Some(n) = &origin.returned {
-                n.notify_one();
+                n.notify_waiters();
             }
         }
         match conn {
