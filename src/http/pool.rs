@@ -248,6 +248,9 @@ struct H2Conn {
     max_streams: Arc<AtomicU32>,
     /// When the server last sent anything ([`now_nanos`]).
     last_read: Arc<AtomicU64>,
+    /// Set once the server sent a GOAWAY: no new stream may be opened on
+    /// it (RFC 9113 sec. 6.8), though its open streams go on.
+    going_away: Arc<AtomicBool>,
     /// When `streams` last fell to zero (its place in the idle order).
     idle_since: Option<(u64, Instant)>,
 }
@@ -512,8 +515,10 @@ where
         let now = Instant::now();
         let origin = state.origins.entry(key.clone()).or_default();
         let mut taken = None;
+        // A connection that is closed, or whose server sent a GOAWAY, takes
+        // no new stream; the requests on it finish there.
         origin.h2.retain(|c| {
-            let open = !c.sender.is_closed();
+            let open = !c.sender.is_closed() && !c.going_away.load(Ordering::Relaxed);
             if !open {
                 if let Some((t, _)) = c.idle_since {
                     state.idle.remove(&t);
@@ -656,6 +661,7 @@ where
                         streams: 1,
                         max_streams: settings.max_streams,
                         last_read: settings.last_read,
+                        going_away: settings.going_away,
                         idle_since: None,
                     });
                     drop(state);
@@ -863,6 +869,7 @@ enum Made {
 struct Settings {
     max_streams: Arc<AtomicU32>,
     last_read: Arc<AtomicU64>,
+    going_away: Arc<AtomicBool>,
     /// Fires at the first SETTINGS frame (dropped unfired if the connection
     /// closes first).
     seen: tokio::sync::oneshot::Receiver<()>,
@@ -982,6 +989,8 @@ struct SettingsWatch {
     max_streams: Arc<AtomicU32>,
     /// When the server last sent anything ([`now_nanos`]).
     last_read: Arc<AtomicU64>,
+    /// Set at the server's first GOAWAY frame (type 0x7).
+    going_away: Arc<AtomicBool>,
     first: Option<tokio::sync::oneshot::Sender<()>>,
     /// Octets of the current frame header seen so far.
     header: [u8; 9],
@@ -999,10 +1008,12 @@ impl SettingsWatch {
     fn new() -> (SettingsWatch, Settings) {
         let max_streams = Arc::new(AtomicU32::new(u32::MAX));
         let last_read = Arc::new(AtomicU64::new(now_nanos()));
+        let going_away = Arc::new(AtomicBool::new(false));
         let (tx, seen) = tokio::sync::oneshot::channel();
         let watch = SettingsWatch {
             max_streams: max_streams.clone(),
             last_read: last_read.clone(),
+            going_away: going_away.clone(),
             first: Some(tx),
             header: [0; 9],
             header_len: 0,
@@ -1016,6 +1027,7 @@ impl SettingsWatch {
             Settings {
                 max_streams,
                 last_read,
+                going_away,
                 seen,
             },
         )
@@ -1038,6 +1050,9 @@ impl SettingsWatch {
                     self.payload_left =
                         usize::from(h[0]) << 16 | usize::from(h[1]) << 8 | usize::from(h[2]);
                     self.in_settings = h[3] == 0x4;
+                    if h[3] == 0x7 {
+                        self.going_away.store(true, Ordering::Relaxed);
+                    }
                     self.param_len = 0;
                     if self.in_settings && self.payload_left == 0 && h[4] & 0x1 == 0 {
                         if let Some(first) = self.first.take() {
@@ -1391,6 +1406,30 @@ mod tests {
                 watch.scan(chunk);
             }
             assert_eq!(settings.max_streams.load(Ordering::Relaxed), 3, "cut {cut}");
+        }
+    }
+
+    /// A GOAWAY frame (type 0x7), even split across reads, marks the
+    /// connection as going away; other frames, a GOAWAY-looking payload
+    /// byte included, do not.
+    #[test]
+    fn settings_watch_notes_goaway() {
+        // A DATA frame whose payload holds 0x7 bytes, then a GOAWAY (last
+        // stream id 5, NO_ERROR).
+        let mut wire = vec![0, 0, 9, 0x0, 0, 0, 0, 0, 1, 0, 0, 9, 0x7, 0, 0, 0, 0, 0];
+        let before = wire.len();
+        wire.extend([0, 0, 8, 0x7, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0]);
+        for cut in 0..wire.len() {
+            let (mut watch, settings) = SettingsWatch::new();
+            watch.scan(&wire[..cut]);
+            let header_done = cut >= before + 9;
+            assert_eq!(
+                settings.going_away.load(Ordering::Relaxed),
+                header_done,
+                "cut {cut}"
+            );
+            watch.scan(&wire[cut..]);
+            assert!(settings.going_away.load(Ordering::Relaxed), "cut {cut}");
         }
     }
 
