@@ -3,14 +3,16 @@
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{self, Opts};
 use crate::config::{CapHeld, CapHook};
+use crate::earlier::{read_earlier, send_validators, skip_done, Done, Validators};
 use crate::exit::Exit;
 use crate::fdlimit;
 use crate::fetch::fetch_stream;
@@ -56,6 +58,80 @@ fn watch_signals(cancel: CancellationToken) -> std::io::Result<()> {
     Ok(())
 }
 
+/// What the earlier output files of `--resume` and `--if-changed` hold.
+struct EarlierRuns {
+    /// Lines already done (`--resume` given).
+    done: Option<Done>,
+    /// Validators to send (`--if-changed` given).
+    validators: Option<Validators>,
+    /// Stdout appends to one of the files, which ends in a torn line.
+    torn_stdout: bool,
+}
+
+/// Reads every `--resume` and `--if-changed` file whole, reporting a
+/// missing one (read as empty) and unparsable lines as warnings. `None`
+/// after reporting a file that cannot be read.
+fn read_earlier_runs(opts: &Opts) -> Option<EarlierRuns> {
+    use std::os::unix::fs::MetadataExt;
+    let stdout = std::fs::metadata("/dev/stdout")
+        .ok()
+        .map(|m| (m.dev(), m.ino()));
+    let mut runs = EarlierRuns {
+        done: (!opts.resume.is_empty()).then(|| Done::new(opts.retry_failed)),
+        validators: (!opts.if_changed.is_empty()).then(Validators::default),
+        torn_stdout: false,
+    };
+    let resume = opts.resume.iter().map(|p| (p, "--resume"));
+    let if_changed = opts.if_changed.iter().map(|p| (p, "--if-changed"));
+    for (path, flag) in resume.chain(if_changed) {
+        let name = path.display().to_string();
+        let read = read_earlier(path, |record| {
+            match (&mut runs.done, &mut runs.validators) {
+                (Some(done), _) if flag == "--resume" => done.add(&record),
+                (_, Some(validators)) => validators.add(&record),
+                _ => {}
+            }
+        });
+        match read {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => output::report(
+                &Notice::warning(
+                    "earlier_missing",
+                    &format!("{name} does not exist; nothing is taken from it"),
+                )
+                .flag(flag)
+                .file(&name),
+            ),
+            Err(e) => {
+                output::report(
+                    &Notice::error("earlier_unreadable", &format!("{name}: {e}"))
+                        .flag(flag)
+                        .file(&name),
+                );
+                return None;
+            }
+            Ok(found) => {
+                if found.unparsable > 0 {
+                    output::report(
+                        &Notice::warning(
+                            "earlier_unparsable",
+                            &format!(
+                                "{name}: {} line(s) are not records (torn by an interrupted run?) and were passed over",
+                                found.unparsable
+                            ),
+                        )
+                        .flag(flag)
+                        .file(&name),
+                    );
+                }
+                if Some(found.id) == stdout && !found.ends_in_newline {
+                    runs.torn_stdout = true;
+                }
+            }
+        }
+    }
+    Some(runs)
+}
+
 /// Runs the filter: reads the inputs, fetches, writes records and the summary.
 ///
 /// Returns the exit status (see [`Exit`]). A closed stdout ends the process
@@ -70,6 +146,14 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
     output::watch_stdout_reader();
 
     let mut config = opts.config(cancel.clone(), crate::http::proxy::env_var);
+    // Whole, before any record is written: stdout may append to these files.
+    let earlier = {
+        let opts = opts.clone();
+        tokio::task::spawn_blocking(move || read_earlier_runs(&opts)).await?
+    };
+    let Some(earlier) = earlier else {
+        return Ok(Exit::Error);
+    };
     let stats = config.stats.clone();
     let typing = opts.reads_terminal(std::io::stdin().is_terminal());
     let terminal = Terminal {
@@ -147,6 +231,18 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
             failed.store(true, Ordering::Relaxed);
         }),
     );
+    let skipped = Arc::new(AtomicU64::new(0));
+    let mut lines = lines.boxed();
+    if let Some(done) = earlier.done {
+        lines = skip_done(lines, done, skipped.clone()).boxed();
+    }
+    if let Some(validators) = earlier.validators {
+        let given = config.headers.iter().map(|(n, _)| n.clone()).collect();
+        lines = send_validators(lines, validators, given).boxed();
+    }
+    if earlier.torn_stdout {
+        output::end_torn_line();
+    }
     let mut summary = Summary::default();
     let mut out = StdoutSink::start();
     out.write_all(fetch_stream(lines, config), |record| {
@@ -160,6 +256,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
     summary.connections_opened = stats.connections_opened();
     summary.dns_lookups = stats.dns_lookups();
     summary.interrupted = cancel.is_cancelled();
+    summary.skipped = skipped.load(Ordering::Relaxed);
     if !opts.quiet {
         output::write_summary(&summary);
     }

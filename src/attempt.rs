@@ -35,7 +35,7 @@ use crate::http::body::{check_framing, read_body, BodyOptions, ACCEPT_ENCODING};
 use crate::http::redirect::{drain_small, is_redirect, redirect_target, resolve_location};
 use crate::http::{build_client, ConnInfo, HttpClient, RequestBody};
 use crate::input::InputLine;
-use crate::result::{round_ms, FetchResult, Passthrough, ResponseFacts};
+use crate::result::{round_ms, with_spec_hash, FetchResult, Passthrough, ResponseFacts};
 use crate::retry::{self, HostPauses, RetryPolicy, RetryState};
 use crate::target::{check_target, host_key, parse_url, request_uri, same_origin, HostKey};
 
@@ -106,7 +106,8 @@ impl Fetcher {
             line,
             spec,
         } = line;
-        let spec = spec.map(|s| *s).unwrap_or_default();
+        let mut spec = spec.map(|s| *s).unwrap_or_default();
+        spec.extra = with_spec_hash(spec.spec_hash, spec.extra.take());
         let url = match problem {
             Some(e) => Err(e),
             None => parse_url(&text, self.config.default_scheme),
@@ -307,17 +308,19 @@ async fn run_attempt(fetcher: Arc<Fetcher>, job: Job, attempt: u32, started: Ins
     let mut record = match outcome {
         // The exchange completed, but the run does not accept its final
         // status (a dead link, with `--accept 200..=299`).
-        Ok(done) if !fetcher.accepts(done.status) => FetchResult::Failure {
-            url: job.text,
-            status: Some(done.status),
-            error: FetchError::Status(done.status).to_string(),
-            error_kind: ErrorKind::Status,
-            elapsed_ms: elapsed_ms(started),
-            line: None,
-            response: Some(done.facts),
-            attempts: None,
-            extra: None,
-        },
+        Ok(done) if !fetcher.accepts(done.status) && !done.facts.not_modified => {
+            FetchResult::Failure {
+                url: job.text,
+                status: Some(done.status),
+                error: FetchError::Status(done.status).to_string(),
+                error_kind: ErrorKind::Status,
+                elapsed_ms: elapsed_ms(started),
+                line: None,
+                response: Some(done.facts),
+                attempts: None,
+                extra: None,
+            }
+        }
         Ok(done) => FetchResult::Success {
             url: job.text,
             status: done.status,
@@ -427,6 +430,7 @@ fn response_facts(
     }
     let phases = conn.phases;
     Box::new(ResponseFacts {
+        not_modified: false,
         final_url: (redirects > 0).then(|| without_userinfo(url.clone())),
         location,
         redirects: (redirects > 0).then_some(redirects),
@@ -616,8 +620,10 @@ async fn exchange(fetcher: &Fetcher, job: &Job) -> Result<Exchange, FetchError> 
         // methods.
         let mut resends = 0;
         let hop_started = Instant::now();
+        let mut conditional;
         let resp = loop {
             let req = build_request(fetcher, job, &method, body, &current, &origin, cross_origin)?;
+            conditional = is_conditional(req.headers());
             match fetcher.client.request(req, resends > 0).await {
                 Ok(resp) => break resp,
                 Err(e)
@@ -688,6 +694,7 @@ async fn exchange(fetcher: &Fetcher, job: &Job) -> Result<Exchange, FetchError> 
         );
         let read = read_body(&head.headers, incoming, options).await?;
         facts.sha256 = read.sha256.map(|d| hex(&d));
+        facts.not_modified = conditional && status == StatusCode::NOT_MODIFIED;
         return Ok(Exchange {
             facts,
             status: status.as_u16(),
@@ -698,6 +705,13 @@ async fn exchange(fetcher: &Fetcher, job: &Job) -> Result<Exchange, FetchError> 
             retry_after,
         });
     }
+}
+
+/// Whether a request is conditional on the validators of a copy the client
+/// holds (RFC 9110 sec. 13.1.2 `If-None-Match`, 13.1.3
+/// `If-Modified-Since`), so that a `304` answer means that copy is current.
+fn is_conditional(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::IF_NONE_MATCH) || headers.contains_key(header::IF_MODIFIED_SINCE)
 }
 
 /// The run's header fields: the defaults, replaced by the user's of the

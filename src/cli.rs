@@ -398,6 +398,42 @@ pub struct Opts {
     #[arg(long, value_name = "ALGORITHM", value_enum)]
     pub hash: Option<BodyHash>,
 
+    /// Skip the input lines an earlier run's output FILE already answers (repeatable).
+    ///
+    /// FILE holds records of earlier runs (JSON Lines, as written on
+    /// stdout); it is read whole before any record is written, so stdout may
+    /// append to it: fetcher-stream --resume out.jsonl urls.txt >> out.jsonl.
+    /// A line is done when FILE holds a final record for it (a success, or
+    /// a failure other than `cancelled`); the n-th occurrence of a line
+    /// given several times is done when FILE holds n of them. Done lines
+    /// are not fetched and get no record; the summary counts them in
+    /// `skipped`. Records are matched by key: the record's `spec_hash`
+    /// with --input jsonl, else the SHA-256 of its `url` (first 8 bytes).
+    /// Lines of FILE that are not records (torn by a killed run) are passed
+    /// over with one `earlier_unparsable` warning; a FILE that does not
+    /// exist is empty, with an `earlier_missing` warning, so the first run
+    /// and its resumptions can be one command. When stdout appends to FILE
+    /// and FILE ends in a torn line, a newline is written first. Memory:
+    /// about 20 to 40 bytes per distinct line of FILE.
+    #[arg(long, value_name = "FILE")]
+    pub resume: Vec<std::path::PathBuf>,
+
+    /// With --resume, count only successes as done: failed lines are fetched again.
+    #[arg(long, requires = "resume")]
+    pub retry_failed: bool,
+
+    /// Send the validators of an earlier run's records in FILE (repeatable).
+    ///
+    /// For each line whose last success record in FILE (the last FILE
+    /// given counts last) has an `etag` or a `last_modified`, the request
+    /// carries If-None-Match and If-Modified-Since with them (RFC 9110
+    /// sec. 13.1.2, 13.1.3); a field given with -H or in a spec is sent as
+    /// given instead. A 304 answer is a success with "not_modified": true
+    /// and no body (`size` 0), whatever --accept says. Records are matched
+    /// to lines as with --resume; FILE may be the output stdout appends to.
+    #[arg(long, value_name = "FILE")]
+    pub if_changed: Vec<std::path::PathBuf>,
+
     /// Do not write the summary record to stderr; -s/--silent is the same.
     ///
     /// Warning and error records are still written. -s and --silent are
@@ -1228,6 +1264,31 @@ mod tests {
             assert!(script.contains("max-per-host"), "{shell}");
         }
         assert!(Opts::try_parse_from(["f"]).unwrap().completions().is_none());
+    }
+
+    #[test]
+    fn resume_and_if_changed_flags() {
+        let o = Opts::try_parse_from(["f"]).unwrap();
+        assert!(o.resume.is_empty() && o.if_changed.is_empty() && !o.retry_failed);
+        let o = Opts::try_parse_from([
+            "f",
+            "--resume",
+            "a.jsonl",
+            "--resume",
+            "b.jsonl",
+            "--retry-failed",
+            "--if-changed",
+            "c.jsonl",
+        ])
+        .unwrap();
+        assert_eq!(
+            o.resume,
+            ["a.jsonl", "b.jsonl"].map(std::path::PathBuf::from)
+        );
+        assert_eq!(o.if_changed, [std::path::PathBuf::from("c.jsonl")]);
+        assert!(o.retry_failed);
+        assert!(Opts::try_parse_from(["f", "--resume"]).is_err());
+        assert!(Opts::try_parse_from(["f", "--retry-failed"]).is_err());
     }
 
     #[test]

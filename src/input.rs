@@ -30,7 +30,7 @@ use tokio_util::codec::{Decoder, FramedRead};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use crate::error::FetchError;
-use crate::result::Passthrough;
+use crate::result::{line_key, Passthrough};
 use crate::spec::{parse_spec, RequestSpec};
 
 /// Longest accepted line, in bytes (64 KiB), not counting its line ending
@@ -285,20 +285,24 @@ fn url_line(content: Content) -> InputLine {
 /// A spec gives an [`InputLine`] whose `text` is its `url`; anything else
 /// (not JSON, not a spec, not UTF-8, over 64 KiB) gives one with
 /// an `invalid_input` problem whose message starts with `line N: `, `text` the
-/// spec's `url` if it had one, else the line itself. `line` is set either way.
+/// spec's `url` if it had one, else the line itself. `line` is set either way,
+/// and so is the spec's `spec_hash`: [`line_key`] of the line without a
+/// BOM and surrounding ASCII whitespace (of its kept first 256 bytes when
+/// it is over 64 KiB).
 pub fn classify_spec_line(raw: RawLine, first: bool, number: u64) -> Option<InputLine> {
+    // The line as read: the key its record's `spec_hash` carries.
+    let key = line_key(raw.content(first).trim_ascii());
     let invalid = |text: String, message: String, extra: Option<Box<Passthrough>>| InputLine {
         text,
         problem: Some(FetchError::InvalidInput(format!(
             "line {number}: {message}"
         ))),
         line: Some(number),
-        spec: extra.map(|extra| {
-            Box::new(RequestSpec {
-                extra: Some(extra),
-                ..RequestSpec::default()
-            })
-        }),
+        spec: Some(Box::new(RequestSpec {
+            extra,
+            spec_hash: Some(key),
+            ..RequestSpec::default()
+        })),
     };
     let text = match raw.trimmed(first) {
         Content::Blank => return None,
@@ -313,7 +317,10 @@ pub fn classify_spec_line(raw: RawLine, first: bool, number: u64) -> Option<Inpu
             text: spec.url,
             problem: None,
             line: Some(number),
-            spec: Some(Box::new(spec.request)),
+            spec: Some(Box::new(RequestSpec {
+                spec_hash: Some(key),
+                ..spec.request
+            })),
         },
         Err(bad) => invalid(
             bad.url.unwrap_or_else(|| text.to_owned()),
@@ -658,8 +665,14 @@ mod tests {
         let l = spec_line("\u{feff}{\"url\":\"http://a/\",\"id\":1}\r", 1).unwrap();
         assert_eq!((l.text.as_str(), l.line), ("http://a/", Some(1)));
         assert!(l.problem.is_none());
-        assert!(l.spec.unwrap().extra.is_some());
+        let spec = l.spec.unwrap();
+        assert!(spec.extra.is_some());
+        // The key of the line as read, without the BOM and the CR.
+        let key = line_key(br#"{"url":"http://a/","id":1}"#);
+        assert_eq!(spec.spec_hash, Some(key));
         let bad = spec_line("# not a comment", 7).unwrap();
+        let hash = bad.spec.as_ref().and_then(|s| s.spec_hash);
+        assert_eq!(hash, Some(line_key(b"# not a comment")));
         assert_eq!((bad.text.as_str(), bad.line), ("# not a comment", Some(7)));
         let e = bad.problem.unwrap();
         assert_eq!(e.kind(), crate::error::ErrorKind::InvalidInput);

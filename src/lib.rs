@@ -19,6 +19,8 @@
 //! - `attempt`: one URL's attempt: request, redirects, body, record.
 //! - `config`: [`Config`] and its defaults; [`Rate`], [`StatusSet`].
 //! - `retry`: retry policy and state, transient failures, `Retry-After`.
+//! - `earlier`: earlier runs' output read back: lines already done
+//!   (`--resume`), validators to re-check with (`--if-changed`).
 //! - `input`: reading files and stdin lazily, the line rules.
 //! - `spec`: `--input jsonl` request specs; the `-X`/`-H` rules.
 //! - `target`: the URL rules (default scheme, IDNA, origins).
@@ -32,7 +34,7 @@
 //! Each module uses only modules below it in this order (a folder is one
 //! module); `tests/layers.rs` checks it:
 //!
-//! Layers, top to bottom: app > cli > output > progress > fetch > schedule > attempt > config > retry > input > spec > target > result > http > fdlimit > exit > clock > error
+//! Layers, top to bottom: app > cli > output > progress > fetch > schedule > attempt > config > retry > earlier > input > spec > target > result > http > fdlimit > exit > clock > error
 //!
 //! # Example
 //! ```no_run
@@ -56,6 +58,7 @@ mod attempt;
 mod cli;
 mod clock;
 mod config;
+mod earlier;
 mod error;
 mod exit;
 mod fdlimit;
@@ -73,12 +76,16 @@ mod target;
 #[doc(hidden)]
 pub use app::main as run_main;
 pub use config::{BodyHash, CapHeld, CapHook, Config, Credentials, Rate, RunStats, StatusSet};
+pub use earlier::{
+    input_key, read_earlier, send_validators, skip_done, Done, EarlierFile, EarlierRecord, Outcome,
+    Validators,
+};
 pub use error::{ErrorKind, FetchError};
 pub use fetch::{fetch_all, fetch_stream};
 pub use http::proxy::{NoProxy, Proxies, ProxyScheme, ProxyUrl};
 pub use http::{load_pem_certs, ClientOptions, ClientStats, HttpVersions, ResolveOverride};
 pub use input::{read_inputs, read_sources, Input, InputFormat, InputLine, OnReadError};
-pub use result::{FetchResult, Passthrough, Percentiles, ResponseFacts, Summary};
+pub use result::{line_key, FetchResult, Passthrough, Percentiles, ResponseFacts, Summary};
 pub use spec::RequestSpec;
 pub use target::DefaultScheme;
 

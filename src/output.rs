@@ -149,6 +149,17 @@ impl StdoutSink {
 
 /// Ends the process after a failed write to stdout: silently with 141 for a
 /// closed pipe, else with a message and status 2.
+/// Writes one `\n` on stdout, before any record: stdout appends to an
+/// earlier output file that ends in a torn line (a run killed mid-record),
+/// and the first record must not be glued to that fragment. A write error
+/// ends the process as the record writer's does.
+pub fn end_torn_line() {
+    let mut out = io::stdout().lock();
+    if let Err(e) = out.write_all(b"\n").and_then(|()| out.flush()) {
+        write_failed(e);
+    }
+}
+
 fn write_failed(e: io::Error) -> ! {
     if e.kind() == io::ErrorKind::BrokenPipe {
         exit_broken_pipe();
@@ -254,8 +265,12 @@ pub struct Notice<'a> {
     /// `raised` (a value raised to what the run needs: `--lookahead` below
     /// `-c`), `per_host_cap` (the default per-host cap held the run back;
     /// once per run), `terminal_input` (URLs are read from the terminal;
-    /// plain text instead when stderr is a terminal too); errors `input`, `stdout`,
-    /// `internal`.
+    /// plain text instead when stderr is a terminal too), `earlier_missing`
+    /// (a `--resume` or `--if-changed` file does not exist: read as empty),
+    /// `earlier_unparsable` (lines of such a file that are not records,
+    /// passed over; once per file); errors `input`, `stdout`, `internal`,
+    /// `earlier_unreadable` (such a file cannot be read; the run stops
+    /// before fetching).
     pub kind: &'static str,
     /// The message for a person, one sentence.
     pub message: &'a str,

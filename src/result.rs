@@ -133,6 +133,14 @@ pub enum FetchResult {
 /// final hop). All are milliseconds rounded to 0.1.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ResponseFacts {
+    /// `true` when the final response is a `304 Not Modified` to a
+    /// conditional request (`If-None-Match` or `If-Modified-Since`, RFC 9110
+    /// sec. 13.1.2, 13.1.3, 15.4.5), sent by `--if-changed` or given by the
+    /// user: the copy the validators came from is still current, and no
+    /// body was read (`size` 0). Such a record is a success even outside
+    /// `--accept`. Absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub not_modified: bool,
     /// The URL that produced the final response (without `user:password@`),
     /// present only when at least one redirect was followed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -279,7 +287,7 @@ impl Ipv4Text {
 
 /// Every key a record (`success` or `failure`) may have besides `url`: a
 /// `--input jsonl` spec may not use them as pass-through keys.
-pub const RECORD_KEYS: [&str; 24] = [
+pub const RECORD_KEYS: [&str; 26] = [
     "type",
     "status",
     "size",
@@ -304,7 +312,40 @@ pub const RECORD_KEYS: [&str; 24] = [
     "last_modified",
     "headers",
     "sha256",
+    "not_modified",
+    "spec_hash",
 ];
+
+/// The key of an input line in records: the first 8 bytes of the SHA-256
+/// of `bytes`, read as a big-endian `u64`. A record's `spec_hash` is this
+/// key of its `--input jsonl` line as read (without a UTF-8 BOM, surrounding
+/// ASCII whitespace trimmed), written as 16 lower-case hex digits; a plain
+/// line's key is this hash of its `url` text. `--resume` and `--if-changed`
+/// match earlier records to input lines by it.
+pub fn line_key(bytes: &[u8]) -> u64 {
+    use sha2::{Digest as _, Sha256};
+    let digest = Sha256::digest(bytes);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
+}
+
+/// The pass-through keys of a `--input jsonl` record with its line's
+/// `spec_hash` (see [`line_key`]) first, when there is one.
+pub(crate) fn with_spec_hash(
+    hash: Option<u64>,
+    extra: Option<Box<Passthrough>>,
+) -> Option<Box<Passthrough>> {
+    let Some(hash) = hash else {
+        return extra;
+    };
+    let mut keys = Passthrough::new();
+    keys.insert("spec_hash".into(), format!("{hash:016x}").into());
+    if let Some(extra) = extra {
+        keys.extend(*extra);
+    }
+    Some(Box::new(keys))
+}
 
 impl FetchResult {
     /// The input line this record answers.
@@ -325,6 +366,14 @@ impl FetchResult {
             FetchResult::Success { .. } => None,
             FetchResult::Failure { error_kind, .. } => Some(*error_kind),
         }
+    }
+
+    /// The `spec_hash` of a `--input jsonl` line's record (see
+    /// [`line_key`]), `None` for a plain line's.
+    pub fn spec_hash(&self) -> Option<u64> {
+        let (FetchResult::Success { extra, .. } | FetchResult::Failure { extra, .. }) = self;
+        let hex = extra.as_ref()?.get("spec_hash")?.as_str()?;
+        u64::from_str_radix(hex, 16).ok()
     }
 
     /// Sets the pass-through keys of a `--input jsonl` spec.
@@ -398,6 +447,12 @@ pub struct Summary {
     pub failed: u64,
     /// `failure` records of kind `cancelled` (only after SIGINT or SIGTERM).
     pub cancelled: u64,
+    /// Lines read but not fetched because an earlier run's output
+    /// (`--resume`) already holds their final record; they get no record
+    /// here, so `total + skipped` is the number of counted lines read.
+    /// Omitted when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub skipped: u64,
     /// Wall-clock milliseconds from start to the last record.
     pub elapsed_ms: f64,
     /// `total` per second of `elapsed_ms`, rounded to 0.1 (0 when no time
@@ -437,6 +492,10 @@ pub struct Summary {
     /// `true` when a signal stopped the run early; omitted otherwise.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -660,6 +719,7 @@ mod tests {
     /// Facts with every field set.
     fn every_fact() -> ResponseFacts {
         ResponseFacts {
+            not_modified: true,
             final_url: Some("http://a/b".into()),
             location: Some("http://a/next".into()),
             redirects: Some(2),
@@ -696,7 +756,8 @@ mod tests {
             serde_json::to_string(&r).unwrap(),
             concat!(
                 r#"{"type":"success","url":"http://a/","status":302,"size":0,"elapsed_ms":5.0,"#,
-                r#""http_version":"HTTP/1.1","final_url":"http://a/b","location":"http://a/next","#,
+                r#""http_version":"HTTP/1.1","not_modified":true,"final_url":"http://a/b","#,
+                r#""location":"http://a/next","#,
                 r#""redirects":2,"remote_addr":"[::1]:8080","reused":true,"dns_ms":1.0,"#,
                 r#""connect_ms":0.5,"tls_ms":3.0,"ttfb_ms":4.5,"content_type":"text/plain","#,
                 r#""etag":"\"x\"","last_modified":"Tue, 15 Nov 1994 08:12:31 GMT","#,
@@ -862,6 +923,25 @@ mod tests {
         assert_eq!(slow.at(0.0), 0.0);
     }
 
+    /// The key is the first 8 bytes of SHA-256, big-endian; `spec_hash`
+    /// comes first among the pass-through keys and reads back.
+    #[test]
+    fn line_keys_and_spec_hash() {
+        // SHA-256("abc") = ba7816bf8f01cfea 414140de...
+        assert_eq!(line_key(b"abc"), 0xba78_16bf_8f01_cfea);
+        assert_eq!(line_key(b""), 0xe3b0_c442_98fc_1c14);
+        let mut extra = Passthrough::new();
+        extra.insert("id".into(), serde_json::json!(7));
+        let mut r = failure(ErrorKind::InvalidInput, 0.0);
+        r.set_extra(with_spec_hash(Some(0xab), Some(Box::new(extra))));
+        assert!(serde_json::to_string(&r)
+            .unwrap()
+            .ends_with(r#""spec_hash":"00000000000000ab","id":7}"#));
+        assert_eq!(r.spec_hash(), Some(0xab));
+        assert_eq!(failure(ErrorKind::Io, 0.0).spec_hash(), None);
+        assert_eq!(with_spec_hash(None, None), None);
+    }
+
     #[test]
     fn control_characters_are_escaped() {
         let r = FetchResult::Failure {
@@ -905,7 +985,7 @@ mod tests {
                 line: Some(1),
                 response: Some(Box::new(every_fact())),
                 attempts: Some(2),
-                extra: None,
+                extra: with_spec_hash(Some(1), None),
             },
         ];
         let mut seen = std::collections::BTreeSet::new();

@@ -94,6 +94,10 @@ pub struct RequestSpec {
     pub body: Option<Bytes>,
     /// Every other key, copied unchanged into the record.
     pub extra: Option<Box<Passthrough>>,
+    /// The line's key ([`crate::result::line_key`] of the line as read),
+    /// written as the record's `spec_hash`; set by the input reader for
+    /// every `--input jsonl` line, a spec or not.
+    pub spec_hash: Option<u64>,
 }
 
 /// A request spec read from one line.

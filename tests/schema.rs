@@ -55,6 +55,7 @@ fn full_records() -> Vec<FetchResult> {
     extra.insert("id".into(), json!(42));
     let extra = Some(Box::new(extra));
     let response = Some(Box::new(ResponseFacts {
+        not_modified: true,
         final_url: Some("http://a/b".into()),
         location: Some("http://a/c".into()),
         redirects: Some(1),
@@ -90,7 +91,10 @@ fn full_records() -> Vec<FetchResult> {
             elapsed_ms: 0.0,
             line: None,
             attempts: Some(3),
-            response,
+            response: response.map(|mut facts| {
+                facts.not_modified = false;
+                facts
+            }),
             extra: extra.clone(),
         },
         FetchResult::Failure {
@@ -102,7 +106,10 @@ fn full_records() -> Vec<FetchResult> {
             line: Some(1),
             attempts: None,
             response: None,
-            extra,
+            extra: extra.map(|mut keys| {
+                keys.insert("spec_hash".into(), json!("00ff00ff00ff00ff"));
+                keys
+            }),
         },
     ]
 }
@@ -161,6 +168,7 @@ fn summary_schema_properties_are_the_summary_fields() {
         succeeded: 1,
         failed: 1,
         cancelled: 1,
+        skipped: 4,
         elapsed_ms: 1.5,
         urls_per_second: 2000.0,
         bytes: 5,

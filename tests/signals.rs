@@ -126,6 +126,7 @@ fn interrupt(signal: libc::c_int, hanging: usize, extra: &[&str]) {
             succeeded: 0,
             failed: 0,
             cancelled: n,
+            skipped: None,
             elapsed_ms: summary.elapsed_ms,
             urls_per_second: summary.urls_per_second,
             bytes: 0,

@@ -45,6 +45,14 @@ fn pass_through_keys_round_trip_exactly_after_the_record_keys() {
                 assert!(obj.shift_remove(key).is_some(), "{key} in {line}");
             }
             assert_eq!(obj.shift_remove("http_version").unwrap(), "HTTP/1.1");
+            // The line's key, the first key after the record's own.
+            let at = obj.keys().position(|k| k == "spec_hash");
+            let hash = obj.shift_remove("spec_hash").unwrap();
+            assert_eq!(
+                (at, hash.as_str().map(str::len)),
+                (Some(4), Some(16)),
+                "{line}"
+            );
             serde_json::to_string(&r).unwrap()
         })
         .collect();

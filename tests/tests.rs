@@ -32,6 +32,8 @@ mod specs;
 mod compression;
 // Exit codes, usage errors, the summary line, -q/-s, -m, completions, prompt output.
 mod cli;
+// --resume, --retry-failed, --if-changed: earlier runs' output read back.
+mod resume;
 // Broken pipe on stdout, SIGINT and SIGTERM.
 mod signals;
 // --progress: the status line on a pseudo-terminal, its rate and erasure.

@@ -352,6 +352,26 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
             0 => respond(200, full("done")),
             k => redirect(&(k - 1).to_string()),
         },
+        // A resource whose ETag is `"ARG"`, last modified at COND_DATE; a
+        // matching If-None-Match (or, without one, If-Modified-Since of
+        // exactly that date) gets 304 (RFC 9110 sec. 13.2.2).
+        "cond" => {
+            let etag = format!("\"{arg}\"");
+            let field = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+            let fresh = match field("if-none-match") {
+                Some(tags) => tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"),
+                None => field("if-modified-since") == Some(COND_DATE),
+            };
+            let mut resp = if fresh {
+                respond(304, full(""))
+            } else {
+                respond(200, full(format!("version {arg}")))
+            };
+            let headers = resp.headers_mut();
+            headers.insert("etag", etag.parse().unwrap());
+            headers.insert("last-modified", COND_DATE.parse().unwrap());
+            resp
+        }
         "loop" => redirect("/loop"),
         "to" => {
             let mut resp = redirect(req.uri().query().expect("/to?URL"));
@@ -364,6 +384,9 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
     };
     Ok(resp)
 }
+
+/// The `Last-Modified` of every `/cond/` resource.
+pub const COND_DATE: &str = "Tue, 15 Nov 1994 08:12:31 GMT";
 
 fn fixed(route: &Fixed) -> Response<Body> {
     let mut b = Response::builder();

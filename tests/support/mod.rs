@@ -20,7 +20,7 @@ mod run;
 pub mod schema;
 mod tls;
 
-pub use http::{Fixed, Seen, Server};
+pub use http::{Fixed, Seen, Server, COND_DATE};
 pub use proxy::{HttpMode, HttpProxy, SocksDest, SocksMode, SocksProxy, SocksSeen};
 pub use pty::{pty, read_terminal, set_size, watch_terminal};
 pub use raw::{ok, RawServer, Reply, Request};

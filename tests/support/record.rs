@@ -47,6 +47,9 @@ pub struct Record {
     pub last_modified: Option<String>,
     pub headers: Option<BTreeMap<String, String>>,
     pub sha256: Option<String>,
+    pub not_modified: Option<bool>,
+    /// With `--input jsonl`: the line's key, 16 hex digits.
+    pub spec_hash: Option<String>,
     /// Pass-through keys, in the order written.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -100,6 +103,8 @@ impl Record {
             last_modified: None,
             headers: None,
             sha256: None,
+            not_modified: None,
+            spec_hash: None,
             extra: Map::new(),
         }
     }
@@ -204,6 +209,14 @@ impl Record {
         let mut r = self.clone();
         r.elapsed_ms = 0.0;
         r.connection();
+        // The key of a `--input jsonl` line: checked for its shape here,
+        // for its value where a test computes it.
+        if let Some(hash) = r.spec_hash.take() {
+            assert!(
+                hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+                "spec_hash in {self:?}"
+            );
+        }
         r
     }
 
@@ -282,6 +295,8 @@ pub struct Summary {
     pub succeeded: u64,
     pub failed: u64,
     pub cancelled: u64,
+    /// Written only when `--resume` skipped lines.
+    pub skipped: Option<u64>,
     pub elapsed_ms: f64,
     pub urls_per_second: f64,
     pub bytes: u64,
