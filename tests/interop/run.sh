@@ -355,6 +355,25 @@ echo_line() { # CASE: the echo.log record for ?case=CASE (exactly one expected)
   log_lines logs/echo.log ".case == \"$1\"" 1
 }
 
+# --if-changed: a second run sends the first run's ETag and Last-Modified;
+# nginx answers 304 for the unchanged file and 200 for the one rewritten in
+# between (a new size and mtime give a new ETag).
+check_if_changed() {
+  local first recs
+  printf 'one\n' >www/same.txt
+  printf 'two\n' >www/changed.txt
+  touch -d '2020-01-01 00:00:00' www/same.txt www/changed.txt
+  first=$(fs "$NG/same.txt" "$NG/changed.txt" --)
+  printf '%s\n' "$first" >tmp/first.jsonl
+  expect "nginx: a first run records etag and last_modified" "$first" \
+    'length == 2 and all(.[]; .status == 200 and (.etag | type) == "string" and (.last_modified | type) == "string")'
+  printf 'changed, longer\n' >www/changed.txt
+  recs=$(fs "$NG/same.txt" "$NG/changed.txt" -- --if-changed tmp/first.jsonl)
+  expect "nginx --if-changed: 304 not_modified for the same file, 200 for the changed one" "$recs" \
+    "(map(select(.url == \"$NG/same.txt\"))[0] | .status == 304 and .not_modified == true and .size == 0)
+     and (map(select(.url == \"$NG/changed.txt\"))[0] | .status == 200 and .not_modified == null and .size == 16)"
+}
+
 check_static_sizes() {
   local f size label
   for f in 0b:0:"0 B" 1b:1:"1 B" 1m:1048576:"1 MiB" 50m:52428800:"50 MiB"; do
@@ -607,6 +626,7 @@ check_socks() {
 }
 
 check_static_sizes
+check_if_changed
 check_not_found
 check_tls_ip_san
 check_keep_alive http "$NG"
