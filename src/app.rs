@@ -3,10 +3,11 @@
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{self, Opts};
@@ -147,6 +148,14 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
             failed.store(true, Ordering::Relaxed);
         }),
     );
+    // Sharding comes before anything else that filters lines.
+    let other_shard = Arc::new(AtomicU64::new(0));
+    let lines = match opts.shard {
+        Some(shard) => shard
+            .filter(lines, opts.default_scheme, other_shard.clone())
+            .boxed(),
+        None => lines.boxed(),
+    };
     let mut summary = Summary::default();
     let mut out = StdoutSink::start();
     out.write_all(fetch_stream(lines, config), |record| {
@@ -160,6 +169,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
     summary.connections_opened = stats.connections_opened();
     summary.dns_lookups = stats.dns_lookups();
     summary.interrupted = cancel.is_cancelled();
+    summary.other_shard = opts.shard.map(|_| other_shard.load(Ordering::Relaxed));
     if !opts.quiet {
         output::write_summary(&summary);
     }

@@ -19,6 +19,7 @@
 //! - `attempt`: one URL's attempt: request, redirects, body, record.
 //! - `config`: [`Config`] and its defaults; [`Rate`], [`StatusSet`].
 //! - `retry`: retry policy and state, transient failures, `Retry-After`.
+//! - `shard`: `--shard K/N`, the lines of one host shard out of N.
 //! - `input`: reading files and stdin lazily, the line rules.
 //! - `spec`: `--input jsonl` request specs; the `-X`/`-H` rules.
 //! - `target`: the URL rules (default scheme, IDNA, origins).
@@ -32,7 +33,7 @@
 //! Each module uses only modules below it in this order (a folder is one
 //! module); `tests/layers.rs` checks it:
 //!
-//! Layers, top to bottom: app > cli > output > progress > fetch > schedule > attempt > config > retry > input > spec > target > result > http > fdlimit > exit > clock > error
+//! Layers, top to bottom: app > cli > output > progress > fetch > schedule > attempt > config > retry > shard > input > spec > target > result > http > fdlimit > exit > clock > error
 //!
 //! # Example
 //! ```no_run
@@ -67,6 +68,7 @@ mod progress;
 mod result;
 mod retry;
 mod schedule;
+mod shard;
 mod spec;
 mod target;
 
@@ -79,6 +81,7 @@ pub use http::proxy::{NoProxy, Proxies, ProxyScheme, ProxyUrl};
 pub use http::{load_pem_certs, ClientOptions, ClientStats, HttpVersions, ResolveOverride};
 pub use input::{read_inputs, read_sources, Input, InputFormat, InputLine, OnReadError};
 pub use result::{FetchResult, Passthrough, Percentiles, ResponseFacts, Summary};
+pub use shard::{host_key, Shard};
 pub use spec::RequestSpec;
 pub use target::DefaultScheme;
 

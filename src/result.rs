@@ -437,6 +437,11 @@ pub struct Summary {
     /// `true` when a signal stopped the run early; omitted otherwise.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// With `--shard K/N`, the lines read that belong to another shard and
+    /// got no record (`total + other_shard` = lines read, blank and comment
+    /// lines aside); omitted without `--shard`. Set by the caller.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_shard: Option<u64>,
 }
 
 impl Summary {
