@@ -109,12 +109,11 @@ fi
 # with --resume, appended) to its shard's files.
 run=$(mktemp -d "$dir/.run.XXXXXX")
 trap 'rm -rf "$run"' EXIT
-rc=0
 parallel --will-cite --pipe --tee \
   --ssh "$ssh_cmd" -S "$login_list" \
   --joblog "$dir/joblog" \
   --results "$run/{}" \
-  "$cmd" ::: $(seq 1 "$shards") <"$list" >/dev/null || rc=$?
+  "$cmd" ::: $(seq 1 "$shards") <"$list" >/dev/null || true
 for k in $(seq 1 "$shards"); do
   out=$dir/shard-$k-of-$shards
   if [ "$resume" = 1 ]; then
@@ -129,21 +128,28 @@ for k in $(seq 1 "$shards"); do cat "$dir/shard-$k-of-$shards.jsonl"; done >"$di
 
 # parallel's status counts the jobs that exited non-zero, and
 # fetcher-stream exits 1 when some records are failures: the job log says
-# which shards did not finish.
-worst=0
-unfinished=()
-while IFS=$'\t' read -r _seq host _start _runtime _send _receive exitval signal command; do
+# which shards finished (exit status 0 or 1). With --tee over ssh, parallel
+# also logs jobs with an empty argument that receive no input and run
+# nothing; they are not shards.
+declare -A finished=()
+while IFS=$'\t' read -r _seq _host _start _runtime _send _receive exitval signal command; do
   case $command in *"--shard "*) ;; *) continue ;; esac
   k=${command#*--shard }
   k=${k%%/*}
-  if [ "$signal" != 0 ] || [ "$exitval" -gt 1 ]; then
-    unfinished+=("$k (on $host: exit $exitval, signal $signal)")
-  elif [ "$exitval" = 1 ]; then
-    worst=1
-  fi
+  case $k in '' | *[!0-9]*) continue ;; esac
+  if [ "$signal" = 0 ] && [ "$exitval" -le 1 ]; then finished[$k]=$exitval; fi
 done < <(tail -n +2 "$dir/joblog")
-if [ "${#unfinished[@]}" -gt 0 ] || { [ "$rc" -gt 0 ] && [ "$worst" = 0 ]; }; then
-  printf 'parallel-shards: shard %s did not finish; run again with --resume\n' "${unfinished[@]:-?}" >&2
+worst=0
+unfinished=()
+for k in $(seq 1 "$shards"); do
+  case ${finished[$k]:-none} in
+    none) unfinished+=("$k") ;;
+    1) worst=1 ;;
+  esac
+done
+if [ "${#unfinished[@]}" -gt 0 ]; then
+  printf 'parallel-shards: shard %s of %s did not finish (see %s); run again with --resume\n' \
+    "${unfinished[*]}" "$shards" "$dir/joblog" >&2
   exit 2
 fi
 printf 'parallel-shards: %s records from %s shards in %s\n' \

@@ -287,6 +287,16 @@ else
   not_ok "$key is in shard $k" "not in $WORK/fleet/shard-$k-of-3.jsonl"
 fi
 
+# A shard that cannot run is reported, with exit status 2.
+rc=0
+"$SCRIPT" --ssh "$SSH" -S "$LOGINS" -n 3 -o "$WORK/broken" --bin "$WORK/no-such-binary" "$LIST" \
+  2>"$WORK/broken.stderr" || rc=$?
+if [ "$rc" = 2 ] && grep -q 'shard 1 2 3 of 3 did not finish' "$WORK/broken.stderr"; then
+  ok "parallel-shards.sh exits 2 and names the shards that did not finish"
+else
+  not_ok "parallel-shards.sh when no shard can run" "exit $rc: $(cat "$WORK/broken.stderr")"
+fi
+
 # 2. Resume a killed shard.
 if ! "$BIN" --help | grep -q -- '--resume'; then
   log "skip: --resume not available"

@@ -35,10 +35,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             while os.path.exists(os.path.join(work, "hold")):
                 time.sleep(0.05)
             body = b"released"
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client was killed while its request was held.
+            self.close_connection = True
 
     def log_message(self, *args):
         pass
