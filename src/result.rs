@@ -390,7 +390,8 @@ impl FetchResult {
 #[serde(tag = "type", rename = "summary")]
 pub struct Summary {
     /// Records written: always equal to the number of input lines that were read
-    /// and were neither blank nor comments; `succeeded + failed + cancelled`.
+    /// and were neither blank nor comments (nor, with `--shard`, another
+    /// shard's: see `other_shard`); `succeeded + failed + cancelled`.
     pub total: u64,
     /// Records of type `success`.
     pub succeeded: u64,
