@@ -231,8 +231,15 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
             failed.store(true, Ordering::Relaxed);
         }),
     );
+    // Sharding comes before anything else that filters lines.
+    let other_shard = Arc::new(AtomicU64::new(0));
+    let mut lines = match opts.shard {
+        Some(shard) => shard
+            .filter(lines, opts.default_scheme, other_shard.clone())
+            .boxed(),
+        None => lines.boxed(),
+    };
     let skipped = Arc::new(AtomicU64::new(0));
-    let mut lines = lines.boxed();
     if let Some(done) = earlier.done {
         lines = skip_done(lines, done, skipped.clone()).boxed();
     }
@@ -257,6 +264,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
     summary.dns_lookups = stats.dns_lookups();
     summary.interrupted = cancel.is_cancelled();
     summary.skipped = skipped.load(Ordering::Relaxed);
+    summary.other_shard = opts.shard.map(|_| other_shard.load(Ordering::Relaxed));
     if !opts.quiet {
         output::write_summary(&summary);
     }

@@ -15,6 +15,7 @@ use crate::http::proxy::{NoProxy, Proxies, ProxyUrl};
 use crate::http::{load_pem_certs, ClientOptions, HttpVersions, ResolveOverride};
 use crate::input::{Input, InputFormat};
 use crate::progress::When;
+use crate::shard::Shard;
 use crate::target::DefaultScheme;
 
 /// Fetch many URLs concurrently; print one JSON line per URL as each completes.
@@ -242,6 +243,20 @@ pub struct Opts {
     /// Scheme for lines that have none (`host[:port][/path]`).
     #[arg(long, value_name = "SCHEME", value_enum, default_value_t = DefaultScheme::Https)]
     pub default_scheme: DefaultScheme,
+
+    /// Fetch only the lines of shard K of N, by host: `--shard 2/3`.
+    ///
+    /// For one list read by N machines (or jobs), each given its own K:
+    /// every host is fetched by exactly one of them, so per-host caps and
+    /// rates hold over the whole fleet. A line's shard is 1 + h mod N, where
+    /// h is the first 8 bytes, big-endian, of the SHA-256 of its host key
+    /// scheme://host:port (lower case, IDNA, the default port written:
+    /// https://example.com:443 is shard 1 of 3). Lines that cannot be fetched
+    /// belong to shard 1; with --input jsonl the spec's url decides. Lines
+    /// of other shards give no record; the summary counts them in
+    /// other_shard. 1 <= K <= N.
+    #[arg(long, value_name = "K/N", allow_hyphen_values = true, value_parser = parse_shard)]
+    pub shard: Option<Shard>,
 
     /// Trust the CA certificates in this PEM file too (repeatable).
     ///
@@ -723,6 +738,10 @@ fn seconds(s: &str) -> Result<(f64, Duration), String> {
     }
     let d = Duration::try_from_secs_f64(secs).map_err(|_| format!("'{s}' is too large"))?;
     Ok((secs, d))
+}
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    s.parse()
 }
 
 fn parse_rate(s: &str) -> Result<Rate, String> {
@@ -1254,6 +1273,22 @@ mod tests {
         );
         let help = Opts::try_parse_args(["f", "--help"]).unwrap_err();
         assert_eq!(usage_message(&help), None);
+    }
+
+    /// --shard takes K/N with 1 <= K <= N; anything else is a one-line
+    /// usage error that shows the value.
+    #[test]
+    fn shard_values() {
+        let o = Opts::try_parse_args(["f", "--shard", "2/3"]).unwrap();
+        assert_eq!(o.shard, Shard::new(2, 3));
+        assert_eq!(Opts::try_parse_args(["f"]).unwrap().shard, None);
+        let msg = |v: &str| usage_message(&Opts::try_parse_args(["f", "--shard", v]).unwrap_err());
+        for bad in ["0/3", "4/3", "1/0", "3", "x/3", "-1/3"] {
+            assert_eq!(
+                msg(bad).unwrap(),
+                format!("--shard must be K/N with 1 <= K <= N (as 2/3), got '{bad}'")
+            );
+        }
     }
 
     #[test]

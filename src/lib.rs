@@ -21,6 +21,7 @@
 //! - `retry`: retry policy and state, transient failures, `Retry-After`.
 //! - `earlier`: earlier runs' output read back: lines already done
 //!   (`--resume`), validators to re-check with (`--if-changed`).
+//! - `shard`: `--shard K/N`, the lines of one host shard out of N.
 //! - `input`: reading files and stdin lazily, the line rules.
 //! - `spec`: `--input jsonl` request specs; the `-X`/`-H` rules.
 //! - `target`: the URL rules (default scheme, IDNA, origins).
@@ -34,7 +35,7 @@
 //! Each module uses only modules below it in this order (a folder is one
 //! module); `tests/layers.rs` checks it:
 //!
-//! Layers, top to bottom: app > cli > output > progress > fetch > schedule > attempt > config > retry > earlier > input > spec > target > result > http > fdlimit > exit > clock > error
+//! Layers, top to bottom: app > cli > output > progress > fetch > schedule > attempt > config > retry > earlier > shard > input > spec > target > result > http > fdlimit > exit > clock > error
 //!
 //! # Example
 //! ```no_run
@@ -70,6 +71,7 @@ mod progress;
 mod result;
 mod retry;
 mod schedule;
+mod shard;
 mod spec;
 mod target;
 
@@ -86,6 +88,7 @@ pub use http::proxy::{NoProxy, Proxies, ProxyScheme, ProxyUrl};
 pub use http::{load_pem_certs, ClientOptions, ClientStats, HttpVersions, ResolveOverride};
 pub use input::{read_inputs, read_sources, Input, InputFormat, InputLine, OnReadError};
 pub use result::{line_key, FetchResult, Passthrough, Percentiles, ResponseFacts, Summary};
+pub use shard::{host_key, Shard};
 pub use spec::RequestSpec;
 pub use target::DefaultScheme;
 

@@ -439,7 +439,8 @@ impl FetchResult {
 #[serde(tag = "type", rename = "summary")]
 pub struct Summary {
     /// Records written: always equal to the number of input lines that were read
-    /// and were neither blank nor comments; `succeeded + failed + cancelled`.
+    /// and were neither blank nor comments (nor, with `--shard`, another
+    /// shard's: see `other_shard`); `succeeded + failed + cancelled`.
     pub total: u64,
     /// Records of type `success`.
     pub succeeded: u64,
@@ -492,6 +493,11 @@ pub struct Summary {
     /// `true` when a signal stopped the run early; omitted otherwise.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// With `--shard K/N`, the lines read that belong to another shard and
+    /// got no record (`total + other_shard` = lines read, blank and comment
+    /// lines aside); omitted without `--shard`. Set by the caller.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_shard: Option<u64>,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -523,3 +523,35 @@ fn the_progress_auto_rule_is_documented() {
         assert!(text.contains(rule), "{name} does not say {rule:?}");
     }
 }
+
+/// Each summary field (the summary's properties in the stderr schema, which
+/// `tests/schema.rs` ties to `Summary`) has its entry in the man page's
+/// summary section and a row in the README's summary table.
+#[test]
+fn every_summary_field_is_documented() {
+    let schema = crate::support::schema::load(crate::support::schema::STDERR_SCHEMA);
+    let fields = schema
+        .pointer("/$defs/summary/properties")
+        .and_then(serde_json::Value::as_object)
+        .expect("summary properties");
+    let man = man_page();
+    let start = man
+        .find(".SS \"summary (standard error)\"")
+        .expect("summary section");
+    let end = man[start + 1..]
+        .find("\n.SS ")
+        .map_or(man.len(), |i| start + 1 + i);
+    let summary_section: BTreeSet<&str> = man[start..end].lines().collect();
+    let readme = readme_user_part();
+    assert!(fields.contains_key("other_shard"), "{fields:?}");
+    for field in fields.keys().filter(|k| *k != "type") {
+        assert!(
+            summary_section.contains(format!(".B {field}").as_str()),
+            "{field} has no `.B {field}` entry in the man page's summary section"
+        );
+        assert!(
+            readme.contains(&format!("| `{field}` |")),
+            "{field} has no row in the README's summary table"
+        );
+    }
+}

@@ -180,6 +180,7 @@ fn summary_schema_properties_are_the_summary_fields() {
         record_elapsed_ms: timed.clone(),
         ttfb_ms: timed,
         interrupted: true,
+        other_shard: Some(2),
     };
     let schema = schema::load(STDERR_SCHEMA);
     assert_eq!(

@@ -138,6 +138,7 @@ fn interrupt(signal: libc::c_int, hanging: usize, extra: &[&str]) {
             record_elapsed_ms: summary.record_elapsed_ms,
             ttfb_ms: None,
             interrupted: Some(true),
+            other_shard: None,
         }
     );
     assert_eq!(hang.connections(), 3);

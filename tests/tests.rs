@@ -40,6 +40,8 @@ mod signals;
 mod progress;
 // Per-host caps, the look-ahead window, rate limits, Retry-After pauses.
 mod scheduling;
+// --shard K/N: shards together give one run's records; the hash; other_shard.
+mod shard;
 // Retries: transient failures, backoff, idempotence, Retry-After.
 mod retries;
 // Hostile peers: stale keep-alive, broken bodies and heads, framing, Location, fd limits.

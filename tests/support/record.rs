@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// `type` of a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Success,
@@ -313,6 +313,8 @@ pub struct Summary {
     pub ttfb_ms: Option<Percentiles>,
     /// Written (as `true`) only when a signal ended the run.
     pub interrupted: Option<bool>,
+    /// Written only with `--shard`.
+    pub other_shard: Option<u64>,
 }
 
 /// The summary's `record_elapsed_ms` and `ttfb_ms`.
