@@ -19,6 +19,7 @@
 //! - `attempt`: one URL's attempt: request, redirects, body, record.
 //! - `config`: [`Config`] and its defaults; [`Rate`], [`StatusSet`].
 //! - `retry`: retry policy and state, transient failures, `Retry-After`.
+//! - `aimd`: the adaptive per-host cap of `--max-per-host auto`.
 //! - `input`: reading files and stdin lazily, the line rules.
 //! - `spec`: `--input jsonl` request specs; the `-X`/`-H` rules.
 //! - `target`: the URL rules (default scheme, IDNA, origins).
@@ -32,7 +33,7 @@
 //! Each module uses only modules below it in this order (a folder is one
 //! module); `tests/layers.rs` checks it:
 //!
-//! Layers, top to bottom: app > cli > output > progress > fetch > schedule > attempt > config > retry > input > spec > target > result > http > fdlimit > exit > clock > error
+//! Layers, top to bottom: app > cli > output > progress > fetch > schedule > attempt > config > retry > aimd > input > spec > target > result > http > fdlimit > exit > clock > error
 //!
 //! # Example
 //! ```no_run
@@ -51,6 +52,7 @@
 //! # }
 //! ```
 
+mod aimd;
 mod app;
 mod attempt;
 mod cli;
@@ -72,7 +74,9 @@ mod target;
 
 #[doc(hidden)]
 pub use app::main as run_main;
-pub use config::{BodyHash, CapHeld, CapHook, Config, Credentials, Rate, RunStats, StatusSet};
+pub use config::{
+    BodyHash, CapHeld, CapHook, Config, Credentials, HostCap, Rate, RunStats, StatusSet,
+};
 pub use error::{ErrorKind, FetchError};
 pub use fetch::{fetch_all, fetch_stream};
 pub use http::proxy::{NoProxy, Proxies, ProxyScheme, ProxyUrl};
