@@ -47,6 +47,17 @@
 //! [`crate::config::Config::on_cap_held`] once per run (the binary then
 //! warns, when the cap is its default). Until then each pass that leaves a
 //! capped URL behind costs one flag test.
+//!
+//! With `--max-per-host auto` each host's cap adapts: the host slot holds
+//! an [`crate::aimd::Aimd`] controller, each start tags its attempt with the
+//! controller's current window, and each finished attempt (a retry's too)
+//! feeds back what it says of the host's load (`Attempted::feedback`: a
+//! 429 or 503 or a timeout is overload, another status an answer). The
+//! controller lives in the host slot, so a host with no URL left in the
+//! window forgets its cap and starts again at 2 when it comes back. The
+//! slot keeps the cap in use beside the count in flight, a fixed one too,
+//! so the check costs the same either way, and without `auto` no feedback
+//! is computed.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
