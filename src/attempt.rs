@@ -28,6 +28,7 @@ use http::{Method, Request, StatusCode};
 use tokio::task::JoinHandle;
 use url::Url;
 
+use crate::aimd::Feedback;
 use crate::clock;
 use crate::config::{BodyHash, Config};
 use crate::error::{ErrorKind, FetchError};
@@ -247,6 +248,25 @@ pub(crate) enum Attempted {
     Retry(Job, RetryState),
 }
 
+impl Attempted {
+    /// What this attempt tells of its host's load (for `--max-per-host
+    /// auto`): the final status of a response (a `status` failure's too),
+    /// else the failure's kind.
+    pub(crate) fn feedback(&self) -> Feedback {
+        match self {
+            Attempted::Retry(_, retry) => retry.feedback,
+            Attempted::Done(FetchResult::Success { status, .. })
+            | Attempted::Done(FetchResult::Failure {
+                status: Some(status),
+                ..
+            }) => Feedback::of_status(*status),
+            Attempted::Done(FetchResult::Failure { error_kind, .. }) => {
+                Feedback::of_failure(*error_kind)
+            }
+        }
+    }
+}
+
 fn failure(url: String, err: FetchError, started: Instant) -> FetchResult {
     FetchResult::Failure {
         url,
@@ -302,7 +322,11 @@ async fn run_attempt(fetcher: Arc<Fetcher>, job: Job, attempt: u32, started: Ins
         Ok(done) => retry::is_transient_status(done.status),
         Err(e) => retry::is_transient(e),
     };
-    if let Some(retry) = policy.after(&job.method, attempt, transient, retry_after, started) {
+    if let Some(mut retry) = policy.after(&job.method, attempt, transient, retry_after, started) {
+        retry.feedback = match &outcome {
+            Ok(done) => Feedback::of_status(done.status),
+            Err(e) => Feedback::of_failure(e.kind()),
+        };
         return Attempted::Retry(job, retry);
     }
     let mut record = match outcome {

@@ -10,7 +10,7 @@ use http::Method;
 use rustls::pki_types::CertificateDer;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{BodyHash, Config, Credentials, Rate, StatusSet};
+use crate::config::{BodyHash, Config, Credentials, HostCap, Rate, StatusSet};
 use crate::http::proxy::{NoProxy, Proxies, ProxyUrl};
 use crate::http::{load_pem_certs, ClientOptions, HttpVersions, ResolveOverride};
 use crate::input::{Input, InputFormat};
@@ -302,7 +302,8 @@ pub struct Opts {
     #[arg(long, value_name = "LIST", value_parser = parse_noproxy)]
     pub noproxy: Option<NoProxy>,
 
-    /// Most requests in flight to one host (scheme + host + port); 0 for no cap.
+    /// Most requests in flight to one host (scheme + host + port); 0 for no cap,
+    /// auto to adapt.
     ///
     /// The host is the input URL's (redirect hops to other hosts are not
     /// counted against theirs). -c stays the global cap. A URL whose host is
@@ -312,16 +313,26 @@ pub struct Opts {
     /// global slots are free), a `per_host_cap` warning says so, once. With
     /// 0 and without --rate-per-host, --rate and --retries, URLs simply start
     /// in input order.
+    ///
+    /// With auto, each host's cap starts at 2 and follows the host's answers
+    /// as TCP's congestion window does (AIMD, RFC 5681): a 429 or 503
+    /// response or a timeout halves it (at least 1; once per window: not
+    /// again for requests sent before the decrease), and as many answers in
+    /// a row as the cap raise it by one, up to -c. Reaching a cap that failed
+    /// before takes 4 x cap answers in a row, twice as many after each
+    /// further failure there (up to 16 times). The 429 and 503 responses are
+    /// records like any other: add --retries (e.g. --retries 3) to try them
+    /// again. auto never warns.
     // `None` when not given (see `try_parse_args`), which alone enables the
     // `per_host_cap` warning; clap's default is there for --help.
     #[arg(
         long,
-        value_name = "N",
+        value_name = "N|auto",
         default_value = DEFAULT_MAX_PER_HOST_TEXT,
         allow_negative_numbers = true,
-        value_parser = count(0)
+        value_parser = parse_host_cap
     )]
-    pub max_per_host: Option<u32>,
+    pub max_per_host: Option<HostCap>,
 
     /// Input lines read ahead to find URLs whose host can take a request.
     ///
@@ -675,6 +686,18 @@ fn is_negative(s: &str) -> bool {
     s.trim()
         .strip_prefix('-')
         .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit() || c == '.'))
+}
+
+/// `--max-per-host`: `auto`, or a whole number (0: no cap).
+fn parse_host_cap(s: &str) -> Result<HostCap, String> {
+    let t = s.trim();
+    if t == "auto" {
+        return Ok(HostCap::Auto);
+    }
+    if !is_negative(s) && (t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(format!("must be a whole number or 'auto', got '{s}'"));
+    }
+    parse_count(s, 0).map(|n| HostCap::Fixed(n as usize))
 }
 
 /// The value parser of a whole-number flag that must be at least `min`.
@@ -1056,9 +1079,12 @@ impl Opts {
                 connect_timeout: self.connect_timeout,
             },
             cancel,
-            max_per_host: match self.max_per_host.unwrap_or(DEFAULT_MAX_PER_HOST) {
-                0 => None,
-                n => Some(n as usize),
+            max_per_host: match self
+                .max_per_host
+                .unwrap_or(HostCap::Fixed(DEFAULT_MAX_PER_HOST as usize))
+            {
+                HostCap::Fixed(0) => None,
+                cap => Some(cap),
             },
             on_cap_held: None,
             user: self.user.clone(),
@@ -1167,7 +1193,10 @@ mod tests {
         assert_eq!(o.max_concurrency, 50);
         assert!(o.per_host_cap_is_default());
         let c = o.config(CancellationToken::new(), |_| None);
-        assert_eq!((c.max_concurrency, c.max_per_host), (50, Some(10)));
+        assert_eq!(
+            (c.max_concurrency, c.max_per_host),
+            (50, Some(HostCap::Fixed(10)))
+        );
         assert!(c.user.is_none() && !o.head && !o.location);
         assert_eq!(o.timeout, Duration::from_secs(5));
         assert_eq!(o.max_redirects, 10);
@@ -1535,9 +1564,15 @@ mod tests {
     #[test]
     fn per_host_flags() {
         let o = Opts::try_parse_from(["f", "--max-per-host", "2", "--lookahead", "50"]).unwrap();
-        assert_eq!((o.max_per_host, o.lookahead), (Some(2), Some(50)));
+        assert_eq!(
+            (o.max_per_host, o.lookahead),
+            (Some(HostCap::Fixed(2)), Some(50))
+        );
         let c = o.config(CancellationToken::new(), |_| None);
-        assert_eq!((c.max_per_host, c.lookahead), (Some(2), Some(50)));
+        assert_eq!(
+            (c.max_per_host, c.lookahead),
+            (Some(HostCap::Fixed(2)), Some(50))
+        );
         assert!(!o.per_host_cap_is_default());
         // Not given: no cap of the user's, though --help shows the default.
         let o = Opts::try_parse_args(["f"]).unwrap();
@@ -1545,14 +1580,27 @@ mod tests {
         assert_eq!(DEFAULT_MAX_PER_HOST_TEXT, DEFAULT_MAX_PER_HOST.to_string());
         // 0 removes the cap; given explicitly, even the default value is the
         // user's choice.
-        for (given, cap) in [("0", None), ("10", Some(10))] {
+        for (given, cap) in [
+            ("0", None),
+            ("10", Some(HostCap::Fixed(10))),
+            ("auto", Some(HostCap::Auto)),
+            (" auto ", Some(HostCap::Auto)),
+        ] {
             let o = Opts::try_parse_args(["f", "--max-per-host", given]).unwrap();
             assert!(!o.per_host_cap_is_default());
             let c = o.config(CancellationToken::new(), |_| None);
             assert_eq!(c.max_per_host, cap);
         }
-        for bad in ["-1", "x"] {
-            assert!(Opts::try_parse_from(["f", "--max-per-host", bad]).is_err());
+        for (bad, says) in [
+            ("-1", "must not be negative, got '-1'"),
+            ("x", "must be a whole number or 'auto', got 'x'"),
+            ("Auto", "must be a whole number or 'auto', got 'Auto'"),
+            ("", "must be a whole number or 'auto', got ''"),
+            ("2.5", "must be a whole number or 'auto', got '2.5'"),
+            ("4294967296", "must be at most 4294967295"),
+        ] {
+            let e = Opts::try_parse_from(["f", "--max-per-host", bad]).unwrap_err();
+            assert!(e.to_string().contains(says), "{bad}: {e}");
         }
         for bad in ["0", "-1", "x"] {
             assert!(Opts::try_parse_from(["f", "--lookahead", bad]).is_err());

@@ -74,10 +74,11 @@ pub struct Config {
     /// requests end as `cancelled` failures. Default: a fresh token nobody fires.
     pub cancel: CancellationToken,
     /// Most requests in flight to one host (scheme + host + port;
-    /// `--max-per-host`). A URL whose host is at its cap waits in the
+    /// `--max-per-host`): a fixed number, or one that adapts to each host
+    /// ([`HostCap::Auto`]). A URL whose host is at its cap waits in the
     /// look-ahead window, holding no slot. Default `None`: no per-host cap
-    /// (the binary's default is 10).
-    pub max_per_host: Option<usize>,
+    /// (the binary's default is `Fixed(10)`).
+    pub max_per_host: Option<HostCap>,
     /// Called at most once per run, the first time the per-host cap holds
     /// the run back: after the scheduler has started what it can, a URL
     /// still waits for its host's cap while global slots stand free. The
@@ -287,12 +288,31 @@ impl Default for Config {
 pub struct CapHeld {
     /// The host as scheme, host and port (`http://127.0.0.1:8080`).
     pub host: String,
-    /// The per-host cap (`max_per_host`).
+    /// The host's cap then (`max_per_host`; with [`HostCap::Auto`], the
+    /// host's cap at that moment).
     pub cap: usize,
     /// Global slots free when the URL was left waiting.
     pub free: usize,
     /// All global slots (`max_concurrency`).
     pub slots: usize,
+}
+
+/// The per-host cap of [`Config::max_per_host`] (`--max-per-host N|auto`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostCap {
+    /// At most this many requests in flight to each host (0 is taken as 1).
+    Fixed(usize),
+    /// A cap per host that adapts to the host's answers by additive
+    /// increase and multiplicative decrease, as TCP's congestion window
+    /// (RFC 5681): it starts at 2, is halved (at least 1) by a `429` or
+    /// `503` response or a `timeout` failure, at most once per window of
+    /// requests, and grows by one after as many answers in a row as the cap
+    /// (longer runs to reach a cap that failed before), up to
+    /// [`Config::max_concurrency`]. A host's cap is kept while it has URLs
+    /// in the look-ahead window; one that comes back later starts at 2
+    /// again. `429` and `503` responses are still records like any other
+    /// (set [`Config::retries`] to try them again).
+    Auto,
 }
 
 /// A callback for [`CapHeld`], shared by clones of a [`Config`]. It runs
@@ -520,7 +540,11 @@ mod tests {
         let rate = Some("5/s".parse().unwrap());
         for c in [
             Config {
-                max_per_host: Some(2),
+                max_per_host: Some(HostCap::Fixed(2)),
+                ..Config::default()
+            },
+            Config {
+                max_per_host: Some(HostCap::Auto),
                 ..Config::default()
             },
             Config {

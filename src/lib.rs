@@ -19,6 +19,7 @@
 //! - `attempt`: one URL's attempt: request, redirects, body, record.
 //! - `config`: [`Config`] and its defaults; [`Rate`], [`StatusSet`].
 //! - `retry`: retry policy and state, transient failures, `Retry-After`.
+//! - `aimd`: the adaptive per-host cap of `--max-per-host auto`.
 //! - `earlier`: earlier runs' output read back: lines already done
 //!   (`--resume`), validators to re-check with (`--if-changed`).
 //! - `shard`: `--shard K/N`, the lines of one host shard out of N.
@@ -35,7 +36,7 @@
 //! Each module uses only modules below it in this order (a folder is one
 //! module); `tests/layers.rs` checks it:
 //!
-//! Layers, top to bottom: app > cli > output > progress > fetch > schedule > attempt > config > retry > earlier > shard > input > spec > target > result > http > fdlimit > exit > clock > error
+//! Layers, top to bottom: app > cli > output > progress > fetch > schedule > attempt > config > retry > aimd > earlier > shard > input > spec > target > result > http > fdlimit > exit > clock > error
 //!
 //! # Example
 //! ```no_run
@@ -54,6 +55,7 @@
 //! # }
 //! ```
 
+mod aimd;
 mod app;
 mod attempt;
 mod cli;
@@ -77,7 +79,9 @@ mod target;
 
 #[doc(hidden)]
 pub use app::main as run_main;
-pub use config::{BodyHash, CapHeld, CapHook, Config, Credentials, Rate, RunStats, StatusSet};
+pub use config::{
+    BodyHash, CapHeld, CapHook, Config, Credentials, HostCap, Rate, RunStats, StatusSet,
+};
 pub use earlier::{
     input_key, read_earlier, send_validators, skip_done, Done, EarlierFile, EarlierRecord, Outcome,
     Validators,

@@ -34,6 +34,7 @@ use http::{HeaderValue, Method};
 
 use tokio::time::Instant;
 
+use crate::aimd::Feedback;
 use crate::clock;
 use crate::error::{ErrorKind, FetchError};
 use crate::target::HostKey;
@@ -136,6 +137,10 @@ pub(crate) struct RetryState {
     pub(crate) started: std::time::Instant,
     /// Not before this: the backoff, or the `Retry-After` delay if longer.
     pub(crate) not_before: Instant,
+    /// What the attempt just ended tells of its host's load, for the
+    /// scheduler's adaptive per-host cap (set by the attempt; `Neither`
+    /// until then).
+    pub(crate) feedback: Feedback,
 }
 
 impl RetryPolicy {
@@ -154,6 +159,7 @@ impl RetryPolicy {
             attempts: attempt,
             started,
             not_before: clock::later(Instant::now(), self.wait(attempt, retry_after)),
+            feedback: Feedback::Neither,
         })
     }
 }

@@ -47,6 +47,17 @@
 //! [`crate::config::Config::on_cap_held`] once per run (the binary then
 //! warns, when the cap is its default). Until then each pass that leaves a
 //! capped URL behind costs one flag test.
+//!
+//! With `--max-per-host auto` each host's cap adapts: the host slot holds
+//! an [`crate::aimd::Aimd`] controller, each start tags its attempt with the
+//! controller's current window, and each finished attempt (a retry's too)
+//! feeds back what it says of the host's load (`Attempted::feedback`: a
+//! 429 or 503 or a timeout is overload, another status an answer). The
+//! controller lives in the host slot, so a host with no URL left in the
+//! window forgets its cap and starts again at 2 when it comes back. The
+//! slot keeps the cap in use beside the count in flight, a fixed one too,
+//! so the check costs the same either way, and without `auto` no feedback
+//! is computed.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
@@ -62,10 +73,11 @@ use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLim
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
+use crate::aimd::Aimd;
 use crate::attempt::{Attempted, Fetcher, Job};
 use crate::clock;
 use crate::config::Rate;
-use crate::config::{CapHeld, CapHook};
+use crate::config::{CapHeld, CapHook, HostCap};
 use crate::input::InputLine;
 use crate::result::FetchResult;
 use crate::retry::RetryState;
@@ -146,6 +158,12 @@ struct HostSlot {
     key: HostKey,
     /// Requests to this host in flight (started by the scheduler).
     in_flight: usize,
+    /// Most requests to this host in flight: `--max-per-host`, or with
+    /// `auto` the controller's cap, copied here after each change so that
+    /// the check is the same load either way.
+    cap: usize,
+    /// With `--max-per-host auto`: the host's controller.
+    aimd: Option<Aimd>,
     /// Window entries and requests that refer to this slot; freed at 0.
     refs: usize,
     /// The dispatch pass in which the host was last found unable to go.
@@ -163,8 +181,11 @@ pub(crate) struct Scheduler {
     limits: Limits,
     /// `-c`: most requests in flight.
     concurrency: usize,
-    /// `--max-per-host` (`usize::MAX` when only a per-host rate is set).
+    /// `--max-per-host` (`usize::MAX` when only a per-host rate is set);
+    /// with `auto`, the most a host's cap can grow to (`-c`).
     per_host: usize,
+    /// `--max-per-host auto`: each host's cap adapts (see [`crate::aimd`]).
+    adaptive: bool,
     /// `--lookahead` (at least `concurrency`).
     lookahead: usize,
     keep_order: bool,
@@ -173,7 +194,10 @@ pub(crate) struct Scheduler {
     /// With `keep_order`: the sequence number of the next record to yield.
     next_out: u64,
     waiting: VecDeque<Waiting>,
-    running: FuturesUnordered<BoxFuture<'static, (u64, usize, Attempted)>>,
+    /// Attempts in flight: each ends with its line's sequence number, its
+    /// host slot, and the window of the host's controller it was sent in
+    /// (0 without `auto`).
+    running: FuturesUnordered<BoxFuture<'static, (u64, usize, u64, Attempted)>>,
     /// Finished records: in completion order, or (keep_order) by sequence.
     ready: VecDeque<FetchResult>,
     held: BTreeMap<u64, FetchResult>,
@@ -207,7 +231,12 @@ impl Scheduler {
         let config = fetcher.config();
         let limits = Limits::new(config.rate, config.rate_per_host);
         let concurrency = config.max_concurrency.max(1);
-        let per_host = config.max_per_host.unwrap_or(usize::MAX).max(1);
+        let adaptive = config.max_per_host == Some(HostCap::Auto);
+        let per_host = match config.max_per_host {
+            Some(HostCap::Fixed(n)) => n.max(1),
+            Some(HostCap::Auto) => concurrency,
+            None => usize::MAX,
+        };
         let by_host = config.urls_may_wait();
         // Reading ahead only helps when a URL may have to wait.
         let lookahead = if by_host {
@@ -228,6 +257,7 @@ impl Scheduler {
             limits,
             concurrency,
             per_host,
+            adaptive,
             lookahead,
             keep_order,
             next_seq: 0,
@@ -245,6 +275,8 @@ impl Scheduler {
                 vec![HostSlot {
                     key: url::Origin::new_opaque(),
                     in_flight: 0,
+                    cap: usize::MAX,
+                    aimd: None,
                     refs: 1,
                     waiting: 0,
                     blocked_in_pass: 0,
@@ -294,9 +326,12 @@ impl Scheduler {
             self.hosts[i].refs += 1;
             return i;
         }
+        let aimd = self.adaptive.then(|| Aimd::new(self.per_host));
         let slot = HostSlot {
             key: key.clone(),
             in_flight: 0,
+            cap: aimd.as_ref().map_or(self.per_host, Aimd::cap),
+            aimd,
             refs: 1,
             waiting: 0,
             blocked_in_pass: 0,
@@ -375,10 +410,11 @@ impl Scheduler {
             self.hosts_waiting -= 1;
         }
         self.hosts[w.host].in_flight += 1;
+        let window = self.hosts[w.host].aimd.as_ref().map_or(0, Aimd::window);
         let fut = self.fetcher.start(w.job, w.retry);
         let (seq, host) = (w.seq, w.host);
         self.running
-            .push(Box::pin(async move { (seq, host, fut.await) }));
+            .push(Box::pin(async move { (seq, host, window, fut.await) }));
     }
 
     /// Puts a URL to be tried again back into the window at its input
@@ -451,7 +487,7 @@ impl Scheduler {
                 i += 1;
                 continue;
             }
-            if self.hosts[h].in_flight >= self.per_host {
+            if self.hosts[h].in_flight >= self.hosts[h].cap {
                 self.hosts[h].blocked_in_pass = pass;
                 blocked_hosts += 1;
                 capped.get_or_insert(h);
@@ -506,7 +542,7 @@ impl Scheduler {
         };
         (hook.0)(&CapHeld {
             host: self.hosts[host].key.ascii_serialization(),
-            cap: self.per_host,
+            cap: self.hosts[host].cap,
             free: self.concurrency - self.running.len(),
             slots: self.concurrency,
         });
@@ -541,8 +577,13 @@ impl Scheduler {
                 return Poll::Ready(Some(r));
             }
             match this.running.poll_next_unpin(cx) {
-                Poll::Ready(Some((seq, host, attempted))) => {
-                    this.hosts[host].in_flight -= 1;
+                Poll::Ready(Some((seq, host, window, attempted))) => {
+                    let slot = &mut this.hosts[host];
+                    slot.in_flight -= 1;
+                    if let Some(aimd) = &mut slot.aimd {
+                        aimd.on_feedback(attempted.feedback(), window);
+                        slot.cap = aimd.cap();
+                    }
                     match attempted {
                         Attempted::Done(record) => {
                             this.release_host(host);

@@ -219,7 +219,7 @@ fn bad_numbers_and_conflicts_are_one_clear_line() {
         ),
         (
             &["--max-per-host", "x"],
-            "--max-per-host must be a whole number",
+            "--max-per-host must be a whole number or 'auto', got 'x'",
         ),
         (&["--lookahead", "-1"], "--lookahead must not be negative"),
         (
@@ -528,7 +528,7 @@ fn help_shows_the_per_host_default() {
     let entry = &short[from..short[from..].find("--lookahead <N>").unwrap() + from];
     assert!(entry.contains("[default: 10]"), "{entry}");
     let long = Cmd::new(&["--help"]).output("").stdout;
-    let from = long.find("--max-per-host <N>").unwrap();
+    let from = long.find("--max-per-host <N|auto>").unwrap();
     let entry = &long[from..long[from..].find("--lookahead <N>").unwrap() + from];
     assert!(entry.contains("\n          [default: 10]\n"), "{entry}");
     assert!(!entry.contains("order. [default"), "{entry}");

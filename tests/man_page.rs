@@ -555,3 +555,29 @@ fn every_summary_field_is_documented() {
         );
     }
 }
+
+/// `--max-per-host auto`'s algorithm and its constants (start, probe run,
+/// its largest multiple) and the advice to add `--retries` are in --help,
+/// the man page and the README's user part alike.
+#[test]
+fn the_max_per_host_auto_rule_is_documented() {
+    let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let help = long_help();
+    assert!(help.contains("--max-per-host <N|auto>"), "{help}");
+    for (name, text) in [
+        ("--help", words(&help)),
+        ("the man page", words(&plain(&man_page()))),
+        ("the README", words(&readme_user_part())),
+    ] {
+        for rule in [
+            "starts at 2",
+            "429 or 503",
+            "halves",
+            "4 x cap",
+            "16 times",
+            "--retries 3",
+        ] {
+            assert!(text.contains(rule), "{name} does not say {rule:?}");
+        }
+    }
+}

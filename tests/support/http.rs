@@ -64,6 +64,65 @@ struct State {
     panics: AtomicUsize,
     /// Requests that have reached a `/gate` route so far.
     gate: tokio::sync::watch::Sender<usize>,
+    /// What the `/limit` routes saw.
+    limit: Mutex<LimitLog>,
+}
+
+/// The `/limit` routes' own count of requests in flight, and what it was
+/// over time.
+#[derive(Default)]
+struct LimitLog {
+    in_flight: usize,
+    /// When `in_flight` last changed, and when the first request came.
+    changed: Option<std::time::Instant>,
+    first: Option<std::time::Instant>,
+    /// The integral of `in_flight` over time, in seconds.
+    area: f64,
+    served: usize,
+    refused: usize,
+    /// The sum, over served requests, of `in_flight` as each arrived
+    /// (itself included).
+    at_arrival: usize,
+}
+
+impl LimitLog {
+    /// Adds `in_flight`'s time since its last change to the integral and
+    /// moves it by `delta`.
+    fn step(&mut self, delta: isize) {
+        let now = std::time::Instant::now();
+        if let Some(changed) = self.changed {
+            self.area += self.in_flight as f64 * (now - changed).as_secs_f64();
+        }
+        self.first.get_or_insert(now);
+        self.changed = Some(now);
+        self.in_flight = self.in_flight.checked_add_signed(delta).unwrap();
+    }
+}
+
+/// What the `/limit` routes saw over a run (see [`Server::limit_stats`]).
+#[derive(Debug, Clone, Copy)]
+pub struct LimitStats {
+    /// Requests answered 200 after their delay.
+    pub served: usize,
+    /// Requests answered 429 at once, for coming while `N` others were in
+    /// flight.
+    pub refused: usize,
+    /// Requests in flight on average over time, from the first arrival to
+    /// the last departure.
+    pub mean_in_flight: f64,
+    /// Requests in flight on average as each served request arrived
+    /// (itself included).
+    pub mean_at_arrival: f64,
+}
+
+/// A `/limit` request in flight: counted out when dropped, so a request
+/// cut off by its client is counted out too.
+struct LimitGuard(Arc<State>);
+
+impl Drop for LimitGuard {
+    fn drop(&mut self) {
+        self.0.limit.lock().unwrap().step(-1);
+    }
 }
 
 /// How long a `/gate` request waits for the rest of its group before it
@@ -117,6 +176,11 @@ impl Drop for InFlight {
 /// - `/gate/N` (or `/gate/N/MS`): waits until its group of N requests to
 ///   `/gate` routes has arrived (see `State::gate`; at most 10 s), then MS
 ///   milliseconds (default 0), then 200 with the body `ok`.
+/// - `/limit/N/MS`: a server that can take N requests at once: when N
+///   other `/limit` requests are in flight, 429 at once (no `Retry-After`),
+///   else MS milliseconds, then 200 `ok`. The count drops before the
+///   response is written, so a client that keeps N in flight is never
+///   refused (see [`Server::limit_stats`]).
 /// - `/redirect/N`: 302 to the relative `N-1`; `/redirect/0` is 200 `done`.
 /// - `/loop`: 302 to itself.
 /// - `/to?URL`: 302 to URL (everything after `?`, used as is); `/to/CODE?URL`
@@ -210,6 +274,21 @@ impl Server {
     /// The most requests that were being handled at the same moment.
     pub fn peak(&self) -> usize {
         self.state.peak.load(Ordering::SeqCst)
+    }
+
+    /// What the `/limit` routes saw so far.
+    pub fn limit_stats(&self) -> LimitStats {
+        let log = self.state.limit.lock().unwrap();
+        let span = match (log.first, log.changed) {
+            (Some(first), Some(last)) => (last - first).as_secs_f64(),
+            _ => 0.0,
+        };
+        LimitStats {
+            served: log.served,
+            refused: log.refused,
+            mean_in_flight: if span > 0.0 { log.area / span } else { 0.0 },
+            mean_at_arrival: log.at_arrival as f64 / log.served.max(1) as f64,
+        }
     }
 
     /// TCP connections accepted so far (including ones that never sent a
@@ -347,6 +426,33 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
             state.gate(number(group) as usize).await;
             tokio::time::sleep(Duration::from_millis(number(ms))).await;
             respond(200, full("ok"))
+        }
+        "limit" => {
+            let (most, ms) = arg.split_once('/').expect("/limit/N/MS");
+            let number = |s: &str| s.parse::<usize>().expect("numeric /limit argument");
+            let guard = {
+                let mut log = state.limit.lock().unwrap();
+                log.step(1);
+                if log.in_flight > number(most) {
+                    log.refused += 1;
+                    None
+                } else {
+                    log.served += 1;
+                    log.at_arrival += log.in_flight;
+                    Some(LimitGuard(state.clone()))
+                }
+            };
+            match guard {
+                None => {
+                    state.limit.lock().unwrap().step(-1);
+                    respond(429, full("too many"))
+                }
+                Some(guard) => {
+                    tokio::time::sleep(Duration::from_millis(number(ms) as u64)).await;
+                    drop(guard);
+                    respond(200, full("ok"))
+                }
+            }
         }
         "redirect" => match n() {
             0 => respond(200, full("done")),
