@@ -18,6 +18,7 @@ use crate::input::read_sources;
 use crate::output::{self, Notice, StdoutSink};
 use crate::progress::{self, Progress, Terminal};
 use crate::result::Summary;
+use crate::store::Warc;
 
 /// Signals that arrive within this time of the first are the same
 /// interruption: GNU `timeout -s INT` signals the process and then its whole
@@ -70,6 +71,23 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
     output::watch_stdout_reader();
 
     let mut config = opts.config(cancel.clone(), crate::http::proxy::env_var);
+    // Where bodies and exchanges go must be writable before any request.
+    if let Some(dir) = &config.output_dir {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            output::report_error(&format!("--output-dir {}: {e}", dir.display()));
+            return Ok(Exit::Error);
+        }
+    }
+    if let Some(path) = &opts.warc {
+        match Warc::create(path) {
+            Ok(warc) => config.warc = Some(warc),
+            Err(e) => {
+                output::report_error(&format!("--warc {}: {e}", path.display()));
+                return Ok(Exit::Error);
+            }
+        }
+    }
+    let warc = config.warc.clone();
     let stats = config.stats.clone();
     let typing = opts.reads_terminal(std::io::stdin().is_terminal());
     let terminal = Terminal {
@@ -155,6 +173,19 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
     })
     .await;
     out.finish().await;
+    let warc_failed = match warc {
+        Some(warc) => warc
+            .finish()
+            .await
+            .map_err(|e| {
+                output::report(&Notice::error(
+                    "warc",
+                    &format!("{}: {e}", warc.path().display()),
+                ));
+            })
+            .is_err(),
+        None => false,
+    };
     progress.finish();
     summary.set_elapsed(started.elapsed());
     summary.connections_opened = stats.connections_opened();
@@ -165,7 +196,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
     }
     Ok(if summary.interrupted {
         Exit::Interrupted
-    } else if input_failed.load(Ordering::Relaxed) {
+    } else if input_failed.load(Ordering::Relaxed) || warc_failed {
         Exit::Error
     } else if summary.failed > 0 {
         Exit::SomeFailed

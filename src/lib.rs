@@ -18,6 +18,8 @@
 //!   pauses, and retries waiting without a slot.
 //! - `attempt`: one URL's attempt: request, redirects, body, record.
 //! - `config`: [`Config`] and its defaults; [`Rate`], [`StatusSet`].
+//! - `store`: keeping bodies (`--output-dir`) and exchanges ([`Warc`],
+//!   `--warc`).
 //! - `retry`: retry policy and state, transient failures, `Retry-After`.
 //! - `input`: reading files and stdin lazily, the line rules.
 //! - `spec`: `--input jsonl` request specs; the `-X`/`-H` rules.
@@ -32,7 +34,7 @@
 //! Each module uses only modules below it in this order (a folder is one
 //! module); `tests/layers.rs` checks it:
 //!
-//! Layers, top to bottom: app > cli > output > progress > fetch > schedule > attempt > config > retry > input > spec > target > result > http > fdlimit > exit > clock > error
+//! Layers, top to bottom: app > cli > output > progress > fetch > schedule > attempt > config > store > retry > input > spec > target > result > http > fdlimit > exit > clock > error
 //!
 //! # Example
 //! ```no_run
@@ -68,6 +70,7 @@ mod result;
 mod retry;
 mod schedule;
 mod spec;
+mod store;
 mod target;
 
 #[doc(hidden)]
@@ -80,6 +83,7 @@ pub use http::{load_pem_certs, ClientOptions, ClientStats, HttpVersions, Resolve
 pub use input::{read_inputs, read_sources, Input, InputFormat, InputLine, OnReadError};
 pub use result::{FetchResult, Passthrough, Percentiles, ResponseFacts, Summary};
 pub use spec::RequestSpec;
+pub use store::Warc;
 pub use target::DefaultScheme;
 
 /// Not API: the pieces the fuzz targets, benchmarks and tests drive directly.

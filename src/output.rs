@@ -255,7 +255,7 @@ pub struct Notice<'a> {
     /// `-c`), `per_host_cap` (the default per-host cap held the run back;
     /// once per run), `terminal_input` (URLs are read from the terminal;
     /// plain text instead when stderr is a terminal too); errors `input`, `stdout`,
-    /// `internal`.
+    /// `warc` (the `--warc` file could not be finished), `internal`.
     pub kind: &'static str,
     /// The message for a person, one sentence.
     pub message: &'a str,

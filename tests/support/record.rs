@@ -47,6 +47,7 @@ pub struct Record {
     pub last_modified: Option<String>,
     pub headers: Option<BTreeMap<String, String>>,
     pub sha256: Option<String>,
+    pub body_path: Option<String>,
     /// Pass-through keys, in the order written.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -100,6 +101,7 @@ impl Record {
             last_modified: None,
             headers: None,
             sha256: None,
+            body_path: None,
             extra: Map::new(),
         }
     }
