@@ -18,6 +18,12 @@ fn hex_sha256(data: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(&Sha256::digest(data))
 }
 
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
 /// Every file under `dir`, as paths relative to it, sorted.
 fn files_under(dir: &Path) -> Vec<String> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
@@ -48,11 +54,7 @@ fn run_in(dir: &Path, args: &[&str], urls: &[String]) -> crate::support::Run {
 
 #[test]
 fn bodies_go_to_files_named_by_host_and_url_hash() {
-    let gz = {
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        e.write_all(&[b'z'; 5000]).unwrap();
-        e.finish().unwrap()
-    };
+    let gz = gzip(&[b'z'; 5000]);
     let server = Server::with(vec![Fixed {
         path: "/page.gz",
         coding: Some("gzip"),
@@ -284,11 +286,7 @@ fn read_warc(path: &Path) -> Vec<WarcRecord> {
 /// as received: a gzip body stays gzip while its body file is decoded.
 #[test]
 fn the_warc_file_holds_every_exchange() {
-    let gz = {
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        e.write_all(b"decoded text").unwrap();
-        e.finish().unwrap()
-    };
+    let gz = gzip(b"decoded text");
     let server = Server::with(vec![Fixed {
         path: "/chunked-gz",
         coding: Some("gzip"),
