@@ -248,10 +248,14 @@ pub fn main() -> ExitCode {
     // Each name lookup holds a blocking-pool thread for its whole getaddrinfo
     // call, so the pool gets at least one per request in flight: slow DNS
     // must not hold the concurrency below `-c` (see `http::dns::max_blocking_threads`).
+    // A body being kept holds one more for each file it streams to
+    // (`--output-dir`, `--warc`): a spool waiting for a thread would stall its
+    // body, and with it the other spool of that body.
+    let spools = usize::from(opts.output_dir.is_some()) + usize::from(opts.warc.is_some());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get().min(4)))
         .max_blocking_threads(crate::http::dns::max_blocking_threads(
-            opts.max_concurrency as usize,
+            (opts.max_concurrency as usize).saturating_mul(1 + spools),
         ))
         .enable_all()
         .build()

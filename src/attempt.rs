@@ -607,14 +607,17 @@ fn basic_auth(url: &Url) -> Option<HeaderValue> {
 const MAX_UNPROCESSED_RESENDS: u32 = 100;
 
 /// What the WARC record of a response head shows: `url` without
-/// `user:password@`, the version, status, reason phrase, fields and peer.
+/// `user:password@` and `#fragment` (neither is sent), the version, status,
+/// reason phrase, fields and peer.
 fn response_parts<'r>(
     url: &Url,
     head: &'r http::response::Parts,
     conn: ConnInfo,
 ) -> ResponseParts<'r> {
+    let mut sent = url.clone();
+    sent.set_fragment(None);
     ResponseParts {
-        uri: without_userinfo(url.clone()),
+        uri: without_userinfo(sent),
         version: head.version,
         status: head.status,
         reason: head

@@ -1117,6 +1117,18 @@ mod tests {
     }
 
     #[test]
+    fn output_dir_maps_to_the_config_and_warc_is_left_to_the_caller() {
+        let o =
+            Opts::try_parse_from(["f", "--output-dir", "out/b", "--warc", "w.warc.gz"]).unwrap();
+        assert_eq!(o.warc.as_deref(), Some(std::path::Path::new("w.warc.gz")));
+        let c = o.config(CancellationToken::new(), |_| None);
+        assert_eq!(c.output_dir.as_deref(), Some(std::path::Path::new("out/b")));
+        assert!(c.warc.is_none());
+        let none = Opts::try_parse_from(["f"]).unwrap();
+        assert!(none.output_dir.is_none() && none.warc.is_none());
+    }
+
+    #[test]
     fn include_header_and_hash_map_to_the_config() {
         let c = |args: &[&str]| {
             let mut all = vec!["f"];
