@@ -20,6 +20,7 @@ use crate::input::read_sources;
 use crate::output::{self, Notice, StdoutSink};
 use crate::progress::{self, Progress, Terminal};
 use crate::result::Summary;
+use crate::store::Warc;
 
 /// Signals that arrive within this time of the first are the same
 /// interruption: GNU `timeout -s INT` signals the process and then its whole
@@ -154,6 +155,23 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
     let Some(earlier) = earlier else {
         return Ok(Exit::Error);
     };
+    // Where bodies and exchanges go must be writable before any request.
+    if let Some(dir) = &config.output_dir {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            output::report_error(&format!("--output-dir {}: {e}", dir.display()));
+            return Ok(Exit::Error);
+        }
+    }
+    if let Some(path) = &opts.warc {
+        match Warc::create(path) {
+            Ok(warc) => config.warc = Some(warc),
+            Err(e) => {
+                output::report_error(&format!("--warc {}: {e}", path.display()));
+                return Ok(Exit::Error);
+            }
+        }
+    }
+    let warc = config.warc.clone();
     let stats = config.stats.clone();
     let typing = opts.reads_terminal(std::io::stdin().is_terminal());
     let terminal = Terminal {
@@ -258,6 +276,19 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
     })
     .await;
     out.finish().await;
+    let warc_failed = match warc {
+        Some(warc) => warc
+            .finish()
+            .await
+            .map_err(|e| {
+                output::report(&Notice::error(
+                    "warc",
+                    &format!("{}: {e}", warc.path().display()),
+                ));
+            })
+            .is_err(),
+        None => false,
+    };
     progress.finish();
     summary.set_elapsed(started.elapsed());
     summary.connections_opened = stats.connections_opened();
@@ -270,7 +301,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
     }
     Ok(if summary.interrupted {
         Exit::Interrupted
-    } else if input_failed.load(Ordering::Relaxed) {
+    } else if input_failed.load(Ordering::Relaxed) || warc_failed {
         Exit::Error
     } else if summary.failed > 0 {
         Exit::SomeFailed
@@ -322,10 +353,14 @@ pub fn main() -> ExitCode {
     // Each name lookup holds a blocking-pool thread for its whole getaddrinfo
     // call, so the pool gets at least one per request in flight: slow DNS
     // must not hold the concurrency below `-c` (see `http::dns::max_blocking_threads`).
+    // A body being kept holds one more for each file it streams to
+    // (`--output-dir`, `--warc`): a spool waiting for a thread would stall its
+    // body, and with it the other spool of that body.
+    let spools = usize::from(opts.output_dir.is_some()) + usize::from(opts.warc.is_some());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get().min(4)))
         .max_blocking_threads(crate::http::dns::max_blocking_threads(
-            opts.max_concurrency as usize,
+            (opts.max_concurrency as usize).saturating_mul(1 + spools),
         ))
         .enable_all()
         .build()

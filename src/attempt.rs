@@ -38,6 +38,7 @@ use crate::http::{build_client, ConnInfo, HttpClient, RequestBody};
 use crate::input::InputLine;
 use crate::result::{round_ms, with_spec_hash, FetchResult, Passthrough, ResponseFacts};
 use crate::retry::{self, HostPauses, RetryPolicy, RetryState};
+use crate::store::{RequestParts, ResponseParts, Stash};
 use crate::target::{check_target, host_key, parse_url, request_uri, same_origin, HostKey};
 
 /// What every attempt shares (behind one `Arc`).
@@ -296,10 +297,16 @@ async fn run_attempt(fetcher: Arc<Fetcher>, job: Job, attempt: u32, started: Ins
     let cancel = fetcher.config.cancel.clone();
     let policy = fetcher.retry;
     let limit = fetcher.config.timeout;
+    // Outside the deadline, so what a timed-out exchange spooled can still
+    // be removed before its record goes out.
+    let mut stash = Stash::new(
+        fetcher.config.output_dir.as_deref(),
+        fetcher.config.warc.as_ref(),
+    );
     let outcome = tokio::select! {
         biased;
         _ = cancel.cancelled() => Err(FetchError::Cancelled),
-        r = tokio::time::timeout(limit, exchange(&fetcher, &job)) => {
+        r = tokio::time::timeout(limit, exchange(&fetcher, &job, &mut stash)) => {
             r.unwrap_or(Err(FetchError::Timeout(limit)))
         }
     };
@@ -323,12 +330,30 @@ async fn run_attempt(fetcher: Arc<Fetcher>, job: Job, attempt: u32, started: Ins
         Err(e) => retry::is_transient(e),
     };
     if let Some(mut retry) = policy.after(&job.method, attempt, transient, retry_after, started) {
+        stash.discard().await;
         retry.feedback = match &outcome {
             Ok(done) => Feedback::of_status(done.status),
             Err(e) => Feedback::of_failure(e.kind()),
         };
         return Attempted::Retry(job, retry);
     }
+    // The record's time ends with the body, before it is stored. Only the
+    // attempt whose record goes out keeps its body and exchanges.
+    let elapsed = elapsed_ms(started);
+    let outcome = match outcome {
+        Ok(mut done) if stash.is_on() => match stash.keep().await {
+            Ok(path) => {
+                done.facts.body_path = path;
+                Ok(done)
+            }
+            Err(e) => Err(e),
+        },
+        Ok(done) => Ok(done),
+        Err(e) => {
+            stash.discard().await;
+            Err(e)
+        }
+    };
     let mut record = match outcome {
         // The exchange completed, but the run does not accept its final
         // status (a dead link, with `--accept 200..=299`).
@@ -338,7 +363,7 @@ async fn run_attempt(fetcher: Arc<Fetcher>, job: Job, attempt: u32, started: Ins
                 status: Some(done.status),
                 error: FetchError::Status(done.status).to_string(),
                 error_kind: ErrorKind::Status,
-                elapsed_ms: elapsed_ms(started),
+                elapsed_ms: elapsed,
                 line: None,
                 response: Some(done.facts),
                 attempts: None,
@@ -349,7 +374,7 @@ async fn run_attempt(fetcher: Arc<Fetcher>, job: Job, attempt: u32, started: Ins
             url: job.text,
             status: done.status,
             size: done.size,
-            elapsed_ms: elapsed_ms(started),
+            elapsed_ms: elapsed,
             http_version: done.http_version,
             wire_size: done.wire_size,
             response: Some(done.facts),
@@ -385,17 +410,6 @@ fn ms(d: Duration) -> f64 {
 /// A field value as text: UTF-8, with any other byte shown as U+FFFD.
 fn lossy(value: &HeaderValue) -> String {
     String::from_utf8_lossy(value.as_bytes()).into_owned()
-}
-
-/// Lower-case hexadecimal digits of `bytes`.
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 0xf)] as char);
-    }
-    s
 }
 
 /// The record's facts of a final response with these `headers` and
@@ -469,6 +483,7 @@ fn response_facts(
         last_modified,
         headers: (!picked.is_empty()).then_some(picked),
         sha256: None,
+        body_path: None,
     })
 }
 
@@ -619,9 +634,37 @@ fn basic_auth(url: &Url) -> Option<HeaderValue> {
 /// connections stays one per round, not one per request.
 const MAX_UNPROCESSED_RESENDS: u32 = 100;
 
+/// What the WARC record of a response head shows: `url` without
+/// `user:password@` and `#fragment` (neither is sent), the version, status,
+/// reason phrase, fields and peer.
+fn response_parts<'r>(
+    url: &Url,
+    head: &'r http::response::Parts,
+    conn: ConnInfo,
+) -> ResponseParts<'r> {
+    let mut sent = url.clone();
+    sent.set_fragment(None);
+    ResponseParts {
+        uri: without_userinfo(sent),
+        version: head.version,
+        status: head.status,
+        reason: head
+            .extensions
+            .get::<hyper::ext::ReasonPhrase>()
+            .map(|r| r.as_bytes()),
+        headers: &head.headers,
+        ip: conn.remote_addr.map(|a| a.ip()),
+    }
+}
+
 /// Requests the job's URL, follows redirects, and counts the final body's
-/// bytes.
-async fn exchange(fetcher: &Fetcher, job: &Job) -> Result<Exchange, FetchError> {
+/// bytes; with `--output-dir` or `--warc`, `stash` gets the final body and
+/// the exchanges as they go.
+async fn exchange(
+    fetcher: &Fetcher,
+    job: &Job,
+    stash: &mut Stash<'_>,
+) -> Result<Exchange, FetchError> {
     let config = &fetcher.config;
     let origin = job.url.clone();
     let mut current = job.url.clone();
@@ -648,6 +691,17 @@ async fn exchange(fetcher: &Fetcher, job: &Job) -> Result<Exchange, FetchError> 
         let resp = loop {
             let req = build_request(fetcher, job, &method, body, &current, &origin, cross_origin)?;
             conditional = is_conditional(req.headers());
+            if stash.records_exchanges() {
+                stash.request(RequestParts {
+                    method: req.method(),
+                    url: &current,
+                    headers: req.headers(),
+                    body: match body {
+                        HopBody::Send(b) => b,
+                        HopBody::None | HopBody::Dropped => &[],
+                    },
+                });
+            }
             match fetcher.client.request(req, resends > 0).await {
                 Ok(resp) => break resp,
                 Err(e)
@@ -678,7 +732,12 @@ async fn exchange(fetcher: &Fetcher, job: &Job) -> Result<Exchange, FetchError> 
                     return Err(FetchError::TooManyRedirects(config.max_redirects));
                 }
                 check_target(&next)?;
-                drain_small(resp).await;
+                let (head, incoming) = resp.into_parts();
+                let conn = incoming.conn_info();
+                let drained = drain_small(incoming).await;
+                if stash.records_exchanges() {
+                    stash.hop(response_parts(&current, &head, conn), drained);
+                }
                 // RFC 9110 sec. 15.4.4: 303 turns the next request into GET (HEAD
                 // stays HEAD). 301/302 after POST become GET too, as curl and
                 // browsers do (sec. 15.4.2, 15.4.3). The body and its
@@ -716,9 +775,17 @@ async fn exchange(fetcher: &Fetcher, job: &Job) -> Result<Exchange, FetchError> 
             incoming.conn_info(),
             ttfb,
         );
-        let read = read_body(&head.headers, incoming, options).await?;
-        facts.sha256 = read.sha256.map(|d| hex(&d));
-        facts.not_modified = conditional && status == StatusCode::NOT_MODIFIED;
+        let not_modified = conditional && status == StatusCode::NOT_MODIFIED;
+        if stash.is_on() {
+            stash.start_final(
+                &job.url,
+                response_parts(&current, &head, incoming.conn_info()),
+                not_modified,
+            );
+        }
+        let read = read_body(&head.headers, incoming, options, stash.taps()).await?;
+        facts.sha256 = read.sha256.map(|d| data_encoding::HEXLOWER.encode(&d));
+        facts.not_modified = not_modified;
         return Ok(Exchange {
             facts,
             status: status.as_u16(),

@@ -2,6 +2,7 @@
 //! help), their parsers, and [`Opts::config`], the one mapping from flags to
 //! [`Config`]. Running them is `app.rs`'s work.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
@@ -459,6 +460,35 @@ pub struct Opts {
     /// to lines as with --resume; FILE may be the output stdout appends to.
     #[arg(long, value_name = "FILE")]
     pub if_changed: Vec<std::path::PathBuf>,
+
+    /// Write each final body to a file under DIR; records get "body_path".
+    ///
+    /// The file is DIR/HOST/HASH: HOST is the URL's host in lower case
+    /// (IDNA A-labels; an IPv6 address as ipv6- and the address with - for
+    /// :), with _PORT for a port that is not the scheme's default; HASH is
+    /// the SHA-256 (hex) of the URL as parsed, without user:password@ and
+    /// #fragment. Nothing of the URL's path is used, so no URL names a file
+    /// outside DIR. The file holds the bytes counted in "size" (decoded
+    /// ones with --compressed). It is written as DIR/HOST/.NAME.part and
+    /// renamed when the body is complete; a failure leaves no file.
+    /// Records of a success, and of a `status` failure (--accept), get
+    /// "body_path": the file's path with DIR as given. DIR is created if
+    /// needed.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+
+    /// Write the requests and responses to FILE as WARC/1.1, gzipped.
+    ///
+    /// Each URL whose record is a success or a `status` failure adds a
+    /// request and a response record per hop (redirects included), after
+    /// one warcinfo record; each record is its own gzip member (a
+    /// .warc.gz). The response record holds the head as HTTP/1.1 (an
+    /// HTTP/2 response too) without Transfer-Encoding, and the body as
+    /// received (not decoded, even with --compressed). Other failures,
+    /// body_too_large included, and attempts that are retried, add
+    /// nothing. FILE is created or truncated.
+    #[arg(long, value_name = "FILE")]
+    pub warc: Option<PathBuf>,
 
     /// Do not write the summary record to stderr; -s/--silent is the same.
     ///
@@ -1099,6 +1129,9 @@ impl Opts {
             accept: self.accept.clone(),
             include_headers: self.include_headers.clone(),
             hash: self.hash,
+            output_dir: self.output_dir.clone(),
+            // Opened by the caller (`app::run`), which also finishes it.
+            warc: None,
             stats: defaults.stats,
         }
     }
@@ -1162,6 +1195,18 @@ mod tests {
     #[test]
     fn clap_definition_is_valid() {
         Opts::command().debug_assert();
+    }
+
+    #[test]
+    fn output_dir_maps_to_the_config_and_warc_is_left_to_the_caller() {
+        let o =
+            Opts::try_parse_from(["f", "--output-dir", "out/b", "--warc", "w.warc.gz"]).unwrap();
+        assert_eq!(o.warc.as_deref(), Some(std::path::Path::new("w.warc.gz")));
+        let c = o.config(CancellationToken::new(), |_| None);
+        assert_eq!(c.output_dir.as_deref(), Some(std::path::Path::new("out/b")));
+        assert!(c.warc.is_none());
+        let none = Opts::try_parse_from(["f"]).unwrap();
+        assert!(none.output_dir.is_none() && none.warc.is_none());
     }
 
     #[test]

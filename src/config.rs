@@ -9,6 +9,7 @@
 
 use std::num::NonZeroU32;
 use std::ops::RangeInclusive;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::http::{ClientOptions, ClientStats};
 use crate::retry::RetryPolicy;
+use crate::store::Warc;
 use crate::target::DefaultScheme;
 
 /// Settings for a run. `Config::default()` gives the documented defaults.
@@ -131,6 +133,16 @@ pub struct Config {
     /// Digest of each final response's body (the bytes counted in `size`)
     /// written into its record (`--hash`). Default `None`: no digest.
     pub hash: Option<BodyHash>,
+    /// Keep each final body (the bytes counted in `size`) in a file of its
+    /// own under this directory (`--output-dir`), named
+    /// `DIR/HOST[_PORT]/SHA256-OF-URL`; the record's `body_path` says
+    /// where. Directories are made as needed. Default `None`: bodies are
+    /// counted, not kept.
+    pub output_dir: Option<PathBuf>,
+    /// Write each URL's exchanges (request and response records, redirect
+    /// hops included) to this WARC file (`--warc`); the caller calls
+    /// [`Warc::finish`] after the run. Default `None`.
+    pub warc: Option<Warc>,
     /// Counters the run keeps up to date: lines read, attempts in flight,
     /// connections opened, name lookups. Keep a clone to read them while
     /// the stream runs and after it ends. Default: a fresh set at zero.
@@ -276,6 +288,8 @@ impl Default for Config {
             accept: None,
             include_headers: Vec::new(),
             hash: None,
+            output_dir: None,
+            warc: None,
             stats: RunStats::default(),
         }
     }

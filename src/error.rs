@@ -52,7 +52,9 @@ pub enum ErrorKind {
     /// The response body (decoded, with `--compressed`) went past `--max-size`
     /// bytes; reading stopped there.
     BodyTooLarge,
-    /// An I/O error while sending the request or reading the response head.
+    /// An I/O error while sending the request or reading the response head;
+    /// or, with `--output-dir`/`--warc`, while writing the body or the
+    /// exchange to disk (then never retried).
     Io,
     /// The final response's status (after redirects) is not in `--accept`;
     /// the record keeps it in `status`. Never given without `--accept`.

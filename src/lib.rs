@@ -18,6 +18,8 @@
 //!   pauses, and retries waiting without a slot.
 //! - `attempt`: one URL's attempt: request, redirects, body, record.
 //! - `config`: [`Config`] and its defaults; [`Rate`], [`StatusSet`].
+//! - `store`: keeping bodies (`--output-dir`) and exchanges ([`Warc`],
+//!   `--warc`).
 //! - `retry`: retry policy and state, transient failures, `Retry-After`.
 //! - `aimd`: the adaptive per-host cap of `--max-per-host auto`.
 //! - `earlier`: earlier runs' output read back: lines already done
@@ -36,7 +38,7 @@
 //! Each module uses only modules below it in this order (a folder is one
 //! module); `tests/layers.rs` checks it:
 //!
-//! Layers, top to bottom: app > cli > output > progress > fetch > schedule > attempt > config > retry > aimd > earlier > shard > input > spec > target > result > http > fdlimit > exit > clock > error
+//! Layers, top to bottom: app > cli > output > progress > fetch > schedule > attempt > config > store > retry > aimd > earlier > shard > input > spec > target > result > http > fdlimit > exit > clock > error
 //!
 //! # Example
 //! ```no_run
@@ -75,6 +77,7 @@ mod retry;
 mod schedule;
 mod shard;
 mod spec;
+mod store;
 mod target;
 
 #[doc(hidden)]
@@ -94,6 +97,7 @@ pub use input::{read_inputs, read_sources, Input, InputFormat, InputLine, OnRead
 pub use result::{line_key, FetchResult, Passthrough, Percentiles, ResponseFacts, Summary};
 pub use shard::{host_key, Shard};
 pub use spec::RequestSpec;
+pub use store::Warc;
 pub use target::DefaultScheme;
 
 /// Not API: the pieces the fuzz targets, benchmarks and tests drive directly.

@@ -270,7 +270,7 @@ pub struct Notice<'a> {
     /// `earlier_unparsable` (lines of such a file that are not records,
     /// passed over; once per file); errors `input`, `stdout`, `internal`,
     /// `earlier_unreadable` (such a file cannot be read; the run stops
-    /// before fetching).
+    /// before fetching), `warc` (the `--warc` file could not be finished).
     pub kind: &'static str,
     /// The message for a person, one sentence.
     pub message: &'a str,

@@ -213,6 +213,11 @@ pub struct ResponseFacts {
     /// (`--hash sha256`); the empty body's for `HEAD` and bodiless statuses.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// Where the body was written (`--output-dir`): `DIR/HOST/HASH` with
+    /// `DIR` as given, so relative to the current directory when `DIR` is.
+    /// The file holds the bytes counted by `size`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_path: Option<String>,
 }
 
 /// Writes `remote_addr` as serde writes a `SocketAddr` (its `Display`
@@ -287,7 +292,7 @@ impl Ipv4Text {
 
 /// Every key a record (`success` or `failure`) may have besides `url`: a
 /// `--input jsonl` spec may not use them as pass-through keys.
-pub const RECORD_KEYS: [&str; 26] = [
+pub const RECORD_KEYS: [&str; 27] = [
     "type",
     "status",
     "size",
@@ -314,6 +319,7 @@ pub const RECORD_KEYS: [&str; 26] = [
     "sha256",
     "not_modified",
     "spec_hash",
+    "body_path",
 ];
 
 /// The key of an input line in records: the first 8 bytes of the SHA-256
@@ -740,6 +746,7 @@ mod tests {
             last_modified: Some("Tue, 15 Nov 1994 08:12:31 GMT".into()),
             headers: Some(BTreeMap::from([("x-a".into(), "1, 2".into())])),
             sha256: Some("e3b0".into()),
+            body_path: Some("out/a/e3b0".into()),
         }
     }
 
@@ -767,7 +774,8 @@ mod tests {
                 r#""redirects":2,"remote_addr":"[::1]:8080","reused":true,"dns_ms":1.0,"#,
                 r#""connect_ms":0.5,"tls_ms":3.0,"ttfb_ms":4.5,"content_type":"text/plain","#,
                 r#""etag":"\"x\"","last_modified":"Tue, 15 Nov 1994 08:12:31 GMT","#,
-                r#""headers":{"x-a":"1, 2"},"sha256":"e3b0","attempts":2,"id":1}"#
+                r#""headers":{"x-a":"1, 2"},"sha256":"e3b0","body_path":"out/a/e3b0","#,
+                r#""attempts":2,"id":1}"#
             )
         );
         // Only the time to the first byte is always written.

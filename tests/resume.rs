@@ -462,3 +462,60 @@ fn if_changed_sends_validators_and_a_304_is_not_modified() {
         (Some(304), None)
     );
 }
+
+/// With --output-dir, a `304` to --if-changed keeps the body file the
+/// earlier run wrote (the copy that is current) and names it in
+/// `body_path`; a changed resource replaces its file.
+#[test]
+fn if_changed_with_output_dir_keeps_the_current_body_file() {
+    let server = Server::start();
+    let dir = scratch("if_changed_output_dir");
+    let bodies = dir.join("bodies");
+    let b = bodies.to_str().unwrap();
+    let [v1, v2] = ["/cond/v1", "/cond/v2"].map(|p| server.url(p));
+    let first = dir.join("first.jsonl");
+    let run = append_run(&["--output-dir", b, &v1, &v2], &first);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    let text = std::fs::read_to_string(&first).unwrap();
+    let (_, _, records) = record_urls(&text);
+    let path_of = |url: &str| {
+        records
+            .iter()
+            .find(|r| r.url == url)
+            .and_then(|r| r.body_path.clone())
+            .expect("body_path")
+    };
+    let (p1, p2) = (path_of(&v1), path_of(&v2));
+    let kept = std::fs::read(&p1).unwrap();
+    assert_eq!(kept.len(), 10, "{kept:?}");
+    // v2's validators no longer match: it is fetched whole again.
+    let edited: String = text
+        .lines()
+        .map(|line| {
+            let mut r: serde_json::Value = serde_json::from_str(line).unwrap();
+            if r["url"] == v2.as_str() {
+                r["etag"] = json!("\"old\"");
+                r.as_object_mut().unwrap().remove("last_modified");
+            }
+            format!("{r}\n")
+        })
+        .collect();
+    std::fs::write(&p2, b"stale").unwrap();
+    let earlier_file = dir.join("earlier.jsonl");
+    std::fs::write(&earlier_file, edited).unwrap();
+    let e = earlier_file.to_str().unwrap();
+    let run = Cmd::new(&["--if-changed", e, "--output-dir", b, &v1, &v2]).run("");
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    let r1 = run.records.iter().find(|r| r.url == v1).unwrap();
+    let r2 = run.records.iter().find(|r| r.url == v2).unwrap();
+    assert_eq!(
+        (r1.status, r1.not_modified),
+        (Some(304), Some(true)),
+        "{r1:?}"
+    );
+    assert_eq!(r1.body_path.as_deref(), Some(p1.as_str()), "{r1:?}");
+    assert_eq!(std::fs::read(&p1).unwrap(), kept, "the current copy stays");
+    assert_eq!((r2.status, r2.not_modified), (Some(200), None), "{r2:?}");
+    assert_eq!(r2.body_path.as_deref(), Some(p2.as_str()), "{r2:?}");
+    assert_eq!(std::fs::read(&p2).unwrap().len(), 10, "replaced");
+}

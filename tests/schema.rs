@@ -70,6 +70,7 @@ fn full_records() -> Vec<FetchResult> {
         last_modified: Some("Tue, 01 Dec 2026 14:00:00 GMT".into()),
         headers: Some([("x-a".to_string(), "1, 2".to_string())].into()),
         sha256: Some(format!("{:064x}", 0)),
+        body_path: Some(format!("out/a/{:064x}", 0)),
     }));
     vec![
         FetchResult::Success {
@@ -275,6 +276,9 @@ fn the_record_schema_rejects_bad_records() {
         json!({"type":"success","url":"u","status":200,"size":1,"elapsed_ms":1.0,"http_version":"HTTP/1.1","ttfb_ms":1.0,"sha256":"ABC"}),
         json!({"type":"success","url":"u","status":200,"size":1,"elapsed_ms":1.0,"http_version":"HTTP/1.1","ttfb_ms":1.0,"reused":false}),
         json!({"type":"failure","url":"u","error":"e","error_kind":"status","status":404,"elapsed_ms":0.0}),
+        // A body path on a transport failure, and one not ending in a hash.
+        json!({"type":"failure","url":"u","error":"e","error_kind":"timeout","elapsed_ms":0.0,"body_path":format!("d/h/{:064x}", 0)}),
+        json!({"type":"success","url":"u","status":200,"size":1,"elapsed_ms":1.0,"http_version":"HTTP/1.1","ttfb_ms":1.0,"body_path":"d/h/x"}),
     ];
     for value in bad {
         assert!(

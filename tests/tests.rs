@@ -30,6 +30,8 @@ mod requests;
 mod specs;
 // --compressed decoding (gzip, br, zstd, deflate) and --max-size.
 mod compression;
+// --output-dir and --warc: body files, WARC records read back, flat memory.
+mod store;
 // Exit codes, usage errors, the summary line, -q/-s, -m, completions, prompt output.
 mod cli;
 // --resume, --retry-failed, --if-changed: earlier runs' output read back.

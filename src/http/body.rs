@@ -33,6 +33,9 @@
 //! - Decoder memory per body is bounded by the format: 32 KiB windows for
 //!   gzip and deflate, at most 16 MiB for Brotli (RFC 7932), and 8 MiB for
 //!   zstd ([`ZSTD_WINDOW_LOG_MAX`]; a larger window is refused).
+//! - A caller that keeps the body (`--output-dir`, `--warc`) gets copies of
+//!   its bytes through [`BodyTaps`] as they are read: the bytes counted in
+//!   `size`, and the bytes as received. Without taps nothing is copied.
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -88,6 +91,46 @@ pub struct BodySize {
     /// SHA-256 of the bytes counted in `size`; `Some` only when
     /// [`BodyOptions::sha256`] is set.
     pub sha256: Option<[u8; 32]>,
+}
+
+/// A copy of a body's bytes, sent block by block as they are read, to a
+/// writer at the other end of a bounded channel. Sending waits while the
+/// channel is full, so a slow disk slows the read instead of filling
+/// memory. A closed channel (its writer failed) is not an error here: the
+/// writer reports its own error.
+#[derive(Debug, Clone)]
+pub struct Tap(pub tokio::sync::mpsc::Sender<Bytes>);
+
+impl Tap {
+    /// Sends a copy of `data` (a reference count, not the bytes), waiting
+    /// while the channel is full; does nothing once the writer has gone.
+    pub async fn send(&self, data: &Bytes) {
+        let _ = self.0.send(data.clone()).await;
+    }
+}
+
+/// Where copies of a body's bytes go while [`read_body`] reads it. Default:
+/// nowhere.
+#[derive(Debug, Default)]
+pub struct BodyTaps {
+    /// The bytes as received: after the transfer coding is removed
+    /// (de-chunked), before any content decoding.
+    pub wire: Option<Tap>,
+    /// The bytes counted in [`BodySize::size`]: decoded ones when decoding,
+    /// else the same as `wire`.
+    pub counted: Option<Tap>,
+}
+
+impl BodyTaps {
+    /// Sends `data`, which is both as received and as counted, to each tap.
+    async fn send_both(&self, data: &Bytes) {
+        if let Some(t) = &self.wire {
+            t.send(data).await;
+        }
+        if let Some(t) = &self.counted {
+            t.send(data).await;
+        }
+    }
 }
 
 /// A running SHA-256 of the body bytes counted, when one was asked for.
@@ -233,7 +276,9 @@ fn too_large(limit: u64, declared: Option<u64>) -> FetchError {
 }
 
 /// Reads `body` to its end (or to the first error) as `options` say; `headers`
-/// are the response's.
+/// are the response's. Copies of the bytes go to `taps` as they are read
+/// (before a `--max-size` failure, the bytes up to the block that passed
+/// the limit).
 ///
 /// # Errors
 /// `body_too_large` past [`BodyOptions::max_size`]; `protocol` for a body
@@ -243,6 +288,7 @@ pub async fn read_body<B>(
     headers: &HeaderMap,
     body: B,
     options: BodyOptions,
+    taps: &BodyTaps,
 ) -> Result<BodySize, FetchError>
 where
     B: Body<Data = Bytes> + Send + Unpin + 'static,
@@ -268,14 +314,14 @@ where
     }
     let mut digest = Digest::new(options.sha256);
     let Some(coding) = coding else {
-        let size = count(body, options.max_size, &mut digest).await?;
+        let size = count(body, options.max_size, &mut digest, taps).await?;
         return Ok(BodySize {
             size,
             wire_size: options.decode.then_some(size),
             sha256: digest.finish(),
         });
     };
-    let (size, wire_size) = decode(coding, body, options.max_size, &mut digest).await?;
+    let (size, wire_size) = decode(coding, body, options.max_size, &mut digest, taps).await?;
     Ok(BodySize {
         size,
         wire_size: Some(wire_size),
@@ -283,8 +329,13 @@ where
     })
 }
 
-/// Counts (and digests) a body's data bytes as they arrive.
-async fn count<B>(mut body: B, limit: Option<u64>, digest: &mut Digest) -> Result<u64, FetchError>
+/// Counts (and digests, and taps) a body's data bytes as they arrive.
+async fn count<B>(
+    mut body: B,
+    limit: Option<u64>,
+    digest: &mut Digest,
+    taps: &BodyTaps,
+) -> Result<u64, FetchError>
 where
     B: Body<Data = Bytes> + Unpin,
     B::Error: Into<BoxError>,
@@ -301,18 +352,21 @@ where
                 return Err(too_large(limit, None));
             }
             digest.update(data);
+            taps.send_both(data).await;
         }
     }
     Ok(size)
 }
 
 /// Decodes a body as a stream (digesting the decoded bytes) and counts the
-/// decoded and the wire bytes.
+/// decoded and the wire bytes; the wire bytes go to `taps.wire`, the decoded
+/// ones to `taps.counted`.
 async fn decode<B>(
     coding: Coding,
     body: B,
     limit: Option<u64>,
     digest: &mut Digest,
+    taps: &BodyTaps,
 ) -> Result<(u64, u64), FetchError>
 where
     B: Body<Data = Bytes> + Send + Unpin + 'static,
@@ -336,6 +390,25 @@ where
     let rest = data.inspect_ok(move |b| {
         counter.fetch_add(b.len() as u64, Ordering::Relaxed);
     });
+    // The wire tap sees each block before the decoder does (boxed: the
+    // decoders need an `Unpin` input); without it the stream is as it was.
+    let rest = match taps.wire.clone() {
+        Some(tap) => {
+            tap.send(&first).await;
+            rest.then(move |item| {
+                let tap = tap.clone();
+                async move {
+                    if let Ok(b) = &item {
+                        tap.send(b).await;
+                    }
+                    item
+                }
+            })
+            .boxed()
+            .left_stream()
+        }
+        None => rest.right_stream(),
+    };
     let input = StreamReader::new(stream::iter([Ok(first)]).chain(rest));
     use async_compression::tokio::bufread as dec;
     let (size, input) = match coding {
@@ -343,24 +416,40 @@ where
             // A gzip body may hold several members (RFC 1952 sec. 2.2).
             let mut d = dec::GzipDecoder::new(input);
             d.multiple_members(true);
-            drive(d, coding, limit, digest, dec::GzipDecoder::into_inner).await?
+            drive(d, coding, limit, digest, taps, dec::GzipDecoder::into_inner).await?
         }
         Coding::Brotli => {
             let d = dec::BrotliDecoder::new(input);
-            drive(d, coding, limit, digest, dec::BrotliDecoder::into_inner).await?
+            drive(
+                d,
+                coding,
+                limit,
+                digest,
+                taps,
+                dec::BrotliDecoder::into_inner,
+            )
+            .await?
         }
         Coding::Zstd => {
             let window = async_compression::zstd::DParameter::window_log_max(ZSTD_WINDOW_LOG_MAX);
             let d = dec::ZstdDecoder::with_params(input, &[window]);
-            drive(d, coding, limit, digest, dec::ZstdDecoder::into_inner).await?
+            drive(d, coding, limit, digest, taps, dec::ZstdDecoder::into_inner).await?
         }
         Coding::Deflate if raw_deflate => {
             let d = dec::DeflateDecoder::new(input);
-            drive(d, coding, limit, digest, dec::DeflateDecoder::into_inner).await?
+            drive(
+                d,
+                coding,
+                limit,
+                digest,
+                taps,
+                dec::DeflateDecoder::into_inner,
+            )
+            .await?
         }
         Coding::Deflate => {
             let d = dec::ZlibDecoder::new(input);
-            drive(d, coding, limit, digest, dec::ZlibDecoder::into_inner).await?
+            drive(d, coding, limit, digest, taps, dec::ZlibDecoder::into_inner).await?
         }
     };
     // Bytes after the end of the encoded data are read (and counted as wire
@@ -374,13 +463,14 @@ where
 }
 
 /// Reads `decoder` to its end in [`DECODE_BLOCK`]s, counting the decoded
-/// bytes against `limit`; returns the count and, by `into_inner`, the input
-/// the decoder read from.
+/// bytes against `limit` (and copying them to `taps.counted`); returns the
+/// count and, by `into_inner`, the input the decoder read from.
 async fn drive<D, R>(
     mut decoder: D,
     coding: Coding,
     limit: Option<u64>,
     digest: &mut Digest,
+    taps: &BodyTaps,
     into_inner: fn(D) -> R,
 ) -> Result<(u64, R), FetchError>
 where
@@ -419,6 +509,9 @@ where
             return Err(too_large(limit, None));
         }
         digest.update(&block[..n]);
+        if let Some(tap) = &taps.counted {
+            tap.send(&Bytes::copy_from_slice(&block[..n])).await;
+        }
     }
 }
 
@@ -517,6 +610,60 @@ mod tests {
             HeaderValue::from_str(coding).unwrap(),
         );
         h
+    }
+
+    /// [`super::read_body`] without taps.
+    async fn read_body<B>(
+        headers: &HeaderMap,
+        body: B,
+        options: BodyOptions,
+    ) -> Result<BodySize, FetchError>
+    where
+        B: Body<Data = Bytes> + Send + Unpin + 'static,
+        B::Error: Into<BoxError>,
+    {
+        super::read_body(headers, body, options, &BodyTaps::default()).await
+    }
+
+    /// Reads `body` with both taps and returns what each received.
+    async fn tapped<B>(headers: &HeaderMap, body: B, options: BodyOptions) -> (Vec<u8>, Vec<u8>)
+    where
+        B: Body<Data = Bytes> + Send + Unpin + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let (wire_tx, wire_rx) = tokio::sync::mpsc::channel(1);
+        let (counted_tx, counted_rx) = tokio::sync::mpsc::channel(1);
+        let collect = |mut rx: tokio::sync::mpsc::Receiver<Bytes>| async move {
+            let mut all = Vec::new();
+            while let Some(b) = rx.recv().await {
+                all.extend_from_slice(&b);
+            }
+            all
+        };
+        let wire = tokio::spawn(collect(wire_rx));
+        let counted = tokio::spawn(collect(counted_rx));
+        let taps = BodyTaps {
+            wire: Some(Tap(wire_tx)),
+            counted: Some(Tap(counted_tx)),
+        };
+        super::read_body(headers, body, options, &taps)
+            .await
+            .unwrap();
+        drop(taps);
+        (wire.await.unwrap(), counted.await.unwrap())
+    }
+
+    /// The wire tap gets the bytes as received, the counted tap the bytes
+    /// `size` counts: decoded ones when decoding, the same ones otherwise.
+    #[tokio::test]
+    async fn taps_get_the_wire_and_the_counted_bytes() {
+        let plain: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+        let gz = encode(Coding::Gzip, false, &plain).await;
+        let (wire, counted) = tapped(&encoded("gzip"), chunked(gz.clone(), 1000), DECODE).await;
+        assert_eq!((wire == gz, counted == plain), (true, true));
+        let options = BodyOptions::default();
+        let (wire, counted) = tapped(&encoded("gzip"), chunked(gz.clone(), 1000), options).await;
+        assert_eq!((wire == gz, counted == gz), (true, true));
     }
 
     const DECODE: BodyOptions = BodyOptions {

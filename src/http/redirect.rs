@@ -8,7 +8,7 @@ use http::StatusCode;
 use http_body_util::BodyExt;
 use url::Url;
 
-use super::PoolResponse;
+use super::pool::PoolBody;
 use crate::error::FetchError;
 
 /// Whether `status` is a redirect that is followed: 301, 302, 303, 307, 308.
@@ -74,16 +74,21 @@ pub(crate) fn resolve_location(current: &Url, value: &[u8]) -> Option<Url> {
 }
 
 /// Reads a small redirect body to its end so the connection returns to the
-/// pool; a large or unknown-length one is dropped (the connection is closed).
-pub(crate) async fn drain_small(resp: PoolResponse) {
+/// pool, and returns it; a large or unknown-length one is dropped (the
+/// connection is closed), and so is one that fails or takes too long: then
+/// `None`.
+pub(crate) async fn drain_small(body: PoolBody) -> Option<bytes::Bytes> {
     use hyper::body::Body as _;
-    let body = resp.into_body();
     let small = body
         .size_hint()
         .upper()
         .is_some_and(|n| n <= MAX_DRAINED_REDIRECT_BODY);
-    if small {
-        let _ = tokio::time::timeout(REDIRECT_DRAIN_WAIT, body.collect()).await;
+    if !small {
+        return None;
+    }
+    match tokio::time::timeout(REDIRECT_DRAIN_WAIT, body.collect()).await {
+        Ok(Ok(collected)) => Some(collected.to_bytes()),
+        _ => None,
     }
 }
 

@@ -8,8 +8,8 @@
 # connections it made.
 #
 # It installs what is missing (Debian nginx, jq, openssl, tinyproxy,
-# dante-server; PyPI httpbin and
-# gunicorn in a venv under target/interop-venv), builds the release binary,
+# dante-server; PyPI httpbin,
+# gunicorn and warcio in a venv under target/interop-venv), builds the release binary,
 # makes a test CA and a server certificate with the openssl CLI under
 # target/interop/, starts the servers on free loopback ports, runs the checks
 # and stops the servers on exit, even on failure. Everything after the
@@ -63,15 +63,15 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 DANTED=$(command -v danted || echo /usr/sbin/danted)
 [ -x "$DANTED" ] || die "danted not found after install"
 
-if [ ! -x "$VENV/bin/gunicorn" ] || ! "$VENV/bin/python" -c 'import httpbin, gunicorn' >/dev/null 2>&1; then
-  log "installing httpbin and gunicorn into $VENV (pip)"
+if [ ! -x "$VENV/bin/gunicorn" ] || ! "$VENV/bin/python" -c 'import httpbin, gunicorn, warcio' >/dev/null 2>&1; then
+  log "installing httpbin, gunicorn and warcio into $VENV (pip)"
   rm -rf "$VENV"
   if ! python3 -m venv "$VENV" >/dev/null 2>&1; then
     rm -rf "$VENV"
     apt_install python3-venv
     python3 -m venv "$VENV"
   fi
-  "$VENV/bin/pip" install -q --disable-pip-version-check httpbin gunicorn >/dev/null
+  "$VENV/bin/pip" install -q --disable-pip-version-check httpbin gunicorn warcio >/dev/null
 fi
 
 log "building the release binary"
@@ -625,6 +625,39 @@ check_socks() {
     '.[0].type == "success" and .[0].status == 200 and .[0].http_version == "HTTP/2.0" and .[1] == true'
 }
 
+# --warc and --output-dir against nginx, over HTTP/1.1 and HTTPS with
+# HTTP/2: warcio checks every digest (`warcio check`) and its index lists
+# the records: warcinfo, then request and response per hop (the 302 of
+# /to-echo too), in order, with their target URIs.
+check_warc() {
+  local warc=$WORK/nginx.warc.gz recs out index sizes size path
+  rm -rf "$WORK/bodies"
+  recs=$(fs "$NG/1m.bin" "$NG/to-echo?case=warc" "$NGS/1b.bin" "$NGS/missing.bin" -- \
+    -c 1 --warc "$warc" --output-dir "$WORK/bodies" "${RESOLVE[@]}")
+  sizes=""
+  while IFS=$'\t' read -r size path; do
+    sizes+="[$size,$(stat -c %s "$path" 2>/dev/null || echo null)]"$'\n'
+  done < <(printf '%s\n' "$recs" | jq -r '[.size, .body_path] | @tsv')
+  expect "--output-dir: each record's body_path holds its size in bytes" "$sizes" \
+    'length == 4 and all(.[0] == .[1])'
+  if out=$("$VENV/bin/warcio" check -v "$warc" 2>&1); then
+    ok "warcio check: every digest of the WARC written against nginx passes"
+  else
+    not_ok "warcio check" "$(printf '%s' "$out" | tail -n 20 | tr '\n' ' ')"
+  fi
+  index=$("$VENV/bin/warcio" index -f warc-type,warc-target-uri,http:status "$warc" 2>&1 || true)
+  expect "warcio index: warcinfo, then request and response per hop in order" "$index" \
+    "map([.\"warc-type\", .\"warc-target-uri\", .\"http:status\"]) == [
+       [\"warcinfo\", null, null],
+       [\"request\", \"$NG/1m.bin\", null], [\"response\", \"$NG/1m.bin\", \"200\"],
+       [\"request\", \"$NG/to-echo?case=warc\", null], [\"response\", \"$NG/to-echo?case=warc\", \"302\"],
+       [\"request\", \"$NG/echo?case=warc\", null], [\"response\", \"$NG/echo?case=warc\", \"200\"],
+       [\"request\", \"$NGS/1b.bin\", null], [\"response\", \"$NGS/1b.bin\", \"200\"],
+       [\"request\", \"$NGS/missing.bin\", null], [\"response\", \"$NGS/missing.bin\", \"404\"]]"
+  log "warcio check -v and index of $warc:"
+  printf '%s\n' "$out" "$index" | sed 's/^/#   /'
+}
+
 check_static_sizes
 check_if_changed
 check_not_found
@@ -640,6 +673,7 @@ check_bytes
 check_basic_auth
 check_proxy
 check_socks
+check_warc
 
 printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
 [ "$FAILED" = 0 ]

@@ -50,6 +50,7 @@ pub struct Record {
     pub not_modified: Option<bool>,
     /// With `--input jsonl`: the line's key, 16 hex digits.
     pub spec_hash: Option<String>,
+    pub body_path: Option<String>,
     /// Pass-through keys, in the order written.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -105,6 +106,7 @@ impl Record {
             sha256: None,
             not_modified: None,
             spec_hash: None,
+            body_path: None,
             extra: Map::new(),
         }
     }

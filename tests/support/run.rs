@@ -198,6 +198,31 @@ impl Running {
         output
     }
 
+    /// Waits for the exit as [`Running::wait`] does, and also returns the
+    /// process's peak resident set size in KiB (`ru_maxrss` of wait4(2)).
+    /// Stdout and stderr must not be pipes the test leaves unread.
+    pub fn wait_peak_rss(&mut self) -> (ExitStatus, u64) {
+        use std::os::unix::process::ExitStatusExt;
+        let deadline = self.started + self.limit;
+        let pid = self.child.id() as libc::pid_t;
+        loop {
+            let mut status = 0;
+            // SAFETY: wait4(2) on our own child, into locals.
+            let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+            let done = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+            assert!(done >= 0, "wait4: {}", std::io::Error::last_os_error());
+            if done == pid {
+                return (ExitStatus::from_raw(status), usage.ru_maxrss as u64);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("fetcher-stream did not exit within {:?}", self.limit);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Waits for the exit; kills the process and panics after the limit.
     pub fn wait(&mut self) -> ExitStatus {
         let deadline = self.started + self.limit;
