@@ -294,7 +294,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<Exit> {
     summary.connections_opened = stats.connections_opened();
     summary.dns_lookups = stats.dns_lookups();
     summary.interrupted = cancel.is_cancelled();
-    summary.skipped = skipped.load(Ordering::Relaxed);
+    summary.skipped = (!opts.resume.is_empty()).then(|| skipped.load(Ordering::Relaxed));
     summary.other_shard = opts.shard.map(|_| other_shard.load(Ordering::Relaxed));
     if !opts.quiet {
         output::write_summary(&summary);

@@ -446,7 +446,8 @@ impl FetchResult {
 pub struct Summary {
     /// Records written: always equal to the number of input lines that were read
     /// and were neither blank nor comments (nor, with `--shard`, another
-    /// shard's: see `other_shard`); `succeeded + failed + cancelled`.
+    /// shard's: see `other_shard`; nor, with `--resume`, done before: see
+    /// `skipped`); `succeeded + failed + cancelled`.
     pub total: u64,
     /// Records of type `success`.
     pub succeeded: u64,
@@ -454,12 +455,12 @@ pub struct Summary {
     pub failed: u64,
     /// `failure` records of kind `cancelled` (only after SIGINT or SIGTERM).
     pub cancelled: u64,
-    /// Lines read but not fetched because an earlier run's output
-    /// (`--resume`) already holds their final record; they get no record
-    /// here, so `total + skipped` is the number of counted lines read.
-    /// Omitted when 0.
-    #[serde(skip_serializing_if = "is_zero")]
-    pub skipped: u64,
+    /// With `--resume`, the lines read but not fetched because an earlier
+    /// run's output already holds their final record; they get no record
+    /// here, so `total + skipped (+ other_shard)` is the number of counted
+    /// lines read. Omitted without `--resume`. Set by the caller.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<u64>,
     /// Wall-clock milliseconds from start to the last record.
     pub elapsed_ms: f64,
     /// `total` per second of `elapsed_ms`, rounded to 0.1 (0 when no time
@@ -500,14 +501,11 @@ pub struct Summary {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
     /// With `--shard K/N`, the lines read that belong to another shard and
-    /// got no record (`total + other_shard` = lines read, blank and comment
-    /// lines aside); omitted without `--shard`. Set by the caller.
+    /// got no record (`total + other_shard (+ skipped)` = lines read, blank
+    /// and comment lines aside); omitted without `--shard`. Set by the
+    /// caller.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub other_shard: Option<u64>,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }
 
 impl Summary {

@@ -109,6 +109,8 @@ fn a_missing_earlier_file_is_empty_and_an_unreadable_one_an_error() {
     let run = Cmd::new(&["--resume", missing.to_str().unwrap(), &url]).run("");
     assert_eq!(run.code(), 0, "{}", run.stderr);
     assert_eq!(run.records.len(), 1);
+    // With --resume the summary always says how many lines were skipped.
+    assert_eq!(run.summary().skipped, Some(0), "{}", run.stderr);
     let notices = run.notices();
     assert_eq!(notices.len(), 1, "{}", run.stderr);
     assert_eq!(notices[0]["kind"], "earlier_missing");
@@ -231,7 +233,7 @@ fn jsonl_records_carry_spec_hash_and_resume_by_it() {
     assert_eq!(by_id(&now, 2).kind, Kind::Success);
     // A text-line run of the same URL does not match the spec's key.
     let run = Cmd::new(&["--resume", out_s, &url]).run("");
-    assert_eq!((run.records.len(), run.summary().skipped), (1, None));
+    assert_eq!((run.records.len(), run.summary().skipped), (1, Some(0)));
 }
 
 /// xorshift64*: a small, seedable generator.

@@ -169,7 +169,7 @@ fn summary_schema_properties_are_the_summary_fields() {
         succeeded: 1,
         failed: 1,
         cancelled: 1,
-        skipped: 4,
+        skipped: Some(4),
         elapsed_ms: 1.5,
         urls_per_second: 2000.0,
         bytes: 5,

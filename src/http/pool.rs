@@ -62,6 +62,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::futures::OwnedNotified;
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tower_service::Service;
 
 use super::conn_info::{ConnInfo, Established, Phases};
@@ -224,6 +225,8 @@ type Outcome = Option<Result<(), SharedError>>;
 struct H1Idle {
     id: u64,
     sender: http1::SendRequest<RequestBody>,
+    /// Cancelled when the connection's task has ended.
+    ended: CancellationToken,
     proxied: bool,
     /// The connection's peer.
     remote_addr: Option<SocketAddr>,
@@ -610,7 +613,7 @@ where
                 }
                 Err(Failed(PoolError::connect(Box::new(shared))))
             }
-            Ok(Made::H1(sender, proxied, info)) => {
+            Ok(Made::H1(sender, ended, proxied, info)) => {
                 let id = {
                     let mut state = self.shared.state.lock().expect("pool lock");
                     let id = state.next_id();
@@ -625,6 +628,7 @@ where
                 let conn = H1Idle {
                     id,
                     sender,
+                    ended,
                     proxied,
                     remote_addr: info.remote_addr,
                     since: Instant::now(),
@@ -710,8 +714,13 @@ where
             Made::H2(sender, settings, info)
         } else {
             let (sender, conn) = self.shared.h1.handshake(io).await?;
-            tokio::spawn(conn);
-            Made::H1(sender, connected.is_proxied(), info)
+            let ended = CancellationToken::new();
+            let on_end = ended.clone();
+            tokio::spawn(async move {
+                let _ = conn.await;
+                on_end.cancel();
+            });
+            Made::H1(sender, ended, connected.is_proxied(), info)
         };
         self.shared
             .stats
@@ -747,7 +756,24 @@ where
             unreachable!("built as H1 above")
         };
         let conn = slot.insert(conn);
-        match conn.sender.try_send_request(req).await {
+        let ended = conn.ended.clone();
+        let mut sent = std::pin::pin!(conn.sender.try_send_request(req));
+        let outcome = tokio::select! {
+            biased;
+            outcome = &mut sent => outcome,
+            // The connection's task ended while the request was being
+            // queued for it. Its queue is normally emptied then, each
+            // request answered with an error; but a request queued while
+            // the task was dropping its end of the queue stays there, its
+            // answer never sent, until the queue itself is freed, which
+            // needs this sender gone. Dropping it answers such a request
+            // with the request given back.
+            () = ended.cancelled() => {
+                *slot = None;
+                sent.await
+            }
+        };
+        match outcome {
             Ok(resp) => Ok(resp.map(|body| PoolBody {
                 body,
                 _lease: lease,
@@ -861,7 +887,14 @@ struct H2Handle {
 /// goes to an HTTP proxy in absolute form; for HTTP/2, the SETTINGS watch)
 /// and what its first response will say of it.
 enum Made {
-    H1(http1::SendRequest<RequestBody>, bool, ConnInfo),
+    /// The sender, a token cancelled when the connection's task ends,
+    /// whether the connection goes through a proxy, and what it is.
+    H1(
+        http1::SendRequest<RequestBody>,
+        CancellationToken,
+        bool,
+        ConnInfo,
+    ),
     H2(http2::SendRequest<RequestBody>, Settings, ConnInfo),
 }
 

@@ -297,7 +297,7 @@ pub struct Summary {
     pub succeeded: u64,
     pub failed: u64,
     pub cancelled: u64,
-    /// Written only when `--resume` skipped lines.
+    /// Written only with `--resume`.
     pub skipped: Option<u64>,
     pub elapsed_ms: f64,
     pub urls_per_second: f64,
