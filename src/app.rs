@@ -84,7 +84,15 @@ fn read_earlier_runs(opts: &Opts) -> Option<EarlierRuns> {
     };
     let resume = opts.resume.iter().map(|p| (p, "--resume"));
     let if_changed = opts.if_changed.iter().map(|p| (p, "--if-changed"));
+    // A file named twice for one flag (`a.jsonl ./a.jsonl`, a glob) is read
+    // once: read twice, its records would count twice.
+    let mut seen = std::collections::HashSet::new();
     for (path, flag) in resume.chain(if_changed) {
+        if let Ok(meta) = std::fs::metadata(path) {
+            if !seen.insert((flag, meta.dev(), meta.ino())) {
+                continue;
+            }
+        }
         let name = path.display().to_string();
         let read = read_earlier(path, |record| {
             match (&mut runs.done, &mut runs.validators) {
@@ -127,10 +135,30 @@ fn read_earlier_runs(opts: &Opts) -> Option<EarlierRuns> {
                 if Some(found.id) == stdout && !found.ends_in_newline {
                     runs.torn_stdout = true;
                 }
+                if Some(found.id) == stdout && !stdout_appends() {
+                    output::report(
+                        &Notice::warning(
+                            "earlier_overwritten",
+                            &format!(
+                                "{name} is standard output, opened to be overwritten (>), not appended to (>>): its earlier records are gone"
+                            ),
+                        )
+                        .flag(flag)
+                        .file(&name),
+                    );
+                }
             }
         }
     }
     Some(runs)
+}
+
+/// Whether standard output was opened to append (`>>`, `O_APPEND`).
+fn stdout_appends() -> bool {
+    // SAFETY: F_GETFL on descriptor 1 reads its status flags; no memory is
+    // passed.
+    let flags = unsafe { libc::fcntl(libc::STDOUT_FILENO, libc::F_GETFL) };
+    flags != -1 && flags & libc::O_APPEND != 0
 }
 
 /// Runs the filter: reads the inputs, fetches, writes records and the summary.

@@ -687,10 +687,10 @@ async fn exchange(
         // methods.
         let mut resends = 0;
         let hop_started = Instant::now();
-        let mut conditional;
+        let mut validators;
         let resp = loop {
             let req = build_request(fetcher, job, &method, body, &current, &origin, cross_origin)?;
-            conditional = is_conditional(req.headers());
+            validators = Validators::of(req.headers());
             if stash.records_exchanges() {
                 stash.request(RequestParts {
                     method: req.method(),
@@ -775,7 +775,10 @@ async fn exchange(
             incoming.conn_info(),
             ttfb,
         );
-        let not_modified = conditional && status == StatusCode::NOT_MODIFIED;
+        let not_modified = validators.any() && status == StatusCode::NOT_MODIFIED;
+        if not_modified {
+            validators.fill_in(&mut facts);
+        }
         if stash.is_on() {
             stash.start_final(
                 &job.url,
@@ -798,11 +801,47 @@ async fn exchange(
     }
 }
 
-/// Whether a request is conditional on the validators of a copy the client
-/// holds (RFC 9110 sec. 13.1.2 `If-None-Match`, 13.1.3
-/// `If-Modified-Since`), so that a `304` answer means that copy is current.
-fn is_conditional(headers: &HeaderMap) -> bool {
-    headers.contains_key(header::IF_NONE_MATCH) || headers.contains_key(header::IF_MODIFIED_SINCE)
+/// The validators of a copy the client holds that a request carried (RFC
+/// 9110 sec. 13.1.2 `If-None-Match`, 13.1.3 `If-Modified-Since`): with
+/// either, the request is conditional, and a `304` answer means that copy
+/// is current.
+struct Validators {
+    if_none_match: Option<HeaderValue>,
+    if_modified_since: Option<HeaderValue>,
+}
+
+impl Validators {
+    /// The request's `If-None-Match` and `If-Modified-Since`.
+    fn of(headers: &HeaderMap) -> Validators {
+        Validators {
+            if_none_match: headers.get(header::IF_NONE_MATCH).cloned(),
+            if_modified_since: headers.get(header::IF_MODIFIED_SINCE).cloned(),
+        }
+    }
+
+    fn any(&self) -> bool {
+        self.if_none_match.is_some() || self.if_modified_since.is_some()
+    }
+
+    /// A `304` says the copy the validators came from is current, and
+    /// should repeat its `ETag` and `Last-Modified` (RFC 9110 sec. 15.4.5)
+    /// but need not: what it leaves out is taken from the request, so the
+    /// record names the current copy's validators and a later
+    /// `--if-changed` run over this output can send them again. An
+    /// `If-None-Match` listing several tags, or `*`, names no one copy and
+    /// is not taken.
+    fn fill_in(self, facts: &mut ResponseFacts) {
+        let text = |v: HeaderValue| v.to_str().ok().map(str::to_owned);
+        if facts.etag.is_none() {
+            facts.etag = self
+                .if_none_match
+                .and_then(text)
+                .filter(|tag| tag != "*" && !tag.contains(','));
+        }
+        if facts.last_modified.is_none() {
+            facts.last_modified = self.if_modified_since.and_then(text);
+        }
+    }
 }
 
 /// The run's header fields: the defaults, replaced by the user's of the

@@ -446,7 +446,7 @@ pub struct Opts {
     pub resume: Vec<std::path::PathBuf>,
 
     /// With --resume, count only successes as done: failed lines are fetched again.
-    #[arg(long, requires = "resume")]
+    #[arg(long)]
     pub retry_failed: bool,
 
     /// Send the validators of an earlier run's records in FILE (repeatable).
@@ -998,6 +998,21 @@ impl Opts {
                 return Err(usage(GENERATE_VALUES));
             }
         }
+        if opts.retry_failed && opts.resume.is_empty() {
+            return Err(usage(
+                "--retry-failed needs --resume FILE: it says which earlier records count as done",
+            ));
+        }
+        for (flag, files) in [
+            ("--resume", &opts.resume),
+            ("--if-changed", &opts.if_changed),
+        ] {
+            if files.iter().any(|f| f.as_os_str() == "-") {
+                return Err(usage(&format!(
+                    "{flag} needs a file of earlier records, not '-' (standard input carries the URLs)"
+                )));
+            }
+        }
         if opts.inputs.iter().any(|arg| {
             use std::os::unix::ffi::OsStrExt;
             is_url_argument(arg) && line_break_in(arg.as_bytes())
@@ -1397,7 +1412,20 @@ mod tests {
         assert_eq!(o.if_changed, [std::path::PathBuf::from("c.jsonl")]);
         assert!(o.retry_failed);
         assert!(Opts::try_parse_from(["f", "--resume"]).is_err());
-        assert!(Opts::try_parse_from(["f", "--retry-failed"]).is_err());
+        let message = |args: &[&str]| {
+            let e = Opts::try_parse_args(args).unwrap_err();
+            usage_message(&e).unwrap()
+        };
+        assert_eq!(
+            message(&["f", "--retry-failed"]),
+            "--retry-failed needs --resume FILE: it says which earlier records count as done"
+        );
+        for flag in ["--resume", "--if-changed"] {
+            assert_eq!(
+                message(&["f", flag, "-"]),
+                format!("{flag} needs a file of earlier records, not '-' (standard input carries the URLs)")
+            );
+        }
     }
 
     #[test]

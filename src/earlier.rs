@@ -140,13 +140,20 @@ pub fn read_earlier(path: &Path, mut each: impl FnMut(EarlierRecord)) -> io::Res
     };
     let mut reader = io::BufReader::with_capacity(64 * 1024, file);
     let mut line = Vec::new();
+    let mut first = true;
     loop {
         line.clear();
         if reader.read_until(b'\n', &mut line)? == 0 {
             return Ok(found);
         }
         found.ends_in_newline = line.ends_with(b"\n");
-        let text = line.trim_ascii();
+        // A UTF-8 BOM before the first record (an editor's) is not part of it.
+        let text = match line.strip_prefix(b"\xEF\xBB\xBF") {
+            Some(rest) if first => rest,
+            _ => &line[..],
+        }
+        .trim_ascii();
+        first = false;
         if text.is_empty() {
             continue;
         }
@@ -409,6 +416,16 @@ mod tests {
         let missing = read_earlier(Path::new("/nonexistent/x.jsonl"), |_| {});
         assert_eq!(missing.unwrap_err().kind(), io::ErrorKind::NotFound);
         assert!(read_earlier(&std::env::temp_dir(), |_| {}).is_err());
+    }
+
+    /// A BOM before the first record is dropped; elsewhere a line with one
+    /// is not a record.
+    #[test]
+    fn a_bom_before_the_first_record_is_dropped() {
+        let line = "{\"type\":\"success\",\"url\":\"http://a/\"}\n";
+        let (records, found) = read("bom.jsonl", &format!("\u{feff}{line}\u{feff}{line}{line}"));
+        assert_eq!((found.records, found.unparsable), (2, 1));
+        assert!(records.iter().all(|r| r.key == line_key(b"http://a/")));
     }
 
     fn record(url: &str, outcome: Outcome) -> EarlierRecord {

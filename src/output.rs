@@ -268,7 +268,8 @@ pub struct Notice<'a> {
     /// plain text instead when stderr is a terminal too), `earlier_missing`
     /// (a `--resume` or `--if-changed` file does not exist: read as empty),
     /// `earlier_unparsable` (lines of such a file that are not records,
-    /// passed over; once per file); errors `input`, `stdout`, `internal`,
+    /// passed over; once per file), `earlier_overwritten` (such a file is
+    /// standard output opened with `>`, not `>>`); errors `input`, `stdout`, `internal`,
     /// `earlier_unreadable` (such a file cannot be read; the run stops
     /// before fetching), `warc` (the `--warc` file could not be finished).
     pub kind: &'static str,

@@ -521,3 +521,88 @@ fn if_changed_with_output_dir_keeps_the_current_body_file() {
     assert_eq!(r2.body_path.as_deref(), Some(p2.as_str()), "{r2:?}");
     assert_eq!(std::fs::read(&p2).unwrap().len(), 10, "replaced");
 }
+
+/// A `304` that repeats neither `ETag` nor `Last-Modified` (RFC 9110 sec.
+/// 15.4.5 asks for them, but not strictly): its record takes them from the
+/// request, so re-checking from that record alone sends them again, day
+/// after day; a list of tags names no one copy and is not taken.
+#[test]
+fn a_bare_304_keeps_the_validators_it_answered() {
+    let server = Server::start();
+    let dir = scratch("if_changed_bare");
+    let url = server.url("/cond-bare/v1");
+    let mut earlier = dir.join("day1.jsonl");
+    let run = append_run(&[&url], &earlier);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    for day in 2..=3 {
+        let next = dir.join(format!("day{day}.jsonl"));
+        let run = append_run(&["--if-changed", earlier.to_str().unwrap(), &url], &next);
+        assert_eq!(run.code(), 0, "{}", run.stderr);
+        let (_, _, records) = record_urls(&std::fs::read_to_string(&next).unwrap());
+        let r = &records[0];
+        assert_eq!(
+            (r.status, r.not_modified),
+            (Some(304), Some(true)),
+            "day {day}: {r:?}"
+        );
+        assert_eq!(
+            (r.etag.as_deref(), r.last_modified.as_deref()),
+            (Some("\"v1\""), Some(COND_DATE)),
+            "day {day}: {r:?}"
+        );
+        earlier = next;
+    }
+    let run = Cmd::new(&["-H", "If-None-Match: \"v1\", \"v0\"", &url]).run("");
+    let r = &run.records[0];
+    assert_eq!((r.status, r.not_modified), (Some(304), Some(true)), "{r:?}");
+    assert_eq!(
+        (r.etag.as_deref(), r.last_modified.as_deref()),
+        (None, None),
+        "{r:?}"
+    );
+}
+
+/// A file named twice for --resume (here once plainly and once through a
+/// `.` path) is read once, so its records count once; stdout
+/// that is the resume file opened with `>` (emptied) is warned about.
+#[test]
+fn a_file_named_twice_counts_once_and_overwriting_it_is_warned_of() {
+    let server = Server::start();
+    let dir = scratch("resume_twice");
+    let url = server.url("/bytes/1");
+    let out = dir.join("out.jsonl");
+    let run = append_run(&[&url], &out);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    let again = dir.join(".").join("out.jsonl");
+    let (a, b) = (out.to_str().unwrap(), again.to_str().unwrap());
+    let run = Cmd::new(&["--resume", a, "--resume", b, &url, &url]).run("");
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    assert_eq!(
+        (run.records.len(), run.summary().skipped),
+        (1, Some(1)),
+        "{}",
+        run.stderr
+    );
+    assert!(run.notices().is_empty(), "{}", run.stderr);
+
+    // `> out.jsonl`: the shell empties the file before the run.
+    let file = OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&out)
+        .unwrap();
+    let run = Cmd::new(&["--resume", a, &url])
+        .stdout(Stdio::from(file))
+        .run("");
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    let kinds: Vec<_> = run.notices().iter().map(|n| n["kind"].clone()).collect();
+    assert_eq!(kinds, ["earlier_overwritten"], "{}", run.stderr);
+    // Appending (`>>`) is what resuming wants: no warning.
+    let run = append_run(&["--resume", a, &url, &url], &out);
+    assert!(
+        !run.stderr.contains("earlier_overwritten"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.summary().skipped, Some(1), "{}", run.stderr);
+}

@@ -460,8 +460,9 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         },
         // A resource whose ETag is `"ARG"`, last modified at COND_DATE; a
         // matching If-None-Match (or, without one, If-Modified-Since of
-        // exactly that date) gets 304 (RFC 9110 sec. 13.2.2).
-        "cond" => {
+        // exactly that date) gets 304 (RFC 9110 sec. 13.2.2). `cond-bare`
+        // is the same resource whose 304 repeats neither field.
+        route @ ("cond" | "cond-bare") => {
             let etag = format!("\"{arg}\"");
             let field = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
             let fresh = match field("if-none-match") {
@@ -473,9 +474,11 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
             } else {
                 respond(200, full(format!("version {arg}")))
             };
-            let headers = resp.headers_mut();
-            headers.insert("etag", etag.parse().unwrap());
-            headers.insert("last-modified", COND_DATE.parse().unwrap());
+            if !(fresh && route == "cond-bare") {
+                let headers = resp.headers_mut();
+                headers.insert("etag", etag.parse().unwrap());
+                headers.insert("last-modified", COND_DATE.parse().unwrap());
+            }
             resp
         }
         "loop" => redirect("/loop"),
