@@ -317,6 +317,67 @@ fn request_on_a_connection_closed_before_any_response_byte_is_retried_once() {
     assert_eq!(kinds.len(), 2, "{targets:?}");
 }
 
+/// A `304` (which has no body, RFC 9110 sec. 15.4.5) whose server sends a
+/// body anyway, after the head: the connection went back to the pool, and
+/// the body's bytes come before the next response on it, which then does
+/// not parse. That request goes once more on a new connection, so the URL
+/// after the 304 is not failed for its neighbour's bytes; a GET whose own
+/// answer does not parse is still a `protocol` failure, and is not sent
+/// again when its connection was new.
+#[test]
+fn bytes_left_by_a_304_with_a_body_do_not_fail_the_next_request() {
+    let server = RawServer::new(|req: &Request| {
+        if req.head.target.starts_with("/304") {
+            Reply::Keep(b"HTTP/1.1 304 Not Modified\r\n\r\n".to_vec())
+        } else if req.head.target.starts_with("/garbage") {
+            Reply::Keep(b"not http\r\n\r\n".to_vec())
+        } else if req.on_conn > 1 {
+            // The late body of the 304 before it, then this response.
+            Reply::Keep([b"hello".as_slice(), &ok("ok")].concat())
+        } else {
+            Reply::Keep(ok("ok"))
+        }
+    });
+    let urls: Vec<String> = ["/304/a", "/ok/b", "/304/c", "/ok/d"]
+        .iter()
+        .map(|p| server.url(p))
+        .collect();
+    let (first, got) = records(&["-c", "1", "-t", "10"], &urls);
+    assert_eq!(first.code(), 0, "{}", first.stderr);
+    let want: Vec<Record> = vec![
+        success(&urls[0], 304, 0),
+        success(&urls[1], 200, 2),
+        success(&urls[2], 304, 0),
+        success(&urls[3], 200, 2),
+    ];
+    assert_eq!(got, want);
+    // Each URL after a 304 went out twice: on the dirty connection, then
+    // on a new one.
+    let targets = server.targets();
+    assert_eq!(
+        targets,
+        ["/304/a", "/ok/b", "/ok/b", "/304/c", "/ok/d", "/ok/d"]
+    );
+
+    let garbage = server.url("/garbage/e");
+    let bad = run(&["-c", "1", "-t", "10"], lines(&[garbage]));
+    assert_eq!(
+        bad.records[0].error_kind.as_deref(),
+        Some("protocol"),
+        "{:?}",
+        bad.records
+    );
+    assert_eq!(
+        server
+            .targets()
+            .iter()
+            .filter(|t| *t == "/garbage/e")
+            .count(),
+        1,
+        "a first request on its connection is not sent again"
+    );
+}
+
 /// The stale-connection retry is for idempotent methods only (RFC 9110 sec.
 /// 9.2.2): the same stale connections with POST give failures and no request
 /// is sent twice; with PUT, every URL succeeds after its retry.

@@ -32,6 +32,11 @@ pub(crate) fn request_error(err: &(dyn StdError + 'static)) -> FetchError {
 /// - a kept-alive HTTP/1.1 connection that the server closed just as the
 ///   request went out (not a connect error; closed or reset before any
 ///   response byte);
+/// - a kept-alive HTTP/1.1 connection whose next bytes do not parse as a
+///   response: most often bytes the previous response left behind (a body
+///   on a `304` or `204`, which have none by RFC 9110 sec. 15.3.5,
+///   15.4.5), so the request is sent once more on a new connection, where
+///   a server that really answers badly gets its `protocol` failure;
 /// - an HTTP/2 stream ended by the server's GOAWAY or refused with
 ///   `REFUSED_STREAM` (RFC 9113 sec. 6.8, 8.7).
 ///
@@ -65,7 +70,7 @@ pub(crate) fn is_stale_connection(err: &(dyn StdError + 'static)) -> bool {
                     || (h2.is_go_away() && h2.reason() == Some(h2::Reason::NO_ERROR)));
         }
         if let Some(h) = e.downcast_ref::<hyper::Error>() {
-            stale |= h.is_incomplete_message();
+            stale |= h.is_incomplete_message() || h.is_parse();
         }
         if let Some(i) = e.downcast_ref::<io::Error>() {
             stale |= matches!(
