@@ -6,14 +6,18 @@
 # --tee), so the machines need no copy of it; each job keeps only its own
 # shard's lines (by host: every host is fetched by exactly one machine, so
 # per-host caps and rates hold over the fleet). Each job's records come back
-# through parallel into DIR/shard-K-of-N.jsonl and its stderr (the summary)
-# into DIR/shard-K-of-N.stderr; DIR/records.jsonl is then their
-# concatenation, shard 1 first, and DIR/joblog parallel's job log.
+# through parallel into DIR/shard-K-of-N.jsonl and its stderr into
+# DIR/shard-K-of-N.stderr: fetcher-stream's warnings and errors, its summary
+# as the last JSON line when the shard finished, and whatever the remote
+# shell or ssh wrote there (a `Killed` line, a connection error).
+# DIR/records.jsonl is then the records' concatenation, shard 1 first, and
+# DIR/joblog parallel's job log.
 #
 # With --resume, every shard runs again with `fetcher-stream --resume
 # DIR/shard-K-of-N.jsonl`, which skips the lines that already have a final
 # record there, and its new records are appended to that file (a cut last
-# line, from a killed job, is dropped first). The machines read that file,
+# line, from a killed job, is dropped first), as its stderr is to
+# DIR/shard-K-of-N.stderr. The machines read that file,
 # so DIR must be at the same path on each of them (a shared filesystem, or
 # all jobs on this machine).
 #
@@ -26,9 +30,11 @@
 #   -n N        number of shards (jobs). Default: the number of LOGINS. All
 #               N jobs run at once, spread over the LOGINS.
 #   -o DIR      where the records go. Default ./shards.
-#   --resume    resume every shard from its records in DIR (see above).
+#   --resume    run every shard again, skipping the lines that already have a
+#               final record in DIR, and append to DIR's files.
 #   --bin PATH  fetcher-stream as the machines run it. Default fetcher-stream.
 #   --ssh CMD   parallel's --ssh (the ssh command). Default ssh.
+#   -h, --help  print this usage and exit.
 #
 # Exit status: 0 every shard ran and every record is a success; 1 every
 # shard ran, some records are failures; 2 a shard did not finish (its exit
@@ -36,8 +42,12 @@
 # Run again with --resume to finish what is missing.
 set -euo pipefail
 
+# The Usage part of the comment above.
+usage_text() {
+  sed -n '/^# Usage:/,/^# Exit status/p' "$0" | sed '$d; s/^# \{0,1\}//'
+}
 usage() {
-  sed -n '/^# Usage:/,/^# Exit status/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+  usage_text >&2
   exit 2
 }
 die() {
@@ -59,7 +69,7 @@ while [ $# -gt 0 ]; do
     --resume) resume=1; shift ;;
     --bin) [ $# -ge 2 ] || usage; bin=$2; shift 2 ;;
     --ssh) [ $# -ge 2 ] || usage; ssh_cmd=$2; shift 2 ;;
-    -h | --help) usage ;;
+    -h | --help) usage_text; exit 0 ;;
     --) usage ;;
     -*) die "unknown option '$1'" ;;
     *) break ;;

@@ -441,7 +441,7 @@ pub struct Opts {
     /// exist is empty, with an `earlier_missing` warning, so the first run
     /// and its resumptions can be one command. When stdout appends to FILE
     /// and FILE ends in a torn line, a newline is written first. Memory:
-    /// about 20 to 40 bytes per distinct line of FILE.
+    /// about 40 to 80 bytes per distinct line of FILE at the peak.
     #[arg(long, value_name = "FILE")]
     pub resume: Vec<std::path::PathBuf>,
 

@@ -6,8 +6,9 @@
 //! A line's shard is a function of its host key alone, the string
 //! `scheme://host:port` built by [`host_key`] from the URL the line is
 //! fetched as (the URL rules of [`crate::target`]: default scheme for a line
-//! without one, lower case, IDNA A-labels, the port always written, its
-//! scheme's default when the URL has none). The hash is SHA-256 (FIPS 180-4)
+//! without one, lower case, IDNA A-labels, one trailing dot of a domain name
+//! dropped, the port always written, its scheme's default when the URL has
+//! none). The hash is SHA-256 (FIPS 180-4)
 //! of that string's UTF-8 bytes; its first 8 bytes, read as a big-endian
 //! unsigned 64-bit number `h`, give the shard `1 + h mod N`. Any tool with
 //! SHA-256 can compute it:
@@ -31,7 +32,7 @@ use std::sync::Arc;
 
 use futures::stream::{Stream, StreamExt};
 use sha2::{Digest as _, Sha256};
-use url::Url;
+use url::{Host, Url};
 
 use crate::input::InputLine;
 use crate::target::{parse_url, DefaultScheme};
@@ -150,13 +151,19 @@ impl std::fmt::Display for Shard {
 
 /// The host key a shard is computed from: `scheme://host:port`, with the
 /// URL's scheme, its host as the URL Standard serialises it (lower case,
-/// IDNA A-labels, an IPv6 address in brackets) and its port, the scheme's
-/// default when the URL gives none (80 for http, 443 for https).
+/// IDNA A-labels, an IPv6 address in brackets) without one trailing dot of
+/// a domain name (`example.com.`, the fully qualified form, names the same
+/// server as `example.com`, so both go to one shard), and its port, the
+/// scheme's default when the URL gives none (80 for http, 443 for https).
 pub fn host_key(url: &Url) -> String {
+    let host = match url.host() {
+        Some(Host::Domain(name)) => name.strip_suffix('.').unwrap_or(name),
+        _ => url.host_str().unwrap_or_default(),
+    };
     format!(
         "{}://{}:{}",
         url.scheme(),
-        url.host_str().unwrap_or_default(),
+        host,
         url.port_or_known_default().unwrap_or_default()
     )
 }
@@ -217,6 +224,21 @@ mod tests {
             key("https://u:p@127.0.0.1:443/#f", https),
             "https://127.0.0.1:443"
         );
+        // A fully qualified name (trailing dot) is the same host: one dot goes.
+        assert_eq!(
+            key("https://Example.Com.:443/", https),
+            "https://example.com:443"
+        );
+        assert_eq!(key("example.com./a", https), "https://example.com:443");
+        assert_eq!(
+            key("http://bücher.example./", https),
+            "http://xn--bcher-kva.example:80"
+        );
+        assert_eq!(key("http://127.0.0.1./", https), "http://127.0.0.1:80");
+        assert_eq!(
+            key("http://a.localhost.:81/", https),
+            "http://a.localhost:81"
+        );
     }
 
     #[test]
@@ -225,6 +247,7 @@ mod tests {
             let of = |t: &str| Shard::of_line(&InputLine::from(t), DefaultScheme::Https, n);
             assert_eq!(of("example.com/a"), of("https://EXAMPLE.com:443/b?c"));
             assert_eq!(of("http://a.localhost:81/"), of("HTTP://A.localhost:81/z"));
+            assert_eq!(of("example.com"), of("https://Example.Com.:443/"));
         }
     }
 

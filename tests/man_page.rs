@@ -422,6 +422,58 @@ fn every_long_flag_in_help_is_in_the_readme() {
     }
 }
 
+/// The long flags named in the first cell of each row of the README's
+/// options table (the table under `| Option | Default | Meaning |`), a set
+/// per row.
+fn readme_option_rows(readme: &str) -> Vec<BTreeSet<String>> {
+    let start = readme
+        .find("\n| Option | Default | Meaning |\n")
+        .expect("README has an options table");
+    readme[start + 1..]
+        .lines()
+        .skip(2)
+        .take_while(|line| line.starts_with('|'))
+        .map(|row| {
+            let cells = row.trim_start_matches('|');
+            long_flags(&cells[..cells.find(" | ").unwrap_or(cells.len())])
+        })
+        .collect()
+}
+
+/// Every option of `--help` has its row in the README's options table, with
+/// its long aliases in the same row.
+#[test]
+fn every_option_in_help_has_a_row_in_the_readme_table() {
+    let rows = readme_option_rows(&readme_user_part());
+    assert!(rows.len() >= 10, "too few rows parsed: {rows:?}");
+    let options = help_options(&long_help());
+    assert!(options.len() >= 10, "too few options parsed: {options:?}");
+    let mut missing = Vec::new();
+    for item in options {
+        let names: BTreeSet<String> = std::iter::once(item.long.clone())
+            .chain(
+                aliases(&item.body)
+                    .into_iter()
+                    .filter(|a| a.starts_with("--")),
+            )
+            .collect();
+        if !rows.iter().any(|row| row.is_superset(&names)) {
+            missing.push(names);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "options of --help without a row in the README's options table: {missing:?}"
+    );
+    // The check sees a row's flags only in its first cell.
+    let table =
+        "x\n| Option | Default | Meaning |\n|---|---|---|\n| `--a <N>` | 1 | Not `--b`. |\nafter";
+    assert_eq!(
+        readme_option_rows(table),
+        vec![BTreeSet::from(["--a".to_owned()])]
+    );
+}
+
 /// The kinds of the warning and error records the program writes, read from
 /// its source (`Notice::warning("kind"` and `Notice::error("kind"`).
 fn notice_kinds() -> BTreeSet<String> {

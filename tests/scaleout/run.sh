@@ -8,6 +8,8 @@
 # 127.0.0.3. Two Python HTTP servers (tests/scaleout/server.py) on
 # 127.0.0.1 and 127.0.0.2 are the sites. The checks:
 #
+# 0. The script's --help and -h print its usage and exit 0; an unknown
+#    option exits 2.
 # 1. The script runs 3 shards of a mixed list (hosts by IP literal and by
 #    `*.localhost` name, http and scheme-less lines, a dead port, lines that
 #    cannot be fetched, duplicates, a comment and a blank line), one job on
@@ -228,6 +230,25 @@ check_fleet() {
     ok "$name: $n_fleet records, the same (url, type, status, error_kind) multiset as unsharded"
   fi
 }
+
+# 0. --help and -h print the usage on stdout and exit 0; an unknown option
+#    is a usage error, exit status 2.
+bad=
+for flag in --help -h; do
+  rc=0
+  "$SCRIPT" "$flag" >"$WORK/help.out" 2>"$WORK/help.err" || rc=$?
+  if [ "$rc" != 0 ] || ! grep -q '^Usage:' "$WORK/help.out" || ! grep -q -- '--resume' "$WORK/help.out"; then
+    bad+="$flag: exit $rc, stdout $(head -c 200 "$WORK/help.out"), stderr $(head -c 200 "$WORK/help.err"); "
+  fi
+done
+rc=0
+"$SCRIPT" --no-such-option >/dev/null 2>&1 || rc=$?
+[ "$rc" = 2 ] || bad+="--no-such-option: exit $rc; "
+if [ -z "$bad" ]; then
+  ok "parallel-shards.sh --help and -h print the usage and exit 0; an unknown option exits 2"
+else
+  not_ok "parallel-shards.sh --help" "$bad"
+fi
 
 # 1. Three shards, one per machine.
 rc=0
