@@ -200,7 +200,9 @@ type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
 ///
 /// Memory: one `u64` key and a `u32` count per distinct line, in a hash
 /// table of 17 bytes a slot at most 7/8 full with a power-of-two slot
-/// count: about 20 to 40 bytes per distinct line.
+/// count: about 20 to 40 bytes per distinct line once loaded, and twice
+/// that at the peak while the table grows (measured: about 70 MB for
+/// 1,000,000 lines).
 #[derive(Debug, Default)]
 pub struct Done {
     counts: KeyMap<u32>,

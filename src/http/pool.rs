@@ -43,7 +43,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::error::Error as StdError;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -52,6 +52,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::task::AtomicWaker;
 use http::header::HOST;
 use http::uri::{Authority, Scheme};
 use http::{HeaderValue, Request, Response, Uri};
@@ -62,7 +63,6 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::futures::OwnedNotified;
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 use tower_service::Service;
 
 use super::conn_info::{ConnInfo, Established, Phases};
@@ -225,8 +225,8 @@ type Outcome = Option<Result<(), SharedError>>;
 struct H1Idle {
     id: u64,
     sender: http1::SendRequest<RequestBody>,
-    /// Cancelled when the connection's task has ended.
-    ended: CancellationToken,
+    /// Set when the connection's task has ended.
+    end: Arc<TaskEnd>,
     proxied: bool,
     /// The connection's peer.
     remote_addr: Option<SocketAddr>,
@@ -613,7 +613,7 @@ where
                 }
                 Err(Failed(PoolError::connect(Box::new(shared))))
             }
-            Ok(Made::H1(sender, ended, proxied, info)) => {
+            Ok(Made::H1(sender, end, proxied, info)) => {
                 let id = {
                     let mut state = self.shared.state.lock().expect("pool lock");
                     let id = state.next_id();
@@ -628,7 +628,7 @@ where
                 let conn = H1Idle {
                     id,
                     sender,
-                    ended,
+                    end,
                     proxied,
                     remote_addr: info.remote_addr,
                     since: Instant::now(),
@@ -714,13 +714,13 @@ where
             Made::H2(sender, settings, info)
         } else {
             let (sender, conn) = self.shared.h1.handshake(io).await?;
-            let ended = CancellationToken::new();
-            let on_end = ended.clone();
+            let end = Arc::new(TaskEnd::default());
+            let on_end = end.clone();
             tokio::spawn(async move {
                 let _ = conn.await;
-                on_end.cancel();
+                on_end.end();
             });
-            Made::H1(sender, ended, connected.is_proxied(), info)
+            Made::H1(sender, end, connected.is_proxied(), info)
         };
         self.shared
             .stats
@@ -756,11 +756,22 @@ where
             unreachable!("built as H1 above")
         };
         let conn = slot.insert(conn);
-        let ended = conn.ended.clone();
+        let end = &conn.end;
         let mut sent = std::pin::pin!(conn.sender.try_send_request(req));
-        let outcome = tokio::select! {
-            biased;
-            outcome = &mut sent => outcome,
+        let answered = poll_fn(|cx| {
+            if let Poll::Ready(outcome) = sent.as_mut().poll(cx) {
+                return Poll::Ready(Some(outcome));
+            }
+            end.waker.register(cx.waker());
+            if end.ended.load(Ordering::Acquire) {
+                Poll::Ready(None)
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+        let outcome = match answered {
+            Some(outcome) => outcome,
             // The connection's task ended while the request was being
             // queued for it. Its queue is normally emptied then, each
             // request answered with an error; but a request queued while
@@ -768,7 +779,7 @@ where
             // answer never sent, until the queue itself is freed, which
             // needs this sender gone. Dropping it answers such a request
             // with the request given back.
-            () = ended.cancelled() => {
+            None => {
                 *slot = None;
                 sent.await
             }
@@ -887,11 +898,11 @@ struct H2Handle {
 /// goes to an HTTP proxy in absolute form; for HTTP/2, the SETTINGS watch)
 /// and what its first response will say of it.
 enum Made {
-    /// The sender, a token cancelled when the connection's task ends,
-    /// whether the connection goes through a proxy, and what it is.
+    /// The sender, what tells when the connection's task ends, whether the
+    /// connection goes through a proxy, and what it is.
     H1(
         http1::SendRequest<RequestBody>,
-        CancellationToken,
+        Arc<TaskEnd>,
         bool,
         ConnInfo,
     ),
@@ -971,6 +982,22 @@ fn origin_form(uri: &Uri) -> Uri {
             Uri::from_parts(parts).unwrap_or_default()
         }
         _ => Uri::default(),
+    }
+}
+
+/// Tells the request on an HTTP/1.1 connection that the connection's task
+/// has ended. One request uses a connection at a time, so one waker slot
+/// serves (an atomic one: cheaper per request than a channel or a token).
+#[derive(Debug, Default)]
+struct TaskEnd {
+    ended: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl TaskEnd {
+    fn end(&self) {
+        self.ended.store(true, Ordering::Release);
+        self.waker.wake();
     }
 }
 
