@@ -63,6 +63,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::futures::OwnedNotified;
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tower_service::Service;
 
 use super::conn_info::{ConnInfo, Established, Phases};
@@ -239,6 +240,8 @@ struct H1Idle {
 struct H2Conn {
     id: u64,
     sender: http2::SendRequest<RequestBody>,
+    /// Cancelled when the connection's task has ended.
+    ended: CancellationToken,
     /// Set once a response came back on it.
     answered: Arc<AtomicBool>,
     /// The connection's peer.
@@ -542,6 +545,7 @@ where
             h2.streams += 1;
             taken = Some(Checkout::H2(H2Handle {
                 sender: h2.sender.clone(),
+                ended: h2.ended.clone(),
                 id: h2.id,
                 answered: h2.answered.clone(),
                 info: ConnInfo {
@@ -641,6 +645,7 @@ where
                 let id = self.shared.state.lock().expect("pool lock").next_id();
                 let handle = H2Handle {
                     sender: sender.clone(),
+                    ended: settings.ended.clone(),
                     id,
                     answered: answered.clone(),
                     info,
@@ -660,6 +665,7 @@ where
                     origin.h2.push(H2Conn {
                         id,
                         sender,
+                        ended: settings.ended,
                         answered,
                         remote_addr: info.remote_addr,
                         streams: 1,
@@ -710,7 +716,11 @@ where
         };
         let made = if h2 {
             let (sender, conn) = self.shared.h2.handshake(io).await?;
-            tokio::spawn(conn);
+            let on_end = settings.ended.clone();
+            tokio::spawn(async move {
+                let _ = conn.await;
+                on_end.cancel();
+            });
             Made::H2(sender, settings, info)
         } else {
             let (sender, conn) = self.shared.h1.handshake(io).await?;
@@ -807,6 +817,7 @@ where
     ) -> Result<Response<PoolBody>, SendError> {
         let H2Handle {
             mut sender,
+            ended,
             id,
             answered,
             info,
@@ -817,7 +828,24 @@ where
             key: key.clone(),
             id,
         };
-        match sender.try_send_request(req).await {
+        let mut sent = std::pin::pin!(sender.try_send_request(req));
+        let mut sender = Some(sender);
+        let outcome = tokio::select! {
+            biased;
+            outcome = &mut sent => outcome,
+            // The connection's task ended. A request queued while the task
+            // was dropping its end of the queue stays there, unanswered,
+            // until the queue itself is freed, which needs every sender of
+            // the connection gone: the pool's and each waiting request's.
+            // Each lets go of its own; such a request then comes back
+            // unsent, and the others get their answers as they would.
+            () = ended.cancelled() => {
+                self.forget_h2(key, id);
+                sender = None;
+                sent.await
+            }
+        };
+        match outcome {
             Ok(resp) => {
                 answered.store(true, Ordering::Relaxed);
                 Ok(resp.map(|body| PoolBody {
@@ -829,7 +857,7 @@ where
             Err(e) => {
                 // A connection that failed as a whole (GOAWAY, I/O error,
                 // closed) takes no more requests.
-                if sender.is_closed() || connection_gone(e.error()) {
+                if sender.as_ref().is_none_or(|s| s.is_closed()) || connection_gone(e.error()) {
                     self.forget_h2(key, id);
                 }
                 drop(lease);
@@ -888,6 +916,7 @@ where
 /// A stream's share of an HTTP/2 connection.
 struct H2Handle {
     sender: http2::SendRequest<RequestBody>,
+    ended: CancellationToken,
     id: u64,
     answered: Arc<AtomicBool>,
     /// What the response will say of its connection.
@@ -917,6 +946,8 @@ struct Settings {
     /// Fires at the first SETTINGS frame (dropped unfired if the connection
     /// closes first).
     seen: tokio::sync::oneshot::Receiver<()>,
+    /// Cancelled when the connection's task has ended.
+    ended: CancellationToken,
 }
 
 enum SendError {
@@ -1089,6 +1120,7 @@ impl SettingsWatch {
                 last_read,
                 going_away,
                 seen,
+                ended: CancellationToken::new(),
             },
         )
     }
