@@ -32,7 +32,7 @@ use futures::stream::{Stream, StreamExt};
 use http::header::{self, HeaderName, HeaderValue};
 use serde::Deserialize;
 
-use crate::input::InputLine;
+use crate::input::{InputLine, BOM};
 use crate::result::line_key;
 use crate::spec::RequestSpec;
 
@@ -148,7 +148,7 @@ pub fn read_earlier(path: &Path, mut each: impl FnMut(EarlierRecord)) -> io::Res
         }
         found.ends_in_newline = line.ends_with(b"\n");
         // A UTF-8 BOM before the first record (an editor's) is not part of it.
-        let text = match line.strip_prefix(b"\xEF\xBB\xBF") {
+        let text = match line.strip_prefix(BOM) {
             Some(rest) if first => rest,
             _ => &line[..],
         }

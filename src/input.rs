@@ -41,7 +41,8 @@ pub const MAX_LINE_BYTES: usize = 64 * 1024;
 /// How many bytes of an overlong line are kept to show in its record.
 const SHOWN_PREFIX_BYTES: usize = 256;
 
-const BOM: &[u8] = b"\xEF\xBB\xBF";
+/// The UTF-8 byte order mark, dropped before a source's first line.
+pub(crate) const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// One raw line from a source, before trimming.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -31,10 +31,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use futures::stream::{Stream, StreamExt};
-use sha2::{Digest as _, Sha256};
 use url::{Host, Url};
 
 use crate::input::InputLine;
+use crate::result::line_key;
 use crate::target::{parse_url, DefaultScheme};
 
 /// One shard of a run split over several machines (`--shard K/N`): shard
@@ -81,10 +81,7 @@ impl Shard {
     /// # Panics
     /// When `count` is 0.
     pub fn of_key(key: &str, count: u64) -> u64 {
-        let digest = Sha256::digest(key.as_bytes());
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&digest[..8]);
-        1 + u64::from_be_bytes(first) % count
+        1 + line_key(key.as_bytes()) % count
     }
 
     /// The shard (1 to `count`) of an input line: that of its URL's host key
@@ -172,6 +169,7 @@ pub fn host_key(url: &Url) -> String {
 mod tests {
     use super::*;
     use crate::error::FetchError;
+    use sha2::{Digest as _, Sha256};
 
     /// The test vectors of the man page: key, the first 8 bytes of its
     /// SHA-256 in hex, its shard of 3 and its shard of 1000 (3 divides
